@@ -1,0 +1,135 @@
+//! [`AnyCache`]: the backend chosen by the configuration, and [`AnyCache::from_config`], the factory.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::api::{Cache, Capabilities, ClusterInfo, ScanPage, Stats};
+use crate::backend::DisabledCache;
+use crate::config::{Config, Mode};
+use crate::error::{Error, Result};
+
+/// One of the backends, selected by `cache.mode`. It implements [`Cache`] by delegating to the backend.
+///
+/// This is an enum rather than a `Box<dyn Cache>`: calls are static (no allocation per call for the
+/// returned futures), and adding a backend breaks every `match` here until it is handled.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AnyCache {
+    /// `cache.mode: disabled`.
+    Disabled(DisabledCache),
+}
+
+impl AnyCache {
+    /// Builds the backend the configuration selects. The configuration is validated first, so an invalid
+    /// one fails here before any port is bound or connection made.
+    ///
+    /// ```
+    /// use relaycache::{AnyCache, Cache, Config};
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let config = Config::from_yaml_str("cache:\n  mode: disabled\n")?;
+    /// let cache = AnyCache::from_config(&config).await?;
+    /// assert_eq!(cache.name(), "disabled");
+    /// # Ok::<(), relaycache::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an invalid configuration; a backend error when it cannot start (for example
+    /// [`Error::Unsupported`] for a mode this build does not include).
+    pub async fn from_config(config: &Config) -> Result<AnyCache> {
+        config.validate()?;
+        tracing::debug!(component = "cache_factory", mode = %config.cache.mode, "building cache");
+        match config.cache.mode {
+            Mode::Disabled => Ok(AnyCache::Disabled(DisabledCache::new())),
+            Mode::Single | Mode::Ha | Mode::Redis => Err(Error::Backend {
+                backend: config.cache.mode.as_str(),
+                message: "this build of relaycache does not include this backend yet".to_owned(),
+            }),
+        }
+    }
+}
+
+/// Calls `$call` on whichever backend `$self` holds.
+macro_rules! delegate {
+    ($self:expr, $backend:ident => $call:expr) => {
+        match $self {
+            AnyCache::Disabled($backend) => $call,
+        }
+    };
+}
+
+impl Cache for AnyCache {
+    fn name(&self) -> &'static str {
+        delegate!(self, b => b.name())
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        delegate!(self, b => b.capabilities())
+    }
+
+    async fn get(&self, key: &[u8]) -> Result<Bytes> {
+        delegate!(self, b => b.get(key).await)
+    }
+
+    async fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        delegate!(self, b => b.set(key, value).await)
+    }
+
+    async fn set_with_ttl(&self, key: &[u8], value: &[u8], ttl: Duration) -> Result<()> {
+        delegate!(self, b => b.set_with_ttl(key, value, ttl).await)
+    }
+
+    async fn delete(&self, key: &[u8]) -> Result<()> {
+        delegate!(self, b => b.delete(key).await)
+    }
+
+    async fn exists(&self, key: &[u8]) -> Result<bool> {
+        delegate!(self, b => b.exists(key).await)
+    }
+
+    async fn ttl(&self, key: &[u8]) -> Result<Option<Duration>> {
+        delegate!(self, b => b.ttl(key).await)
+    }
+
+    async fn close(&self) -> Result<()> {
+        delegate!(self, b => b.close().await)
+    }
+
+    async fn get_multi(&self, keys: &[&[u8]]) -> Result<HashMap<Bytes, Bytes>> {
+        delegate!(self, b => b.get_multi(keys).await)
+    }
+
+    async fn set_multi(&self, items: &[(&[u8], &[u8])]) -> Result<()> {
+        delegate!(self, b => b.set_multi(items).await)
+    }
+
+    async fn set_multi_with_ttl(&self, items: &[(&[u8], &[u8])], ttl: Duration) -> Result<()> {
+        delegate!(self, b => b.set_multi_with_ttl(items, ttl).await)
+    }
+
+    async fn stats(&self) -> Result<Stats> {
+        delegate!(self, b => b.stats().await)
+    }
+
+    async fn ping(&self) -> Result<()> {
+        delegate!(self, b => b.ping().await)
+    }
+
+    async fn cluster_info(&self) -> Result<ClusterInfo> {
+        delegate!(self, b => b.cluster_info().await)
+    }
+
+    async fn expire(&self, key: &[u8], ttl: Option<Duration>) -> Result<bool> {
+        delegate!(self, b => b.expire(key, ttl).await)
+    }
+
+    async fn scan(&self, cursor: u64, prefix: &[u8], count: usize) -> Result<ScanPage> {
+        delegate!(self, b => b.scan(cursor, prefix, count).await)
+    }
+
+    async fn invalidate_prefix(&self, prefix: &[u8]) -> Result<u64> {
+        delegate!(self, b => b.invalidate_prefix(prefix).await)
+    }
+}

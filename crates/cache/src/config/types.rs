@@ -1,0 +1,408 @@
+//! The configuration data: every section, field and default.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Config {
+    /// Which backend to use and its settings.
+    pub cache: CacheConfig,
+    /// The RESP server (`relaycache-server`).
+    pub server: ServerConfig,
+    /// Log level and format of the binaries.
+    pub logging: LoggingConfig,
+}
+
+/// The `cache:` section.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct CacheConfig {
+    /// The backend: `single` (default), `ha`, `redis` or `disabled`.
+    pub mode: Mode,
+    /// Settings of `single` mode (`ristretto:` in the reference system; `single:` is accepted too).
+    #[serde(alias = "single")]
+    pub ristretto: SingleConfig,
+    /// Settings of `ha` mode (`olric:` in the reference system; `ha:` is accepted too).
+    #[serde(alias = "ha")]
+    pub olric: HaConfig,
+    /// Settings of `redis` mode.
+    pub redis: RedisConfig,
+}
+
+/// The backend selected by `cache.mode`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// In-process cache (the default).
+    #[default]
+    Single,
+    /// Embedded cluster node, or client of external nodes.
+    Ha,
+    /// A Redis or Valkey server, or a Redis Cluster.
+    Redis,
+    /// No caching: every get misses, every set succeeds.
+    Disabled,
+}
+
+impl Mode {
+    /// The name as written in the configuration.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Single => "single",
+            Mode::Ha => "ha",
+            Mode::Redis => "redis",
+            Mode::Disabled => "disabled",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `cache.ristretto:` (alias `cache.single:`) section.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SingleConfig {
+    /// Number of admission counters; about ten times the number of entries you expect.
+    pub num_counters: u64,
+    /// Bytes the cache may hold, counting keys, values and a fixed per-entry overhead. A number or a size
+    /// such as `100MiB`.
+    #[serde(deserialize_with = "de_byte_size")]
+    pub max_cost: u64,
+    /// Accepted for compatibility with the reference system, whose engine buffered reads in batches of this
+    /// size. Our engine applies every read and write at once, so there is nothing to size; the value must
+    /// still be positive.
+    pub buffer_items: u64,
+}
+
+impl Default for SingleConfig {
+    fn default() -> Self {
+        SingleConfig {
+            num_counters: 1_000_000,
+            max_cost: 100 << 20,
+            buffer_items: 64,
+        }
+    }
+}
+
+/// Failure-detection timings shared by every node of a cluster.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// Same host or development: fast detection.
+    #[default]
+    Local,
+    /// One data centre.
+    Lan,
+    /// Across data centres: slow detection, tolerant of latency.
+    Wan,
+}
+
+/// The timings an [`Environment`] stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EnvironmentPreset {
+    /// How often membership updates are gossiped.
+    pub gossip_interval: Duration,
+    /// How often a random member is probed.
+    pub probe_interval: Duration,
+    /// How long a probe may take before the member is suspected.
+    pub probe_timeout: Duration,
+}
+
+impl Environment {
+    /// The timings of this preset (the reference system's table).
+    #[must_use]
+    pub fn preset(self) -> EnvironmentPreset {
+        let ms = Duration::from_millis;
+        let (gossip_interval, probe_interval, probe_timeout) = match self {
+            Environment::Local => (ms(100), ms(100), ms(200)),
+            Environment::Lan => (ms(200), ms(1000), ms(500)),
+            Environment::Wan => (ms(500), ms(3000), ms(2000)),
+        };
+        EnvironmentPreset {
+            gossip_interval,
+            probe_interval,
+            probe_timeout,
+        }
+    }
+}
+
+/// The `cache.olric:` (alias `cache.ha:`) section.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct HaConfig {
+    /// Run a cluster node in this process (true) or be a client of the nodes in `addresses` (false).
+    pub embedded: bool,
+    /// Client/RPC address of this node, `host:port`. The gossip port is this port + 2. Required when
+    /// `embedded` is true.
+    pub bind_addr: Option<String>,
+    /// Name of the distributed map; every node must agree.
+    pub dmap_name: String,
+    /// Failure-detection preset; every node must agree.
+    pub environment: Environment,
+    /// Client/RPC addresses of external nodes (client mode).
+    pub addresses: Vec<String>,
+    /// Gossip addresses (`host:port+2`) of other nodes to join (embedded mode).
+    pub peers: Vec<String>,
+    /// Copies of each key, primary included.
+    pub replica_count: u32,
+    /// Replicas that must answer a read.
+    pub read_quorum: u32,
+    /// Replicas that must acknowledge a write.
+    pub write_quorum: u32,
+    /// Members a node must see to serve at all (split-brain guard).
+    pub member_count_quorum: u32,
+    /// How long a leaving node may take to announce its exit and hand its partitions over.
+    #[serde(with = "humantime_serde")]
+    pub leave_timeout: Duration,
+    /// Number of partitions of the key space; every node must agree.
+    pub partition_count: u32,
+    /// Deadline of one request to another node.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Shared secret that authenticates gossip and node-to-node requests. Without it a node on a
+    /// non-loopback address warns at start.
+    pub secret: Option<String>,
+}
+
+impl Default for HaConfig {
+    fn default() -> Self {
+        HaConfig {
+            embedded: false,
+            bind_addr: None,
+            dmap_name: "cc-relay".to_owned(),
+            environment: Environment::Local,
+            addresses: Vec::new(),
+            peers: Vec::new(),
+            replica_count: 1,
+            read_quorum: 1,
+            write_quorum: 1,
+            member_count_quorum: 1,
+            leave_timeout: Duration::from_secs(5),
+            partition_count: 271,
+            request_timeout: Duration::from_secs(2),
+            secret: None,
+        }
+    }
+}
+
+/// The `cache.redis:` section.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RedisConfig {
+    /// One server: `redis://[user:password@]host:port[/db]` or `rediss://...` for TLS.
+    pub url: Option<String>,
+    /// Redis Cluster: URLs of some of its nodes (the rest are discovered). Exclusive with `url`.
+    pub cluster: Vec<String>,
+    /// ACL user name, if not given in the URL.
+    pub username: Option<String>,
+    /// Password, if not given in the URL.
+    pub password: Option<String>,
+    /// Prepended to every key, so several applications can share a server. Defaults to
+    /// `<cache.olric.dmap_name>:` (`cc-relay:`); set it to `""` for none.
+    pub prefix: Option<String>,
+    /// How long establishing a connection may take.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// How long one command may take before it fails with a timeout.
+    #[serde(with = "humantime_serde")]
+    pub response_timeout: Duration,
+    /// How many times a lost connection is retried, with exponential backoff, before calls fail.
+    pub reconnect_retries: u32,
+    /// The longest wait between two reconnection attempts.
+    #[serde(with = "humantime_serde")]
+    pub reconnect_max_delay: Duration,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        RedisConfig {
+            url: None,
+            cluster: Vec::new(),
+            username: None,
+            password: None,
+            prefix: None,
+            connect_timeout: Duration::from_secs(5),
+            response_timeout: Duration::from_secs(2),
+            reconnect_retries: 6,
+            reconnect_max_delay: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The `server:` section, read by `relaycache-server`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// Address to listen on. Loopback by default: set `0.0.0.0` deliberately, with `requirepass`.
+    pub bind: String,
+    /// RESP port.
+    pub port: u16,
+    /// Password clients must give with `AUTH` or `HELLO ... AUTH`. None: no authentication.
+    pub requirepass: Option<String>,
+    /// Connections served at once; more are refused with `ERR max number of clients reached`.
+    pub max_clients: usize,
+    /// Close a client idle this long; 0 never.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Protocol limits.
+    pub limits: LimitsConfig,
+    /// The admin HTTP endpoint (`/healthz`, `/readyz`, `/metrics`, `/stats`).
+    pub admin: AdminConfig,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: "127.0.0.1".to_owned(),
+            port: 6380,
+            requirepass: None,
+            max_clients: 10_000,
+            idle_timeout: Duration::ZERO,
+            limits: LimitsConfig::default(),
+            admin: AdminConfig::default(),
+        }
+    }
+}
+
+/// The `server.limits:` section: what one client may send and hold.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct LimitsConfig {
+    /// Largest bulk string (key or value) accepted.
+    #[serde(deserialize_with = "de_byte_size")]
+    pub max_bulk_len: u64,
+    /// Most arguments in one command.
+    pub max_args: u64,
+    /// Longest inline (telnet-style) command line.
+    #[serde(deserialize_with = "de_byte_size")]
+    pub max_inline_len: u64,
+    /// Deepest nesting of aggregate frames.
+    pub max_nesting: u32,
+    /// Largest bulk string accepted before a client has authenticated.
+    #[serde(deserialize_with = "de_byte_size")]
+    pub unauthenticated_max_bulk_len: u64,
+    /// Most arguments in one command before a client has authenticated.
+    pub unauthenticated_max_args: u64,
+    /// Replies a client may leave unread before it is disconnected.
+    #[serde(deserialize_with = "de_byte_size")]
+    pub max_output_buffer: u64,
+    /// A command that started arriving must be complete within this time.
+    #[serde(with = "humantime_serde")]
+    pub partial_command_timeout: Duration,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_bulk_len: 512 << 20,
+            max_args: 1 << 20,
+            max_inline_len: 64 << 10,
+            max_nesting: 32,
+            unauthenticated_max_bulk_len: 16 << 10,
+            unauthenticated_max_args: 16,
+            max_output_buffer: 64 << 20,
+            partial_command_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The `server.admin:` section.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AdminConfig {
+    /// Serve the admin HTTP endpoint.
+    pub enabled: bool,
+    /// Address to listen on (loopback by default).
+    pub bind: String,
+    /// HTTP port.
+    pub port: u16,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            enabled: true,
+            bind: "127.0.0.1".to_owned(),
+            port: 9380,
+        }
+    }
+}
+
+/// The `logging:` section.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct LoggingConfig {
+    /// `error`, `warn`, `info`, `debug`, `trace`, or a tracing filter such as `info,relaycache=debug`.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: LogFormat,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        LoggingConfig {
+            level: "info".to_owned(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Accepts a byte count as a number (`104857600`) or a size string (`100MiB`, `64 KB`, `1.5GiB`).
+fn de_byte_size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    use serde::de::Error as _;
+    match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::Number(n) => n.as_u64().ok_or_else(|| {
+            D::Error::custom(format!(
+                "invalid byte size {n}: expected a whole number of bytes >= 0"
+            ))
+        }),
+        serde_json::Value::String(s) => parse_byte_size(&s).map_err(D::Error::custom),
+        other => Err(D::Error::custom(format!(
+            "invalid byte size {other}: expected a number of bytes or a size like 100MiB"
+        ))),
+    }
+}
+
+/// Parses `100MiB`, `64 KB`, `1.5GiB` or a plain number of bytes.
+pub(crate) fn parse_byte_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    if let Ok(n) = t.parse::<u64>() {
+        return Ok(n);
+    }
+    t.parse::<bytesize::ByteSize>()
+        .map(|b| b.as_u64())
+        .map_err(|e| {
+            format!(
+                "invalid byte size {text:?} ({e}); write a number of bytes or a size like 100MiB"
+            )
+        })
+}

@@ -1,0 +1,68 @@
+//! # relaycache
+//!
+//! One cache API over interchangeable backends, chosen by one configuration file.
+//!
+//! | mode | backend | what it is |
+//! |---|---|---|
+//! | `single` (default) | `SingleCache` | in-process concurrent cache (TinyLFU admission, byte bound, TTL) |
+//! | `ha` | `HaCache` | embedded cluster node, or client of external nodes |
+//! | `redis` | `RedisCache` | a Redis / Valkey server or a Redis Cluster |
+//! | `disabled` | [`DisabledCache`] | stores nothing: every get misses, every set succeeds |
+//!
+//! ## Map
+//! - [`Cache`] (module `api`): the contract every backend implements: `get`, `set`, `set_with_ttl`,
+//!   `delete`, `exists`, `ttl`, `close`, and the optional capabilities (`stats`, `ping`, `cluster_info`,
+//!   `get_multi`, `set_multi`, `set_multi_with_ttl`, `expire`, `scan`, `invalidate_prefix`), announced by
+//!   [`Capabilities`].
+//! - [`Error`] (module `error`): what can go wrong; a miss is [`Error::NotFound`].
+//! - [`Config`] (module [`config`]): YAML with the reference system's names, `${VAR}` expansion,
+//!   `RELAYCACHE_*` overrides, validation that names the field.
+//! - [`AnyCache`] (module `any`): the factory [`AnyCache::from_config`] and the enum that delegates to the
+//!   chosen backend.
+//! - [`backend`]: the backends, each usable on its own.
+//! - `testing` (feature `testing`): the conformance suite any backend runs with one call.
+//!
+//! ## Guarantees
+//! Every backend is safe to share between tasks, copies values in and out, returns [`Error::Closed`] after
+//! [`Cache::close`] (which is idempotent), treats deleting a missing key as success, and is cancel-safe:
+//! dropping a call's future, for example when a [`tokio::time::timeout`] deadline passes, leaves the cache
+//! consistent.
+//!
+//! ## Features
+//! - `redis` (default): the Redis backend, which pulls in redis-rs.
+//! - `testing`: the conformance suite; no extra dependencies.
+//!
+//! ## Example
+//! ```
+//! use std::time::Duration;
+//! use relaycache::{AnyCache, Cache, Config};
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let config = Config::from_yaml_str("cache:\n  mode: disabled\n")?;
+//! let cache = AnyCache::from_config(&config).await?;
+//! cache.set_with_ttl(b"user:42", b"{\"name\":\"Ada\"}", Duration::from_secs(60)).await?;
+//! match cache.get(b"user:42").await {
+//!     Ok(value) => println!("hit: {value:?}"),
+//!     Err(e) if e.is_not_found() => println!("miss: load from the source"),
+//!     Err(e) => return Err(e),
+//! }
+//! // A deadline is a timeout around any call; the cache stays consistent if it passes.
+//! let _ = tokio::time::timeout(Duration::from_millis(50), cache.exists(b"user:42")).await;
+//! cache.close().await?;
+//! # Ok::<(), relaycache::Error>(())
+//! # }).unwrap();
+//! ```
+
+mod any;
+mod api;
+pub mod backend;
+pub mod config;
+mod error;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use any::AnyCache;
+pub use api::{Cache, Capabilities, ClusterInfo, ScanPage, Stats};
+pub use backend::DisabledCache;
+pub use bytes::Bytes;
+pub use config::{Config, ConfigError, Mode};
+pub use error::{Error, Result};
