@@ -61,7 +61,10 @@ mod error;
 pub mod testing;
 
 pub use any::AnyCache;
-pub use api::{Cache, Capabilities, ClusterInfo, ScanPage, Stats};
+pub use api::{
+    Cache, Capabilities, ClusterInfo, ScanPage, SetCondition, SetExpiry, SetOptions, SetOutcome,
+    Stats, parse_counter,
+};
 pub use backend::DisabledCache;
 pub use bytes::Bytes;
 pub use config::{Config, ConfigError, Mode};

@@ -35,6 +35,11 @@ impl<'a> Writer<'a> {
         Writer { out, protocol }
     }
 
+    /// The buffer written to (to continue with another writer, for example in another protocol).
+    pub fn buffer(&mut self) -> &mut BytesMut {
+        self.out
+    }
+
     /// The protocol replies are written in.
     #[must_use]
     pub fn protocol(&self) -> Protocol {
@@ -45,6 +50,12 @@ impl<'a> Writer<'a> {
     #[must_use]
     pub fn len(&self) -> usize {
         self.out.len()
+    }
+
+    /// The byte at `index` of the buffer, if any (to inspect a reply just written).
+    #[must_use]
+    pub fn byte_at(&self, index: usize) -> Option<u8> {
+        self.out.get(index).copied()
     }
 
     /// True when the buffer is empty.

@@ -191,6 +191,12 @@ pub static COMMANDS: &[Spec] = &[
 /// The spec of the command named `name` (any case).
 #[must_use]
 pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
+    lookup_index(name).map(|i| &COMMANDS[i])
+}
+
+/// The position in [`COMMANDS`] of the command named `name` (any case).
+#[must_use]
+pub fn lookup_index(name: &[u8]) -> Option<usize> {
     let mut lower = [0u8; 24];
     if name.len() > lower.len() {
         return None;
@@ -202,7 +208,6 @@ pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
     COMMANDS
         .binary_search_by(|s| s.name.as_bytes().cmp(lower))
         .ok()
-        .map(|i| &COMMANDS[i])
 }
 
 impl<'a> Command<'a> {
