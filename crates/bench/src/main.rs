@@ -14,6 +14,7 @@ mod rng;
 mod sim;
 mod svg;
 mod table;
+mod throughput;
 mod trace;
 mod zipf;
 
@@ -34,6 +35,8 @@ struct Cli {
 enum Command {
     /// Hit ratio of every cache on every trace at five capacities, with OPT and LRU; writes SVG charts.
     Hitratio(hitratio::Args),
+    /// Mops/s on Zipf key streams (read, 75/25 mixed, write, mixed with TTL), 1 and 2 threads.
+    Throughput(throughput::Args),
 }
 
 /// The repository root (this crate lives in `<repo>/crates/bench`).
@@ -48,5 +51,6 @@ pub(crate) fn repo_root() -> PathBuf {
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Hitratio(args) => hitratio::main(args),
+        Command::Throughput(args) => throughput::main(args),
     }
 }

@@ -28,8 +28,8 @@ const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 impl<K, V, C> Adapter<K, V> for Expiring<C, K, V>
 where
     C: Adapter<K, (V, Instant)>,
-    K: Send + Sync,
-    V: Send + Sync,
+    K: Send + Sync + 'static,
+    V: Send + Sync + 'static,
 {
     fn build(spec: &Spec) -> Option<Self> {
         C::build(spec).map(Self::new)

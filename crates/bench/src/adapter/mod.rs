@@ -79,7 +79,7 @@ pub(crate) trait Value: Clone + Send + Sync + 'static {}
 impl<T: Clone + Send + Sync + 'static> Value for T {}
 
 /// A cache under test, seen through the operations the workloads use.
-pub(crate) trait Adapter<K, V>: Send + Sync + Sized {
+pub(crate) trait Adapter<K, V>: Send + Sync + Sized + 'static {
     /// Builds the cache for `spec`, or `None` if this cache cannot be measured in this build (the
     /// table then shows `n/a`).
     fn build(spec: &Spec) -> Option<Self>;
@@ -88,7 +88,6 @@ pub(crate) trait Adapter<K, V>: Send + Sync + Sized {
     /// Inserts or replaces.
     fn insert(&self, key: K, value: V);
     /// Inserts or replaces with a time to live.
-    #[allow(dead_code, reason = "used by the throughput command, next")]
     fn insert_with_ttl(&self, key: K, value: V, ttl: Duration);
     /// Waits until buffered or asynchronous work (admission, eviction) has been applied, so that a
     /// replay sees the policy as it would be in steady state. A no-op for synchronous caches.
