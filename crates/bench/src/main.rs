@@ -10,6 +10,7 @@
 
 mod adapter;
 mod hitratio;
+mod memory;
 mod rng;
 mod sim;
 mod svg;
@@ -37,6 +38,8 @@ enum Command {
     Hitratio(hitratio::Args),
     /// Mops/s on Zipf key streams (read, 75/25 mixed, write, mixed with TTL), 1 and 2 threads.
     Throughput(throughput::Args),
+    /// Resident bytes per entry beyond key + value at 1M entries, one cache per child process.
+    Memory(memory::Args),
 }
 
 /// The repository root (this crate lives in `<repo>/crates/bench`).
@@ -52,5 +55,6 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Hitratio(args) => hitratio::main(args),
         Command::Throughput(args) => throughput::main(args),
+        Command::Memory(args) => memory::main(args),
     }
 }
