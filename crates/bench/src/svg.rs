@@ -49,7 +49,12 @@ impl Chart {
             .series
             .iter()
             .flat_map(|s| s.points.iter().filter_map(|p| p.1));
-        let y_max = ((ys.fold(0.0f64, f64::max) / 10.0).ceil() * 10.0).clamp(10.0, 100.0);
+        let y_top = ys.fold(0.0f64, f64::max);
+        let y_max = if y_top <= 50.0 {
+            ((y_top / 10.0).ceil() * 10.0).max(10.0)
+        } else {
+            ((y_top / 20.0).ceil() * 20.0).min(100.0)
+        };
         let plot_w = WIDTH - LEFT - RIGHT;
         let plot_h = HEIGHT - TOP - BOTTOM;
         let px = |x: f64| LEFT + x / x_max * plot_w;
@@ -67,9 +72,10 @@ impl Chart {
             LEFT + plot_w / 2.0,
             escape(&self.title)
         );
-        // Grid and ticks.
-        for i in 0..=5 {
-            let y = y_max * f64::from(i) / 5.0;
+        // Grid and ticks: y every 10 or 20 points, x in fifths.
+        let y_step = if y_max <= 50.0 { 10.0 } else { 20.0 };
+        for i in 0..=((y_max / y_step) as u32) {
+            let y = y_step * f64::from(i);
             let _ = writeln!(
                 svg,
                 r##"<line x1="{LEFT}" y1="{0:.1}" x2="{1:.1}" y2="{0:.1}" stroke="#e5e5e5"/><text x="{2:.1}" y="{3:.1}" text-anchor="end">{y:.0}</text>"##,
@@ -78,6 +84,8 @@ impl Chart {
                 LEFT - 6.0,
                 py(y) + 4.0
             );
+        }
+        for i in 0..=5 {
             let x = x_max * f64::from(i) / 5.0;
             let _ = writeln!(
                 svg,
@@ -105,7 +113,43 @@ impl Chart {
             TOP + plot_h / 2.0,
             escape(&self.y_label)
         );
-        // Lines, markers and legend.
+        // Lines and markers (reference lines last, so they stay visible where a cache matches them),
+        // then the legend in series order.
+        let order = (0..self.series.len())
+            .filter(|&i| !self.series[i].dashed)
+            .chain((0..self.series.len()).filter(|&i| self.series[i].dashed));
+        for i in order {
+            let series = &self.series[i];
+            let color = PALETTE[i % PALETTE.len()];
+            let dash = if series.dashed {
+                r#" stroke-dasharray="6 4""#
+            } else {
+                ""
+            };
+            let points: Vec<(f64, f64)> = series
+                .points
+                .iter()
+                .filter_map(|&(x, y)| y.map(|y| (px(x), py(y))))
+                .collect();
+            if points.is_empty() {
+                continue;
+            }
+            let coords: Vec<String> = points
+                .iter()
+                .map(|(x, y)| format!("{x:.1},{y:.1}"))
+                .collect();
+            let _ = writeln!(
+                svg,
+                r#"<polyline fill="none" stroke="{color}" stroke-width="2"{dash} points="{}"/>"#,
+                coords.join(" ")
+            );
+            for (x, y) in &points {
+                let _ = writeln!(
+                    svg,
+                    r#"<circle cx="{x:.1}" cy="{y:.1}" r="3" fill="{color}"/>"#
+                );
+            }
+        }
         for (i, series) in self.series.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
             let dash = if series.dashed {
@@ -113,25 +157,13 @@ impl Chart {
             } else {
                 ""
             };
-            let points: Vec<String> = series
-                .points
-                .iter()
-                .filter_map(|&(x, y)| y.map(|y| format!("{:.1},{:.1}", px(x), py(y))))
-                .collect();
-            if !points.is_empty() {
-                let _ = writeln!(
-                    svg,
-                    r#"<polyline fill="none" stroke="{color}" stroke-width="2"{dash} points="{}"/>"#,
-                    points.join(" ")
-                );
-                for p in &points {
-                    let (cx, cy) = p.split_once(',').unwrap_or(("0", "0"));
-                    let _ = writeln!(svg, r#"<circle cx="{cx}" cy="{cy}" r="3" fill="{color}"/>"#);
-                }
-            }
             let ly = TOP + 10.0 + 20.0 * i as f64;
             let lx = WIDTH - RIGHT + 14.0;
-            let note = if points.is_empty() { " (n/a)" } else { "" };
+            let note = if series.points.iter().all(|p| p.1.is_none()) {
+                " (n/a)"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 svg,
                 r#"<line x1="{lx}" y1="{ly}" x2="{}" y2="{ly}" stroke="{color}" stroke-width="2"{dash}/><text x="{}" y="{}">{}{note}</text>"#,
