@@ -4,7 +4,7 @@
 //!
 //! | mode | backend | what it is |
 //! |---|---|---|
-//! | `single` (default) | `SingleCache` | in-process concurrent cache (TinyLFU admission, byte bound, TTL) |
+//! | `single` (default) | [`SingleCache`] | in-process concurrent cache (TinyLFU admission, byte bound, TTL) |
 //! | `ha` | `HaCache` | embedded cluster node, or client of external nodes |
 //! | `redis` | `RedisCache` | a Redis / Valkey server or a Redis Cluster |
 //! | `disabled` | [`DisabledCache`] | stores nothing: every get misses, every set succeeds |
@@ -65,7 +65,7 @@ pub use api::{
     Cache, Capabilities, ClusterInfo, ScanPage, SetCondition, SetExpiry, SetOptions, SetOutcome,
     Stats, parse_counter,
 };
-pub use backend::DisabledCache;
+pub use backend::{DisabledCache, SingleCache};
 pub use bytes::Bytes;
 pub use config::{Config, ConfigError, Mode};
 pub use error::{Error, Result};
