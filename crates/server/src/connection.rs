@@ -14,7 +14,7 @@ use std::time::Duration;
 use bytes::{Buf, BytesMut};
 use relaycache::Cache;
 use relaycache_resp::{RequestDecoder, Writer};
-use tokio::io::{AsyncWriteExt, Interest};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
@@ -26,6 +26,8 @@ use crate::session::Session;
 
 /// Read at least this much at a time.
 const READ_CHUNK: usize = 16 << 10;
+/// At shutdown, how long to wait for bytes a client has already sent.
+const DRAIN_WAIT: Duration = Duration::from_millis(20);
 /// Write the output buffer out once it holds this much, even in the middle of a pipeline.
 const FLUSH_AT: usize = 64 << 10;
 
@@ -93,7 +95,12 @@ impl Conn {
         loop {
             // Execute every complete request received so far.
             if let Some(end) = self.execute_all(stream, shared, session).await? {
-                self.flush_blocking(stream).await?;
+                if !matches!(end, End::Closed(CloseReason::OutputBuffer)) {
+                    // Deliver the last replies (+OK of QUIT, the protocol error) if the client reads them.
+                    if let Err(e) = self.flush_blocking(stream).await {
+                        tracing::debug!(client = session.id, error = %e, "last replies not delivered");
+                    }
+                }
                 return Ok(end);
             }
             if self.output.len() as u64 > limits.max_output_buffer {
@@ -127,6 +134,7 @@ impl Conn {
             tokio::select! {
                 biased;
                 () = &mut cancelled => {
+                    self.drain(stream, shared, session).await?;
                     self.flush_blocking(stream).await?;
                     return Ok(End::Shutdown);
                 }
@@ -202,6 +210,30 @@ impl Conn {
                 self.try_flush(stream)?;
             }
         }
+    }
+
+    /// At shutdown: executes what the client has already sent (what is in the socket now, up to a bound),
+    /// so every command that reached the server before the shutdown gets its reply.
+    async fn drain<C: Cache + 'static>(
+        &mut self,
+        stream: &mut TcpStream,
+        shared: &Shared<C>,
+        session: &mut Session,
+    ) -> io::Result<()> {
+        for _ in 0..64 {
+            self.input.reserve(READ_CHUNK);
+            // A short wait rather than `try_read`: readiness reported by the OS but not yet seen by the
+            // runtime would make `try_read` miss bytes that have arrived.
+            match tokio::time::timeout(DRAIN_WAIT, stream.read_buf(&mut self.input)).await {
+                Ok(Ok(0)) | Err(_) => break,
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(e),
+            }
+            if self.execute_all(stream, shared, session).await?.is_some() {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Writes as much of the output as the socket takes without waiting.

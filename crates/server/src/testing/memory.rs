@@ -2,6 +2,7 @@
 //! not fast.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,7 @@ use relaycache::{Cache, Capabilities, Error, Result, ScanPage, Stats};
 #[derive(Debug, Default)]
 pub struct MemoryCache {
     inner: Mutex<Inner>,
-    closed: AtomicBool,
+    closed: Arc<AtomicBool>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -87,6 +88,13 @@ impl MemoryCache {
     #[must_use]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A switch that closes the cache from outside (set it to true), as if `close` had been called:
+    /// lets tests see how a server reacts to a backend that stops serving.
+    #[must_use]
+    pub fn close_switch(&self) -> Arc<AtomicBool> {
+        self.closed.clone()
     }
 
     fn open(&self) -> Result<parking_lot::MutexGuard<'_, Inner>> {
