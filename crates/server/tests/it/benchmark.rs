@@ -36,7 +36,7 @@ async fn redis_benchmark_set_get_mset_pipelined() {
     );
     for test in ["SET", "GET", "MSET"] {
         assert!(
-            out.contains(&format!("{test}")),
+            out.contains(test),
             "no {test} result in {out}"
         );
     }
