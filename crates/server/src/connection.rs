@@ -26,6 +26,8 @@ use crate::session::Session;
 
 /// Read at least this much at a time.
 const READ_CHUNK: usize = 16 << 10;
+/// Buffers grown past this by one large request or reply are given back once empty.
+const BIG_BUFFER: usize = 1 << 20;
 /// At shutdown, how long to wait for bytes a client has already sent.
 const DRAIN_WAIT: Duration = Duration::from_millis(20);
 /// Write the output buffer out once it holds this much, even in the middle of a pipeline.
@@ -103,10 +105,14 @@ impl Conn {
                 }
                 return Ok(end);
             }
+            self.try_flush(stream)?;
             if self.output.len() as u64 > limits.max_output_buffer {
                 return Ok(End::Closed(CloseReason::OutputBuffer));
             }
-            self.try_flush(stream)?;
+            if self.input.is_empty() && self.input.capacity() > BIG_BUFFER {
+                // Give back the memory of one large request.
+                self.input = BytesMut::with_capacity(READ_CHUNK);
+            }
             self.local.flush(&shared.metrics);
 
             // When must something have happened?
@@ -169,20 +175,27 @@ impl Conn {
         shared: &Shared<C>,
         session: &mut Session,
     ) -> io::Result<Option<End>> {
+        // One clock read per command: each command's time runs from the end of the previous one.
+        let mut mark = std::time::Instant::now();
         loop {
             let (consumed, flow) = match self.decoder.decode(&self.input) {
                 Ok(Some(request)) => {
                     let flow = if request.args.is_empty() {
                         Flow::Continue
                     } else {
-                        dispatch::execute(
+                        let (flow, index) = dispatch::execute(
                             request.args,
                             shared,
                             session,
                             &mut self.local,
                             &mut self.output,
                         )
-                        .await
+                        .await;
+                        let now = std::time::Instant::now();
+                        self.local
+                            .command(index, now.saturating_duration_since(mark));
+                        mark = now;
+                        flow
                     };
                     (request.consumed, flow)
                 }
@@ -204,10 +217,10 @@ impl Conn {
                 }
             }
             if self.output.len() >= FLUSH_AT {
+                self.try_flush(stream)?;
                 if self.output.len() as u64 > shared.config.limits.max_output_buffer {
                     return Ok(Some(End::Closed(CloseReason::OutputBuffer)));
                 }
-                self.try_flush(stream)?;
             }
         }
     }
@@ -245,7 +258,7 @@ impl Conn {
                 Err(e) => return Err(e),
             }
         }
-        if self.output.is_empty() && self.output.capacity() > 4 * FLUSH_AT {
+        if self.output.is_empty() && self.output.capacity() > BIG_BUFFER {
             // Give back the memory of one large reply.
             self.output = BytesMut::with_capacity(READ_CHUNK);
         }

@@ -2,9 +2,8 @@
 
 use bytes::BytesMut;
 use relaycache::Cache;
-use relaycache_resp::cmd::{Command, lookup_index};
+use relaycache_resp::cmd::Command;
 use relaycache_resp::{Args, CommandError, Writer};
-use tokio::time::Instant;
 
 use crate::cmd;
 use crate::metrics::Local;
@@ -25,19 +24,19 @@ pub(crate) enum Flow {
 /// The reply every command but `AUTH`, `HELLO` and `QUIT` gets before authentication.
 const NOAUTH: &[u8] = b"NOAUTH Authentication required.";
 
-/// Executes one request and appends its reply to `out`.
+/// Executes one request and appends its reply to `out`. Returns what to do next and the command's
+/// index in [`COMMANDS`](relaycache_resp::cmd::COMMANDS) (for metrics).
 pub(crate) async fn execute<C: Cache>(
     args: Args<'_>,
     shared: &Shared<C>,
     session: &mut Session,
     local: &mut Local,
     out: &mut BytesMut,
-) -> Flow {
-    let started = Instant::now();
-    let index = args.get(0).and_then(lookup_index);
+) -> (Flow, Option<usize>) {
     let mut w = Writer::new(out, session.protocol);
     let before = w.len();
-    let flow = match Command::parse(args) {
+    let (index, parsed) = Command::parse_indexed(args);
+    let flow = match parsed {
         Err(e) => {
             let early = matches!(e, CommandError::Unknown { .. } | CommandError::Arity(_));
             if session.authenticated || early {
@@ -70,8 +69,7 @@ pub(crate) async fn execute<C: Cache>(
             }
         }
     };
-    local.command(index, started.elapsed());
-    flow
+    (flow, index)
 }
 
 fn out_starts_error(w: &Writer<'_>, at: usize) -> bool {

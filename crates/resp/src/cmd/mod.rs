@@ -147,7 +147,11 @@ const CONN: &[&str] = &["noscript", "loading", "stale", "fast", "no_auth"];
 const ADMIN: &[&str] = &["loading", "stale"];
 
 /// Every command the server understands, sorted by name.
-pub static COMMANDS: &[Spec] = &[
+pub static COMMANDS: &[Spec] = &COMMAND_TABLE;
+
+const COMMANDS_LEN: usize = 38;
+
+const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("auth", -2, CONN, NOKEY),
     spec("client", -2, ADMIN, NOKEY),
     spec("cluster.members", 1, ADMIN, NOKEY),
@@ -195,20 +199,43 @@ pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
 }
 
 /// The position in [`COMMANDS`] of the command named `name` (any case).
+///
+/// Names are packed, lower-cased, into a `u128` and found by binary search over integers precomputed at
+/// compile time: no string comparison on the hot path.
 #[must_use]
 pub fn lookup_index(name: &[u8]) -> Option<usize> {
-    let mut lower = [0u8; 24];
-    if name.len() > lower.len() {
+    if name.is_empty() || name.len() > 16 {
         return None;
     }
-    for (dst, src) in lower.iter_mut().zip(name) {
-        *dst = src.to_ascii_lowercase();
+    let mut key = 0u128;
+    for (i, b) in name.iter().enumerate() {
+        key |= u128::from(b.to_ascii_lowercase()) << (8 * (15 - i));
     }
-    let lower = &lower[..name.len()];
-    COMMANDS
-        .binary_search_by(|s| s.name.as_bytes().cmp(lower))
-        .ok()
+    PACKED.binary_search(&key).ok()
 }
+
+/// Packs up to 16 bytes big-endian, so integer order is byte order.
+const fn pack(name: &str) -> u128 {
+    let bytes = name.as_bytes();
+    let mut key = 0u128;
+    let mut i = 0;
+    while i < bytes.len() && i < 16 {
+        key |= (bytes[i] as u128) << (8 * (15 - i));
+        i += 1;
+    }
+    key
+}
+
+/// [`COMMANDS`] names packed with [`pack`], in the same (sorted) order.
+static PACKED: [u128; COMMANDS_LEN] = {
+    let mut out = [0u128; COMMANDS_LEN];
+    let mut i = 0;
+    while i < COMMANDS_LEN {
+        out[i] = pack(COMMAND_TABLE[i].name);
+        i += 1;
+    }
+    out
+};
 
 impl<'a> Command<'a> {
     /// Parses a request (name first, any case).
@@ -227,8 +254,21 @@ impl<'a> Command<'a> {
     /// # Errors
     /// The [`CommandError`] to reply with: unknown command, wrong arity, syntax, bad numbers.
     pub fn parse(args: Args<'a>) -> Result<Command<'a>, CommandError> {
-        let name = args.get(0).unwrap_or_default();
-        let spec = lookup(name).ok_or_else(|| CommandError::unknown(&args))?;
+        Self::parse_indexed(args).1
+    }
+
+    /// Like [`parse`](Command::parse), also returning the command's position in [`COMMANDS`] (when the
+    /// name is known, even if the arguments are wrong), so callers need not look the name up again.
+    pub fn parse_indexed(args: Args<'a>) -> (Option<usize>, Result<Command<'a>, CommandError>) {
+        let index = lookup_index(args.get(0).unwrap_or_default());
+        let parsed = match index {
+            Some(i) => Self::parse_spec(&COMMANDS[i], args),
+            None => Err(CommandError::unknown(&args)),
+        };
+        (index, parsed)
+    }
+
+    fn parse_spec(spec: &'static Spec, args: Args<'a>) -> Result<Command<'a>, CommandError> {
         let n = args.len() as i64;
         if (spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity) {
             return Err(CommandError::Arity(spec.name));
@@ -283,6 +323,17 @@ mod tests {
     #[test]
     fn table_is_sorted_and_lookup_ignores_case() {
         assert!(COMMANDS.windows(2).all(|w| w[0].name < w[1].name));
+        assert!(PACKED.windows(2).all(|w| w[0] < w[1]));
+        assert!(COMMANDS.iter().all(|s| s.name.len() <= 16));
+        for (i, spec) in COMMANDS.iter().enumerate() {
+            assert_eq!(
+                lookup_index(spec.name.to_ascii_uppercase().as_bytes()),
+                Some(i)
+            );
+        }
+        assert_eq!(lookup_index(b""), None);
+        assert_eq!(lookup_index(b"ge"), None);
+        assert_eq!(lookup_index(b"gett"), None);
         assert_eq!(lookup(b"GeT").map(|s| s.name), Some("get"));
         assert_eq!(lookup(b"nope"), None);
         assert_eq!(lookup(&[b'a'; 100]), None);

@@ -37,11 +37,11 @@ pub(crate) fn now_ms() -> i64 {
 /// What a parsed expiry means now: `Ok(None)` for "already expired", `Err(())` when it cannot be
 /// represented (Redis: `invalid expire time`).
 fn resolve(expiry: Expiry) -> Result<Option<SetExpiry>, ()> {
-    let now = now_ms();
     match expiry {
         Expiry::Never => Ok(Some(SetExpiry::Never)),
         Expiry::Keep => Ok(Some(SetExpiry::Keep)),
         Expiry::In(ms) => {
+            let now = now_ms();
             // Redis refuses a relative expiry whose absolute time would overflow; it never wraps.
             if ms > i64::MAX - now {
                 return Err(());
@@ -51,6 +51,7 @@ fn resolve(expiry: Expiry) -> Result<Option<SetExpiry>, ()> {
             ))))
         }
         Expiry::At(at) => {
+            let now = now_ms();
             if at <= now {
                 Ok(None)
             } else {

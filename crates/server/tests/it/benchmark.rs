@@ -35,9 +35,6 @@ async fn redis_benchmark_set_get_mset_pipelined() {
         String::from_utf8_lossy(&status.stderr)
     );
     for test in ["SET", "GET", "MSET"] {
-        assert!(
-            out.contains(test),
-            "no {test} result in {out}"
-        );
+        assert!(out.contains(test), "no {test} result in {out}");
     }
 }

@@ -79,7 +79,10 @@ async fn client_commands_and_exit_codes() {
 
 #[test]
 fn the_example_configuration_is_valid() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/relaycache.yaml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/relaycache.yaml"
+    );
     let text = std::fs::read_to_string(path).expect("examples/relaycache.yaml exists");
     let config = relaycache::Config::from_yaml_str_with_env(&text, &[]).expect("it validates");
     assert_eq!(config.server.port, 6380);
