@@ -63,6 +63,14 @@ pub(crate) async fn serve<C: Cache + 'static>(
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
 }
 
+/// What woke the connection up.
+enum Event {
+    Cancelled,
+    Read(usize),
+    Writable,
+    Timeout,
+}
+
 enum End {
     Quit,
     PeerClosed,
@@ -132,31 +140,58 @@ impl Conn {
                 }
                 timer_armed_for = deadline;
             }
-            let interest = if self.output.is_empty() {
-                Interest::READABLE
-            } else {
-                Interest::READABLE | Interest::WRITABLE
+            let timeout = async {
+                if deadline.is_some() {
+                    (&mut timer).await;
+                } else {
+                    pending::<()>().await;
+                }
             };
-            tokio::select! {
-                biased;
-                () = &mut cancelled => {
+            let event = if self.output.is_empty() {
+                // The common case: wait for input. `read_buf` (unlike `try_read`) lets the runtime
+                // forget the socket's readiness after a short read, saving a syscall per request.
+                self.input.reserve(READ_CHUNK);
+                tokio::select! {
+                    biased;
+                    () = &mut cancelled => Event::Cancelled,
+                    read = stream.read_buf(&mut self.input) => Event::Read(read?),
+                    () = timeout => Event::Timeout,
+                }
+            } else {
+                // Replies are waiting for the client to read: wait for either direction.
+                tokio::select! {
+                    biased;
+                    () = &mut cancelled => Event::Cancelled,
+                    ready = stream.ready(Interest::READABLE | Interest::WRITABLE) => {
+                        let ready = ready?;
+                        let mut read = None;
+                        if ready.is_readable() {
+                            self.input.reserve(READ_CHUNK);
+                            match stream.try_read_buf(&mut self.input) {
+                                Ok(n) => read = Some(n),
+                                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                                Err(e) => return Err(e),
+                            }
+                        }
+                        read.map_or(Event::Writable, Event::Read)
+                    }
+                    () = timeout => Event::Timeout,
+                }
+            };
+            match event {
+                Event::Cancelled => {
                     self.drain(stream, shared, session).await?;
                     self.flush_blocking(stream).await?;
                     return Ok(End::Shutdown);
                 }
-                ready = stream.ready(interest) => {
-                    let ready = ready?;
-                    if ready.is_readable() {
-                        self.input.reserve(READ_CHUNK);
-                        match stream.try_read_buf(&mut self.input) {
-                            Ok(0) => return Ok(End::PeerClosed),
-                            Ok(_) => last_input = Instant::now(),
-                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                            Err(e) => return Err(e),
-                        }
+                Event::Read(0) => return Ok(End::PeerClosed),
+                Event::Read(_) => {
+                    if !idle.is_zero() {
+                        last_input = Instant::now();
                     }
                 }
-                () = async { if deadline.is_some() { (&mut timer).await } else { pending().await } } => {
+                Event::Writable => {}
+                Event::Timeout => {
                     let reason = if partial_since.is_some() && !partial.is_zero() {
                         CloseReason::Partial
                     } else {

@@ -23,7 +23,9 @@ pub use client_cmd::{FAILED, NOT_FOUND};
 #[command(
     name = "relaycache",
     version,
-    about,
+    about = "relaycache command-line tool: check configuration files and talk to a relaycache server",
+    after_help = "Exit codes: 0 success; 1 not found (missing key, nothing deleted, NX/XX condition \
+                  failed, no key matched); 2 error (connection, authentication, server error, usage).",
     long_about = None,
     disable_help_subcommand = true,
     disable_help_flag = true
