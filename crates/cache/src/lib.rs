@@ -60,6 +60,11 @@ mod error;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+/// The README's examples are compiled as doc tests, so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
+
 pub use any::AnyCache;
 pub use api::{Cache, Capabilities, ClusterInfo, ScanPage, Stats};
 pub use backend::DisabledCache;

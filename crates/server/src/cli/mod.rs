@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 
 /// relaycache command-line tool: check configuration files and talk to a relaycache server.
 #[derive(Debug, Parser)]
-#[command(name = "relaycache", version, about, long_about = None, disable_help_subcommand = true)]
+#[command(name = "relaycache", version, disable_help_subcommand = true)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
