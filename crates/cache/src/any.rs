@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::api::{Cache, Capabilities, ClusterInfo, ScanPage, Stats};
-use crate::backend::DisabledCache;
+use crate::backend::{DisabledCache, SingleCache};
 use crate::config::{Config, Mode};
 use crate::error::{Error, Result};
 
@@ -19,6 +19,8 @@ use crate::error::{Error, Result};
 pub enum AnyCache {
     /// `cache.mode: disabled`.
     Disabled(DisabledCache),
+    /// `cache.mode: single`.
+    Single(SingleCache),
 }
 
 impl AnyCache {
@@ -43,7 +45,8 @@ impl AnyCache {
         tracing::debug!(component = "cache_factory", mode = %config.cache.mode, "building cache");
         match config.cache.mode {
             Mode::Disabled => Ok(AnyCache::Disabled(DisabledCache::new())),
-            Mode::Single | Mode::Ha | Mode::Redis => Err(Error::Backend {
+            Mode::Single => Ok(AnyCache::Single(SingleCache::new(&config.cache.ristretto)?)),
+            Mode::Ha | Mode::Redis => Err(Error::Backend {
                 backend: config.cache.mode.as_str(),
                 message: "this build of relaycache does not include this backend yet".to_owned(),
             }),
@@ -56,6 +59,7 @@ macro_rules! delegate {
     ($self:expr, $backend:ident => $call:expr) => {
         match $self {
             AnyCache::Disabled($backend) => $call,
+            AnyCache::Single($backend) => $call,
         }
     };
 }

@@ -4,7 +4,7 @@
 //!
 //! | mode | backend | what it is |
 //! |---|---|---|
-//! | `single` (default) | `SingleCache` | in-process concurrent cache (TinyLFU admission, byte bound, TTL) |
+//! | `single` (default) | [`SingleCache`] | in-process concurrent cache (TinyLFU admission, byte bound, TTL) |
 //! | `ha` | `HaCache` | embedded cluster node, or client of external nodes |
 //! | `redis` | `RedisCache` | a Redis / Valkey server or a Redis Cluster |
 //! | `disabled` | [`DisabledCache`] | stores nothing: every get misses, every set succeeds |
@@ -67,7 +67,7 @@ struct ReadmeDoctests;
 
 pub use any::AnyCache;
 pub use api::{Cache, Capabilities, ClusterInfo, ScanPage, Stats};
-pub use backend::DisabledCache;
+pub use backend::{DisabledCache, SingleCache};
 pub use bytes::Bytes;
 pub use config::{Config, ConfigError, Mode};
 pub use error::{Error, Result};

@@ -1,11 +1,85 @@
 //! # relaycache-engine
 //!
-//! The in-process cache engine behind relaycache's `single` mode. It is synchronous, owns no threads and
-//! does not depend on tokio, so it can be used from any context and tested deterministically.
+//! The in-process cache engine behind relaycache's `single` mode: a concurrent, sharded cache bounded
+//! by the total weight of its entries, with TinyLFU admission, an adaptive W-TinyLFU-style policy,
+//! per-entry time to live, statistics, an eviction listener and single-flight loading. It is
+//! synchronous, owns no threads and does not depend on tokio.
 //!
-//! Planned shape (see `ARCHITECTURE.md`):
-//! - `shard`: a lock-protected slice of the key space holding entries and the eviction structure;
-//! - `admission`: the TinyLFU frequency sketch (4-bit count-min, periodic halving, doorkeeper);
-//! - `ttl`: the timer wheel that reclaims expired entries without needing reads;
-//! - `stats`: hit, miss, insert, update, rejection and eviction counters by cause;
-//! - `loader`: single-flight `get_or_load`.
+//! ## Map
+//! - [`Cache`] (module `cache`): the public front. A key's hash (foldhash, random seed per process)
+//!   picks a shard; each shard is a `RwLock` around its table and policy. Reads take the read lock and
+//!   touch only the entry; writes take the write lock and do the policy work and due expirations.
+//! - [`Builder`] (module `builder`): `max_cost`, `num_counters`, `weigher`, `eviction_listener`,
+//!   `clock`, `shards`.
+//! - `shard`: hash table of slab indices + the policy: an admission **window** (FIFO, size tuned by the
+//!   hill climber in `climber`) in front of a **main** CLOCK queue; a window candidate enters main only
+//!   if the frequency sketch has seen it more often than main's victim.
+//! - `sketch`: the TinyLFU count-min sketch (4-bit counters, one cache line per key, conservative
+//!   update, halving every `num_counters / shards` additions, doorkeeper bits).
+//! - `wheel`: a hierarchical timer wheel (6 x 64 buckets, ~1 ms ticks) reclaiming expired entries
+//!   without reads.
+//! - `slab`: entries in a slab with intrusive lists, so every policy and timer step is O(1).
+//! - [`loader`]: single-flight [`Cache::get_or_load`] and [`Cache::get_or_load_async`].
+//! - [`Clock`], [`SystemClock`], [`ManualClock`] (module `clock`); [`Stats`], [`Cause`] (module `stats`).
+//! - `sync`: the shim all locks come from; with the `shuttle` feature, [`sync::shuttle_scope`] swaps in
+//!   shuttle's primitives for schedule-exploring tests.
+//!
+//! ## Guarantees
+//! 1. **A write is visible to the next read on any thread**: `insert` applies under the shard's write
+//!    lock before returning; nothing is buffered. The only exception is admission: a new key the policy
+//!    declines is absent, and counted in [`Stats::rejections`] (and told to the listener as
+//!    [`Cause::Rejected`]).
+//! 2. **The bound holds at every moment**: each shard owns `max_cost / shards` and evicts down to it
+//!    before its write lock is released, so the total weight never exceeds `max_cost`. An entry heavier
+//!    than a shard's share is rejected.
+//! 3. **An expired entry is never returned** (reads compare its deadline with the clock), and expired
+//!    entries are reclaimed by the timer wheel on later writes to their shard, or by
+//!    [`Cache::run_pending_tasks`].
+//! 4. **O(1) amortised work per operation**: no step iterates the entries, except the explicitly
+//!    O(n) `scan`, `invalidate_*` and `clear`.
+//! 5. **User code cannot break the cache**: the weigher, listener and loaders run outside every lock and
+//!    their panics are caught (weigher, listener) or handed over (loader).
+//!
+//! ## Weights
+//! The default weigher gives every entry weight 1 (`max_cost` counts entries). To bound memory in
+//! bytes, weigh `key bytes + value bytes + ENTRY_OVERHEAD` as the facade does.
+//!
+//! ## Features
+//! - `shuttle`: builds the [`sync::shuttle_scope`] test hook (pulls in shuttle; tests only).
+//!
+//! ## Example
+//! ```
+//! use std::time::Duration;
+//! use relaycache_engine::Cache;
+//! let cache = Cache::<Vec<u8>, Vec<u8>>::builder()
+//!     .max_cost(64 << 20)
+//!     .num_counters(1_000_000)
+//!     .weigher(|k, v| (k.len() + v.len()) as u64 + relaycache_engine::ENTRY_OVERHEAD)
+//!     .build()
+//!     .expect("valid settings");
+//! cache.insert_with_ttl(b"session:1".to_vec(), b"alice".to_vec(), Duration::from_secs(30));
+//! assert_eq!(cache.get(b"session:1".as_slice()), Some(b"alice".to_vec()));
+//! assert_eq!(cache.invalidate_prefix(b"session:"), 1);
+//! ```
+
+mod builder;
+mod cache;
+mod climber;
+mod clock;
+pub mod loader;
+mod shard;
+mod sketch;
+mod slab;
+mod stats;
+pub mod sync;
+mod wheel;
+
+pub use builder::{BuildError, Builder, DEFAULT_NUM_COUNTERS};
+pub use cache::{Cache, ScanPage};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use stats::{Cause, Stats};
+
+/// Bytes of bookkeeping the engine spends per entry beyond the key and value themselves, to add in a
+/// byte-counting weigher: the slab entry's fields (hash, deadline, links, cost, flags), the hash
+/// table's index and control byte at its load factor, and allocator rounding.
+pub const ENTRY_OVERHEAD: u64 = 64;

@@ -1,0 +1,432 @@
+//! The `throughput` command: Mops/s of every cache on Zipf(1.0) key streams.
+//!
+//! Per row (keyspace, value size, workload, threads) every cache is built with capacity 10% of the
+//! keyspace and prefilled with the hottest keys; then the runs are interleaved (run 1 of every cache,
+//! then run 2, ...) so that noise from other processes spreads over all caches alike. Key streams are
+//! generated before any timing. Every insert copies the value into a fresh `Bytes`, as relaycache's
+//! facade does with user bytes, so value size costs what it costs a real user.
+
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use bytes::Bytes;
+
+use crate::adapter::{self, Adapter, Job, Peer, Spec};
+use crate::table::Table;
+use crate::zipf;
+
+/// The measured operation mix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Workload {
+    /// 100% `get` (misses are not filled).
+    Read,
+    /// 75% `get`, 25% `insert`.
+    Mixed,
+    /// 100% `insert`.
+    Write,
+    /// 75% `get`, 25% `insert_with_ttl`; prefilled with the same TTL.
+    Ttl,
+}
+
+impl Workload {
+    fn label(self) -> &'static str {
+        match self {
+            Workload::Read => "read",
+            Workload::Mixed => "75/25 mixed",
+            Workload::Write => "write",
+            Workload::Ttl => "mixed + TTL",
+        }
+    }
+}
+
+/// Arguments of `throughput`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct Args {
+    /// Keyspace sizes (distinct keys of the Zipf distribution); capacity is 10% of each.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1_000_000u64, 10_000_000])]
+    keys: Vec<u64>,
+    /// Value sizes in bytes.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![64usize, 1024])]
+    values: Vec<usize>,
+    /// Workloads to run.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![Workload::Read, Workload::Mixed, Workload::Write, Workload::Ttl], value_enum)]
+    workloads: Vec<Workload>,
+    /// Thread counts to run.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1usize, 2])]
+    threads: Vec<usize>,
+    /// Caches to run.
+    #[arg(long, value_delimiter = ',', default_values_t = Peer::ALL.to_vec(), value_enum)]
+    caches: Vec<Peer>,
+    /// Measured runs per cache and row; the table shows the median and the min-max.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Length of one measured run in milliseconds.
+    #[arg(long, default_value_t = 300)]
+    run_ms: u64,
+    /// TTL of the `ttl` workload's inserts, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    ttl_ms: u64,
+    /// Zipf exponent.
+    #[arg(long, default_value_t = 1.0)]
+    zipf_s: f64,
+    /// Fast smoke run: 1M keys, 64-byte values, 1 run of 150 ms per cell.
+    #[arg(long)]
+    quick: bool,
+}
+
+/// Keys per pre-generated stream (per thread); a power of two so indexing is a mask.
+const STREAM_LEN: usize = 1 << 22;
+
+/// One measured run.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    mops: f64,
+    hit_percent: Option<f64>,
+}
+
+/// Everything a measured run needs.
+struct Row<'a> {
+    workload: Workload,
+    value_size: usize,
+    ttl: Duration,
+    streams: &'a [Vec<u64>],
+    threads: usize,
+    run: Duration,
+}
+
+/// A built and prefilled cache, ready for measured runs (type-erased once per cache, not per op).
+trait Runner: Send + Sync {
+    fn measure(&self, row: &Row<'_>, run_index: usize) -> Sample;
+}
+
+struct Bound<C>(C);
+
+impl<C: Adapter<u64, Bytes>> Runner for Bound<C> {
+    fn measure(&self, row: &Row<'_>, run_index: usize) -> Sample {
+        let barrier = Barrier::new(row.threads);
+        let payload = vec![0xA5u8; row.value_size];
+        let results: Vec<(u64, u64, u64, Duration)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..row.threads)
+                .map(|t| {
+                    let (barrier, payload) = (&barrier, &payload);
+                    let stream = &row.streams[t % row.streams.len()];
+                    // Each run starts at a different offset so runs do not replay the same slice.
+                    let offset = run_index.wrapping_mul(STREAM_LEN / 7 + 1);
+                    scope.spawn(move || {
+                        barrier.wait();
+                        worker(&self.0, row, stream, payload, offset)
+                    })
+                })
+                .collect();
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        });
+        let ops: u64 = results.iter().map(|r| r.0).sum();
+        let (gets, hits): (u64, u64) = results.iter().fold((0, 0), |(g, h), r| (g + r.1, h + r.2));
+        let elapsed = results
+            .iter()
+            .map(|r| r.3)
+            .max()
+            .unwrap_or(Duration::from_secs(1));
+        Sample {
+            mops: ops as f64 / elapsed.as_secs_f64() / 1e6,
+            hit_percent: (gets > 0).then(|| hits as f64 * 100.0 / gets as f64),
+        }
+    }
+}
+
+/// One thread's loop: returns (ops, gets, hits, elapsed).
+fn worker<C: Adapter<u64, Bytes>>(
+    cache: &C,
+    row: &Row<'_>,
+    stream: &[u64],
+    payload: &[u8],
+    offset: usize,
+) -> (u64, u64, u64, Duration) {
+    const BATCH: usize = 1024;
+    let mask = stream.len() - 1;
+    let (mut ops, mut gets, mut hits) = (0u64, 0u64, 0u64);
+    let mut i = offset;
+    let start = Instant::now();
+    // Bounded by time: checked every BATCH ops.
+    loop {
+        for _ in 0..BATCH {
+            let key = stream[i & mask];
+            let write = match row.workload {
+                Workload::Read => false,
+                Workload::Write => true,
+                Workload::Mixed | Workload::Ttl => i % 4 == 3,
+            };
+            i = i.wrapping_add(1);
+            if write {
+                let value = Bytes::copy_from_slice(payload);
+                if row.workload == Workload::Ttl {
+                    cache.insert_with_ttl(key, value, row.ttl);
+                } else {
+                    cache.insert(key, value);
+                }
+            } else {
+                gets += 1;
+                if cache.get(&key).is_some() {
+                    hits += 1;
+                }
+            }
+        }
+        ops += BATCH as u64;
+        let elapsed = start.elapsed();
+        if elapsed >= row.run {
+            return (ops, gets, hits, elapsed);
+        }
+    }
+}
+
+/// Builds a cache and prefills it with the hottest `capacity` keys.
+struct Prepare {
+    capacity: u64,
+    value_size: usize,
+    ttl: Option<Duration>,
+}
+
+impl Job<u64, Bytes> for Prepare {
+    type Output = Box<dyn Runner>;
+
+    fn run<C: Adapter<u64, Bytes>>(self, cache: C) -> Box<dyn Runner> {
+        let payload = vec![0x5Au8; self.value_size];
+        for rank in 1..=self.capacity {
+            let value = Bytes::copy_from_slice(&payload);
+            match self.ttl {
+                Some(ttl) => cache.insert_with_ttl(zipf::rank_to_key(rank), value, ttl),
+                None => cache.insert(zipf::rank_to_key(rank), value),
+            }
+            // Buffered caches drop inserts when their buffers overflow: let them catch up.
+            if rank % 4096 == 0 {
+                cache.settle();
+            }
+        }
+        cache.settle();
+        Box::new(Bound(cache))
+    }
+}
+
+/// Median, min and max of the runs.
+fn summarize(samples: &[f64]) -> (f64, f64, f64) {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let median = if sorted.is_empty() {
+        0.0
+    } else {
+        sorted[sorted.len() / 2]
+    };
+    (
+        median,
+        sorted.first().copied().unwrap_or(0.0),
+        sorted.last().copied().unwrap_or(0.0),
+    )
+}
+
+/// Runs the command.
+pub(crate) fn main(mut args: Args) -> Result<()> {
+    if args.quick {
+        args.keys = vec![1_000_000];
+        args.values = vec![64];
+        args.runs = 1;
+        args.run_ms = 150;
+    }
+    let mut header: Vec<String> = ["keys", "value", "workload", "threads"]
+        .map(String::from)
+        .to_vec();
+    header.extend(args.caches.iter().map(|p| format!("{} Mops/s", p.label())));
+    let ratio_column =
+        args.caches.contains(&Peer::Relaycache) && args.caches.contains(&Peer::QuickCache);
+    if ratio_column {
+        header.push("relaycache / quick_cache".into());
+    }
+    let mut table = Table::new(header.clone());
+    let mut hits_table = Table::new(
+        header[..4]
+            .iter()
+            .cloned()
+            .chain(args.caches.iter().map(|p| p.label().to_owned())),
+    );
+    let max_threads = args.threads.iter().copied().max().unwrap_or(1).max(1);
+    let started = Instant::now();
+    for &keys in &args.keys {
+        let t0 = Instant::now();
+        let streams: Vec<Vec<u64>> = (0..max_threads)
+            .map(|t| zipf::key_stream(keys, args.zipf_s, STREAM_LEN, 0xC0FF_EE00 + t as u64))
+            .collect();
+        eprintln!(
+            "generated {max_threads} streams over {keys} keys in {:.1}s",
+            t0.elapsed().as_secs_f64()
+        );
+        for &value_size in &args.values {
+            for &workload in &args.workloads {
+                for &threads in &args.threads {
+                    let row = Row {
+                        workload,
+                        value_size,
+                        ttl: Duration::from_millis(args.ttl_ms),
+                        streams: &streams,
+                        threads: threads.max(1),
+                        run: Duration::from_millis(args.run_ms),
+                    };
+                    let results = measure_row(&args, keys, &row);
+                    let labels = [
+                        human(keys),
+                        format!("{value_size} B"),
+                        workload.label().to_owned(),
+                        threads.to_string(),
+                    ];
+                    let mut cells = labels.to_vec();
+                    let mut hit_cells = labels.to_vec();
+                    let mut medians = Vec::new();
+                    for samples in &results {
+                        match samples {
+                            Some(samples) => {
+                                let (median, min, max) =
+                                    summarize(&samples.iter().map(|s| s.mops).collect::<Vec<_>>());
+                                medians.push(Some(median));
+                                cells.push(format!("{median:.2} ({min:.2}-{max:.2})"));
+                                let hit = summarize(
+                                    &samples
+                                        .iter()
+                                        .filter_map(|s| s.hit_percent)
+                                        .collect::<Vec<_>>(),
+                                )
+                                .0;
+                                hit_cells.push(if workload == Workload::Write {
+                                    "-".into()
+                                } else {
+                                    format!("{hit:.1}")
+                                });
+                            }
+                            None => {
+                                medians.push(None);
+                                cells.push("n/a".into());
+                                hit_cells.push("n/a".into());
+                            }
+                        }
+                    }
+                    if ratio_column {
+                        let at = |p: Peer| {
+                            args.caches
+                                .iter()
+                                .position(|&c| c == p)
+                                .and_then(|i| medians[i])
+                        };
+                        cells.push(match (at(Peer::Relaycache), at(Peer::QuickCache)) {
+                            (Some(ours), Some(qc)) if qc > 0.0 => format!("{:.2}x", ours / qc),
+                            _ => "n/a".into(),
+                        });
+                    }
+                    eprintln!("  {}", cells.join(" | "));
+                    table.row(cells);
+                    hits_table.row(hit_cells);
+                }
+            }
+        }
+    }
+    eprintln!("done in {:.0}s", started.elapsed().as_secs_f64());
+    println!(
+        "\n### Throughput, Mops/s: median of {} runs of {} ms (min-max), capacity 10% of keys, Zipf s={}\n",
+        args.runs, args.run_ms, args.zipf_s
+    );
+    print!("{}", table.render());
+    println!("\n### Hit ratio of the gets during those runs, %\n");
+    print!("{}", hits_table.render());
+    Ok(())
+}
+
+/// Builds and prefills every cache for one row, then interleaves their runs.
+fn measure_row(args: &Args, keys: u64, row: &Row<'_>) -> Vec<Option<Vec<Sample>>> {
+    let capacity = (keys / 10).max(1);
+    let ttl = (row.workload == Workload::Ttl).then_some(row.ttl);
+    let spec = Spec { capacity, ttl };
+    let mut runners: Vec<Option<Box<dyn Runner>>> = Vec::new();
+    for &peer in &args.caches {
+        runners.push(adapter::run(
+            peer,
+            &spec,
+            Prepare {
+                capacity,
+                value_size: row.value_size,
+                ttl,
+            },
+        ));
+    }
+    let mut samples: Vec<Option<Vec<Sample>>> = runners
+        .iter()
+        .map(|r| r.as_ref().map(|_| Vec::with_capacity(args.runs)))
+        .collect();
+    for run in 0..args.runs.max(1) {
+        for (runner, out) in runners.iter().zip(samples.iter_mut()) {
+            if let (Some(runner), Some(out)) = (runner, out) {
+                out.push(runner.measure(row, run));
+            }
+        }
+    }
+    samples
+}
+
+fn human(n: u64) -> String {
+    if n >= 1_000_000 && n % 1_000_000 == 0 {
+        format!("{}M", n / 1_000_000)
+    } else if n >= 1000 && n % 1000 == 0 {
+        format!("{}k", n / 1000)
+    } else {
+        n.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tiny_row_measures_every_available_cache() {
+        let streams = vec![zipf::key_stream(1000, 1.0, 1024, 1)];
+        let args = Args {
+            keys: vec![1000],
+            values: vec![8],
+            workloads: vec![Workload::Mixed],
+            threads: vec![1],
+            caches: vec![Peer::QuickCache, Peer::Lru],
+            runs: 2,
+            run_ms: 5,
+            ttl_ms: 1000,
+            zipf_s: 1.0,
+            quick: false,
+        };
+        for workload in [
+            Workload::Read,
+            Workload::Mixed,
+            Workload::Write,
+            Workload::Ttl,
+        ] {
+            let row = Row {
+                workload,
+                value_size: 8,
+                ttl: Duration::from_secs(1),
+                streams: &streams,
+                threads: 1,
+                run: Duration::from_millis(5),
+            };
+            for samples in measure_row(&args, 1000, &row) {
+                let samples = samples.unwrap_or_default();
+                assert_eq!(samples.len(), 2);
+                assert!(samples.iter().all(|s| s.mops > 0.0));
+                // Prefilled with the hottest 10%: reads hit often, writes do no gets.
+                match workload {
+                    Workload::Write => assert!(samples.iter().all(|s| s.hit_percent.is_none())),
+                    _ => assert!(samples.iter().all(|s| s.hit_percent.unwrap_or(0.0) > 30.0)),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn summary_is_median_min_max() {
+        assert_eq!(summarize(&[3.0, 1.0, 2.0]), (2.0, 1.0, 3.0));
+        assert_eq!(human(10_000_000), "10M");
+    }
+}

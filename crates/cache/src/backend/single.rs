@@ -1,0 +1,212 @@
+//! `single` mode: an in-process cache on [`relaycache_engine`].
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use relaycache_engine::ENTRY_OVERHEAD;
+
+use crate::api::{Cache, Capabilities, ScanPage, Stats};
+use crate::config::SingleConfig;
+use crate::error::{Error, Result};
+
+/// Below this share of `max_cost` per shard the cache uses fewer shards, so that large values (up to
+/// this size, or `max_cost` when smaller) always fit a shard.
+const MIN_SHARD_BYTES: u64 = 16 << 20;
+
+/// The in-process backend: a concurrent cache bounded in bytes, with TinyLFU admission and per-key TTL
+/// (see `relaycache_engine` for the policy and guarantees).
+///
+/// Every entry weighs its key bytes + value bytes + [`ENTRY_OVERHEAD`] bytes of bookkeeping, and the
+/// total never exceeds `max_cost`. A write is visible to the next read at once; a new key may be
+/// declined by the admission policy when the cache is full, which is counted in [`Stats::rejections`].
+/// Expired keys are never returned and are reclaimed as later writes come in. Values are copied in once
+/// and handed out as shared [`Bytes`] (no copy per read).
+///
+/// `buffer_items` from the configuration is accepted and ignored: the reference engine buffered that
+/// many reads per batch before applying them to its policy, while this engine applies every read and
+/// write at once (reads only bump a per-entry counter), so there is nothing to size.
+///
+/// ```
+/// use relaycache::{Cache, backend::SingleCache, config::SingleConfig};
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let cache = SingleCache::new(&SingleConfig::default())?;
+/// cache.set(b"k", b"v").await?;
+/// assert_eq!(cache.get(b"k").await?, "v");
+/// # Ok::<(), relaycache::Error>(())
+/// # }).unwrap();
+/// ```
+pub struct SingleCache {
+    engine: relaycache_engine::Cache<Box<[u8]>, Bytes>,
+    closed: AtomicBool,
+}
+
+impl std::fmt::Debug for SingleCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SingleCache")
+            .field("engine", &self.engine)
+            .field("closed", &self.closed.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl SingleCache {
+    /// Builds the cache from its configuration section.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when `max_cost` or `num_counters` is 0.
+    pub fn new(config: &SingleConfig) -> Result<Self> {
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get) as u64;
+        let by_size = (config.max_cost / MIN_SHARD_BYTES).max(1);
+        let shards = (cpus * 4).min(by_size).min(64);
+        let shards = 1usize << (63 - shards.max(1).leading_zeros());
+        let engine = relaycache_engine::Cache::<Box<[u8]>, Bytes>::builder()
+            .max_cost(config.max_cost)
+            .num_counters(config.num_counters)
+            .shards(shards)
+            .weigher(|k, v| (k.len() + v.len()) as u64 + ENTRY_OVERHEAD)
+            .build()
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        Ok(SingleCache {
+            engine,
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// The engine underneath, for callers that want its full API (`get_or_load`, listener stats...).
+    pub fn engine(&self) -> &relaycache_engine::Cache<Box<[u8]>, Bytes> {
+        &self.engine
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn store(&self, key: &[u8], value: &[u8], ttl: Duration) {
+        self.engine
+            .insert_with_ttl(key.into(), Bytes::copy_from_slice(value), ttl);
+    }
+}
+
+impl Cache for SingleCache {
+    fn name(&self) -> &'static str {
+        "single"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            native_multi: true,
+            ..Capabilities::local()
+        }
+    }
+
+    async fn get(&self, key: &[u8]) -> Result<Bytes> {
+        self.check_open()?;
+        self.engine.get(key).ok_or(Error::NotFound)
+    }
+
+    async fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.check_open()?;
+        self.store(key, value, Duration::ZERO);
+        Ok(())
+    }
+
+    async fn set_with_ttl(&self, key: &[u8], value: &[u8], ttl: Duration) -> Result<()> {
+        self.check_open()?;
+        self.store(key, value, ttl);
+        Ok(())
+    }
+
+    async fn delete(&self, key: &[u8]) -> Result<()> {
+        self.check_open()?;
+        self.engine.remove(key);
+        Ok(())
+    }
+
+    async fn exists(&self, key: &[u8]) -> Result<bool> {
+        self.check_open()?;
+        Ok(self.engine.contains_key(key))
+    }
+
+    async fn ttl(&self, key: &[u8]) -> Result<Option<Duration>> {
+        self.check_open()?;
+        self.engine.ttl(key).ok_or(Error::NotFound)
+    }
+
+    async fn close(&self) -> Result<()> {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            self.engine.clear();
+        }
+        Ok(())
+    }
+
+    async fn get_multi(&self, keys: &[&[u8]]) -> Result<HashMap<Bytes, Bytes>> {
+        self.check_open()?;
+        let mut found = HashMap::with_capacity(keys.len());
+        for key in keys {
+            if let Some(v) = self.engine.get(*key) {
+                found.insert(Bytes::copy_from_slice(key), v);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn set_multi(&self, items: &[(&[u8], &[u8])]) -> Result<()> {
+        self.set_multi_with_ttl(items, Duration::ZERO).await
+    }
+
+    async fn set_multi_with_ttl(&self, items: &[(&[u8], &[u8])], ttl: Duration) -> Result<()> {
+        self.check_open()?;
+        for (key, value) in items {
+            self.store(key, value, ttl);
+        }
+        Ok(())
+    }
+
+    async fn stats(&self) -> Result<Stats> {
+        self.check_open()?;
+        let s = self.engine.stats();
+        Ok(Stats {
+            hits: s.hits,
+            misses: s.misses,
+            key_count: s.key_count,
+            bytes_used: s.bytes_used,
+            evictions: s.evicted_size,
+            expirations: s.evicted_expired,
+            rejections: s.rejections,
+            inserts: s.inserts,
+            updates: s.updates,
+            max_cost: s.max_cost,
+        })
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.check_open()
+    }
+
+    async fn expire(&self, key: &[u8], ttl: Option<Duration>) -> Result<bool> {
+        self.check_open()?;
+        Ok(self.engine.set_ttl(key, ttl))
+    }
+
+    async fn scan(&self, cursor: u64, prefix: &[u8], count: usize) -> Result<ScanPage> {
+        self.check_open()?;
+        let page = self
+            .engine
+            .scan(cursor, count.max(1), |k| k.starts_with(prefix));
+        Ok(ScanPage {
+            cursor: page.cursor,
+            keys: page.keys.into_iter().map(Bytes::from).collect(),
+        })
+    }
+
+    async fn invalidate_prefix(&self, prefix: &[u8]) -> Result<u64> {
+        self.check_open()?;
+        Ok(self.engine.invalidate_prefix(prefix))
+    }
+}

@@ -1,0 +1,430 @@
+//! [`Cache`]: the sharded, concurrent front of the engine.
+
+use std::borrow::Borrow;
+use std::hash::{BuildHasher, Hash};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use crate::builder::Builder;
+use crate::clock::Clock;
+use crate::loader::Flights;
+use crate::shard::{Inserted, Shard, bump};
+use crate::stats::{Cause, Stats};
+use crate::sync::RwLock;
+
+pub(crate) type Weigher<K, V> = Box<dyn Fn(&K, &V) -> u64 + Send + Sync>;
+pub(crate) type Listener<K, V> = Box<dyn Fn(&K, &V, Cause) + Send + Sync>;
+
+/// A shard with its read-side counters, padded to its own cache lines.
+#[repr(align(128))]
+pub(crate) struct Cell<K, V> {
+    pub(crate) lock: RwLock<Shard<K, V>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    pub(crate) flights: Flights<K, V>,
+}
+
+/// One page of [`Cache::scan`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanPage<K> {
+    /// Where to continue; 0 when the scan is complete.
+    pub cursor: u64,
+    /// Keys of this page.
+    pub keys: Vec<K>,
+}
+
+/// A concurrent cache bounded by the total weight of its entries, with TinyLFU admission and per-entry
+/// time to live. See the [crate documentation](crate) for the guarantees.
+///
+/// ```
+/// use relaycache_engine::Cache;
+/// let cache = Cache::<String, u64>::builder().max_cost(1000).build().unwrap();
+/// cache.insert("a".to_owned(), 1);
+/// assert_eq!(cache.get("a"), Some(1));
+/// assert_eq!(cache.remove("a"), Some(1));
+/// assert!(!cache.contains_key("a"));
+/// ```
+pub struct Cache<K, V> {
+    cells: Box<[Cell<K, V>]>,
+    shift: u32,
+    hasher: foldhash::fast::RandomState,
+    weigher: Option<Weigher<K, V>>,
+    listener: Option<Listener<K, V>>,
+    clock: Arc<dyn Clock>,
+    max_cost: AtomicU64,
+}
+
+impl<K, V> std::fmt::Debug for Cache<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("shards", &self.cells.len())
+            .field("max_cost", &self.max_cost.load(Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Removed entries waiting for the listener: collected under the lock, announced after it.
+type Removed<K, V> = Option<Vec<(K, V, Cause)>>;
+
+impl<K, V> Cache<K, V> {
+    /// Starts building a cache.
+    pub fn builder() -> Builder<K, V> {
+        Builder::default()
+    }
+
+    pub(crate) fn from_parts(
+        max_cost: u64,
+        counters: u64,
+        shards: usize,
+        weigher: Option<Weigher<K, V>>,
+        listener: Option<Listener<K, V>>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let n = shards as u64;
+        let now = clock.now_nanos();
+        let cells = (0..n)
+            .map(|i| Cell {
+                lock: RwLock::new(Shard::new(share(max_cost, n, i), counters / n, now)),
+                hits: AtomicU64::new(0),
+                misses: AtomicU64::new(0),
+                flights: Flights::new(),
+            })
+            .collect();
+        Cache {
+            cells,
+            shift: 64 - shards.trailing_zeros(),
+            hasher: foldhash::fast::RandomState::default(),
+            weigher,
+            listener,
+            clock,
+            max_cost: AtomicU64::new(max_cost),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn cell(&self, hash: u64) -> &Cell<K, V> {
+        // Shard by bits the shard's table does not use for its buckets or tags.
+        let i = if self.shift >= 64 {
+            0
+        } else {
+            ((hash << 7) >> self.shift) as usize
+        };
+        &self.cells[i]
+    }
+
+    #[inline]
+    pub(crate) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    #[inline]
+    fn now(&self) -> u64 {
+        self.clock.now_nanos()
+    }
+
+    fn deadline(&self, ttl: Duration) -> u64 {
+        if ttl.is_zero() {
+            return 0;
+        }
+        let ttl = u64::try_from(ttl.as_nanos()).unwrap_or(u64::MAX);
+        self.now().saturating_add(ttl).max(1)
+    }
+
+    fn sink(&self) -> Removed<K, V> {
+        self.listener.as_ref().map(|_| Vec::new())
+    }
+
+    fn announce(&self, removed: Removed<K, V>) {
+        if let (Some(listener), Some(removed)) = (&self.listener, removed) {
+            for (k, v, cause) in removed {
+                let _ = catch_unwind(AssertUnwindSafe(|| listener(&k, &v, cause)));
+            }
+        }
+    }
+
+    /// Number of shards.
+    pub fn shards(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// Keys held, including entries expired but not reclaimed yet (see
+    /// [`run_pending_tasks`](Cache::run_pending_tasks)).
+    pub fn len(&self) -> usize {
+        self.cells.iter().map(|c| c.lock.read().len()).sum()
+    }
+
+    /// True when no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Total weight held now.
+    pub fn weighted_size(&self) -> u64 {
+        self.cells.iter().map(|c| c.lock.read().used()).sum()
+    }
+
+    /// The current bound.
+    pub fn max_cost(&self) -> u64 {
+        self.max_cost.load(Relaxed)
+    }
+
+    /// Counters and sizes, summed over the shards.
+    pub fn stats(&self) -> Stats {
+        let mut s = Stats {
+            max_cost: self.max_cost(),
+            ..Stats::default()
+        };
+        for c in self.cells.iter() {
+            s.hits += c.hits.load(Relaxed);
+            s.misses += c.misses.load(Relaxed);
+            let shard = c.lock.read();
+            shard.counts.add_to(&mut s);
+            s.key_count += shard.len() as u64;
+            s.bytes_used += shard.used();
+        }
+        s
+    }
+
+    /// Reclaims every expired entry now (normally done as writes come in). Tests call it to observe
+    /// reclamation deterministically.
+    pub fn run_pending_tasks(&self) {
+        let now = self.now();
+        for c in self.cells.iter() {
+            let mut removed = self.sink();
+            c.lock.write().expire(now, true, removed.as_mut());
+            self.announce(removed);
+        }
+    }
+
+    /// Removes every entry (cause [`Cause::Explicit`]) and forgets the admission history.
+    pub fn clear(&self) {
+        for c in self.cells.iter() {
+            let mut removed = self.sink();
+            c.lock.write().clear(removed.as_mut());
+            self.announce(removed);
+        }
+    }
+
+    /// Removes every entry whose key satisfies `pred`; returns how many. O(entries).
+    pub fn invalidate_if(&self, mut pred: impl FnMut(&K) -> bool) -> u64 {
+        let mut n = 0;
+        for c in self.cells.iter() {
+            let mut removed = self.sink();
+            n += c.lock.write().remove_if(&mut pred, removed.as_mut());
+            self.announce(removed);
+        }
+        n
+    }
+
+    /// Removes every entry whose key starts with `prefix` (an empty prefix clears everything); returns
+    /// how many.
+    pub fn invalidate_prefix(&self, prefix: &[u8]) -> u64
+    where
+        K: AsRef<[u8]>,
+    {
+        self.invalidate_if(|k| k.as_ref().starts_with(prefix))
+    }
+
+    /// Changes the bound at run time, evicting down to it at once.
+    pub fn update_max_cost(&self, max_cost: u64) {
+        let max_cost = max_cost.max(1);
+        self.max_cost.store(max_cost, Relaxed);
+        let n = self.cells.len() as u64;
+        for (i, c) in self.cells.iter().enumerate() {
+            let mut removed = self.sink();
+            c.lock
+                .write()
+                .set_capacity(share(max_cost, n, i as u64), removed.as_mut());
+            self.announce(removed);
+        }
+    }
+
+    /// Lists up to `count` live keys satisfying `pred`, a page at a time: start with cursor 0; the scan
+    /// is complete when the returned cursor is 0. Keys present for the whole scan are returned exactly
+    /// once; keys added or removed meanwhile may or may not be.
+    pub fn scan(&self, cursor: u64, count: usize, mut pred: impl FnMut(&K) -> bool) -> ScanPage<K>
+    where
+        K: Clone,
+    {
+        let count = count.max(1);
+        let now = self.now();
+        let mut shard = (cursor >> 40) as usize;
+        let mut from = (cursor & ((1 << 40) - 1)) as usize;
+        let mut keys = Vec::new();
+        while shard < self.cells.len() {
+            let left = count - keys.len();
+            let next = self.cells[shard]
+                .lock
+                .read()
+                .scan(from, left, now, &mut pred, &mut keys);
+            match next {
+                Some(slot) => {
+                    return ScanPage {
+                        cursor: ((shard as u64) << 40) | slot as u64,
+                        keys,
+                    };
+                }
+                None => {
+                    shard += 1;
+                    from = 0;
+                }
+            }
+            if keys.len() >= count && shard < self.cells.len() {
+                return ScanPage {
+                    cursor: (shard as u64) << 40,
+                    keys,
+                };
+            }
+        }
+        ScanPage { cursor: 0, keys }
+    }
+
+    /// Checks every shard's internal invariants (tests).
+    ///
+    /// # Errors
+    /// A description of the first broken invariant.
+    #[doc(hidden)]
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for c in self.cells.iter() {
+            c.lock.read().check()?;
+        }
+        Ok(())
+    }
+}
+
+impl<K: Hash + Eq, V> Cache<K, V> {
+    /// Returns a clone of the value of `key` if it is present and not expired.
+    #[inline]
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        V: Clone,
+    {
+        let hash = self.hash(key);
+        let cell = self.cell(hash);
+        let shard = cell.lock.read();
+        if let Some(e) = shard.get(hash, key, || self.now()) {
+            bump(&e.freq);
+            let v = e.value.clone();
+            drop(shard);
+            cell.hits.fetch_add(1, Relaxed);
+            Some(v)
+        } else {
+            drop(shard);
+            cell.misses.fetch_add(1, Relaxed);
+            None
+        }
+    }
+
+    /// Tells whether `key` is present and not expired (does not count as a hit or miss).
+    pub fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        self.cell(hash)
+            .lock
+            .read()
+            .get(hash, key, || self.now())
+            .is_some()
+    }
+
+    /// The remaining time to live of `key`: `None` when absent or expired, `Some(None)` when it never
+    /// expires, `Some(Some(remaining))` otherwise.
+    pub fn ttl<Q>(&self, key: &Q) -> Option<Option<Duration>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        let now = self.now();
+        let shard = self.cell(hash).lock.read();
+        let e = shard.get(hash, key, || now)?;
+        Some((e.deadline != 0).then(|| Duration::from_nanos(e.deadline - now)))
+    }
+
+    /// Stores `value` under `key` with no expiry, replacing any previous value and TTL. The write is
+    /// visible to the next `get` on any thread, unless the admission policy declines a new key (counted
+    /// in [`Stats::rejections`], the key is then absent).
+    pub fn insert(&self, key: K, value: V) {
+        self.insert_at(key, value, 0);
+    }
+
+    /// As [`insert`](Cache::insert), expiring after `ttl`. A zero `ttl` means no expiry.
+    pub fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) {
+        let deadline = self.deadline(ttl);
+        self.insert_at(key, value, deadline);
+    }
+
+    fn weigh(&self, key: &K, value: &V) -> u64 {
+        match &self.weigher {
+            None => 1,
+            Some(w) => catch_unwind(AssertUnwindSafe(|| w(key, value))).unwrap_or(u64::MAX),
+        }
+    }
+
+    /// Inserts with an absolute deadline (0: none); reports what happened.
+    pub(crate) fn insert_at(&self, key: K, value: V, deadline: u64) -> bool {
+        let cost = self.weigh(&key, &value);
+        let hash = self.hash(&key);
+        let cell = self.cell(hash);
+        let mut removed = self.sink();
+        let outcome = {
+            let mut shard = cell.lock.write();
+            let now = if deadline != 0 || shard.has_timers() {
+                let now = self.now();
+                shard.expire(now, false, removed.as_mut());
+                now
+            } else {
+                0
+            };
+            shard.climb(cell.hits.load(Relaxed), cell.misses.load(Relaxed));
+            shard.insert(hash, key, value, cost, deadline, now, removed.as_mut())
+        };
+        self.announce(removed);
+        outcome != Inserted::Rejected
+    }
+
+    /// Removes `key` and returns its value if it was present and not expired.
+    pub fn remove<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        let (k, v) = self
+            .cell(hash)
+            .lock
+            .write()
+            .remove(hash, key, || self.now())?;
+        if let Some(listener) = &self.listener {
+            let _ = catch_unwind(AssertUnwindSafe(|| listener(&k, &v, Cause::Explicit)));
+        }
+        Some(v)
+    }
+
+    /// Sets (`Some`) or removes (`None`) the time to live of a present key without touching its value;
+    /// false when the key is absent or expired. `Some(Duration::ZERO)` removes the expiry too.
+    pub fn set_ttl<Q>(&self, key: &Q, ttl: Option<Duration>) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        let deadline = ttl.map_or(0, |t| self.deadline(t));
+        let now = self.now();
+        self.cell(hash)
+            .lock
+            .write()
+            .set_deadline(hash, key, deadline, now)
+    }
+}
+
+/// Shard `i`'s share of `total` split `n` ways (the shares sum to `total`).
+fn share(total: u64, n: u64, i: u64) -> u64 {
+    total / n + u64::from(i < total % n)
+}

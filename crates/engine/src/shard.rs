@@ -1,0 +1,542 @@
+//! One shard: a hash table of slab indices, the W-TinyLFU-style policy and the timer wheel, all behind
+//! the shard's lock (taken by [`crate::Cache`]).
+//!
+//! Policy. New entries enter the **window**, a FIFO whose target share of the capacity is tuned by the
+//! [`Climber`]. When the window overflows, its oldest entry becomes a candidate for the **main** space, a
+//! CLOCK queue (an entry hit since the policy last looked gets a second chance). If the shard is over
+//! capacity, the candidate competes with main's CLOCK victim: the one the [`Sketch`] has seen more often
+//! stays, ties keep the incumbent (which protects the cache from scans and loops). Reads only bump a
+//! per-entry saturating hit counter under the read lock; those hits are folded into the sketch when the
+//! policy next looks at the entry, so reads never write shared policy state.
+
+use std::borrow::Borrow;
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+
+use hashbrown::HashTable;
+
+use crate::climber::{Climber, INITIAL_SHARE, MAX_SHARE};
+use crate::sketch::Sketch;
+use crate::slab::{Entry, Links, List, NIL, Queue, Slab};
+use crate::stats::{Cause, Counts};
+use crate::wheel::{UNSCHEDULED, Wheel};
+
+/// Where removed entries go: to the listener (collected, handed over after the lock is released), or
+/// dropped on the spot.
+pub(crate) type Sink<'a, K, V> = Option<&'a mut Vec<(K, V, Cause)>>;
+
+/// Saturation of the per-entry hit counter.
+const FREQ_MAX: u8 = 15;
+
+pub(crate) struct Shard<K, V> {
+    table: HashTable<u32>,
+    slab: Slab<K, V>,
+    window: List,
+    main: List,
+    capacity: u64,
+    used: u64,
+    window_target: u64,
+    sketch: Sketch,
+    wheel: Wheel,
+    climber: Climber,
+    pub(crate) counts: Counts,
+    due: Vec<u32>,
+}
+
+/// What an insert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Inserted {
+    /// A new key is now present.
+    New,
+    /// A present key got the new value.
+    Updated,
+    /// The write was declined (admission or size); the key is absent.
+    Rejected,
+}
+
+#[inline]
+pub(crate) fn bump(freq: &AtomicU8) {
+    let f = freq.load(Relaxed);
+    if f < FREQ_MAX {
+        freq.store(f + 1, Relaxed);
+    }
+}
+
+impl<K, V> Shard<K, V> {
+    pub(crate) fn new(capacity: u64, counters: u64, now: u64) -> Self {
+        Shard {
+            table: HashTable::new(),
+            slab: Slab::new(),
+            window: List::default(),
+            main: List::default(),
+            capacity,
+            used: 0,
+            window_target: (capacity as f64 * INITIAL_SHARE) as u64,
+            sketch: Sketch::new(counters),
+            wheel: Wheel::new(now),
+            climber: Climber::new(capacity),
+            counts: Counts::default(),
+            due: Vec::new(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub(crate) fn used(&self) -> u64 {
+        self.used
+    }
+
+    /// True when some entry has a deadline (only then is the clock worth reading for maintenance).
+    pub(crate) fn has_timers(&self) -> bool {
+        self.wheel.len() > 0
+    }
+
+    #[inline]
+    fn find<Q>(&self, hash: u64, key: &Q) -> Option<u32>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let slab = &self.slab;
+        self.table
+            .find(hash, |&i| {
+                slab.get(i).is_some_and(|e| e.key.borrow() == key)
+            })
+            .copied()
+    }
+
+    /// The live entry for `key`, if any; `now` is read only for entries with a deadline.
+    #[inline]
+    pub(crate) fn get<Q>(
+        &self,
+        hash: u64,
+        key: &Q,
+        now: impl FnOnce() -> u64,
+    ) -> Option<&Entry<K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let e = self.slab.get(self.find(hash, key)?)?;
+        if e.deadline != 0 && e.deadline <= now() {
+            return None;
+        }
+        Some(e)
+    }
+
+    /// Applies the window-size adjustment the climber asks for, given the shard's hit/miss totals.
+    pub(crate) fn climb(&mut self, hits: u64, misses: u64) {
+        let amount = self
+            .climber
+            .adjust(hits, misses, self.table.len() as u64, self.capacity);
+        if amount != 0.0 {
+            let max = self.capacity as f64 * MAX_SHARE;
+            let target = (self.window_target as f64 + amount).clamp(0.0, max);
+            self.window_target = target as u64;
+        }
+    }
+
+    /// Reclaims every entry whose deadline is at or before `now`.
+    /// With `exact`, entries due within the current clock tick are found too.
+    pub(crate) fn expire(&mut self, now: u64, exact: bool, mut out: Sink<'_, K, V>) {
+        if self.wheel.len() == 0 {
+            return;
+        }
+        let mut due = std::mem::take(&mut self.due);
+        self.wheel.advance(&mut self.slab, now, exact, &mut due);
+        for i in due.drain(..) {
+            self.evict(i, Cause::Expired, out.as_deref_mut());
+        }
+        self.due = due;
+    }
+
+    /// Takes entry `i` out of every structure and hands it to `out` with `cause`.
+    fn evict(&mut self, i: u32, cause: Cause, out: Sink<'_, K, V>) {
+        let Some(e) = self.slab.get(i) else { return };
+        let (hash, cost, queue, scheduled) = (e.hash, e.cost, e.queue, e.bucket != UNSCHEDULED);
+        let f = e.freq.load(Relaxed);
+        if scheduled {
+            self.wheel.deschedule(&mut self.slab, i);
+        }
+        let list = match queue {
+            Queue::Window => &mut self.window,
+            Queue::Main => &mut self.main,
+        };
+        self.slab.unlink(list, i, Links::Policy, cost);
+        if let Ok(slot) = self.table.find_entry(hash, |&x| x == i) {
+            slot.remove();
+        }
+        if f > 0 && cause != Cause::Explicit {
+            self.sketch.add(hash, f);
+        }
+        self.used -= u64::from(cost);
+        self.counts.record(cause);
+        if let Some(e) = self.slab.remove(i) {
+            if let Some(out) = out {
+                out.push((e.key, e.value, cause));
+            }
+        }
+    }
+
+    /// Main's CLOCK victim: the first entry from the head not hit since last looked at; hit entries
+    /// fold their hits into the sketch and go to the tail. Bounded by the queue length.
+    fn victim(&mut self) -> u32 {
+        let mut steps = 0;
+        loop {
+            let h = self.main.head;
+            let Some(e) = self.slab.get(h) else { return h };
+            let f = e.freq.load(Relaxed);
+            if f == 0 || steps >= self.main.len {
+                return h;
+            }
+            e.freq.store(0, Relaxed);
+            let (hash, cost) = (e.hash, e.cost);
+            self.sketch.add(hash, f);
+            let mut main = self.main;
+            self.slab.unlink(&mut main, h, Links::Policy, cost);
+            self.slab.push_back(&mut main, h, Links::Policy, cost);
+            self.main = main;
+            steps += 1;
+        }
+    }
+
+    /// Moves the window's oldest entry to main's tail; returns it.
+    fn promote_window_head(&mut self) -> u32 {
+        let c = self.window.head;
+        let Some(e) = self.slab.get_mut(c) else {
+            return NIL;
+        };
+        let (hash, cost) = (e.hash, e.cost);
+        let f = std::mem::replace(e.freq.get_mut(), 0);
+        e.queue = Queue::Main;
+        let (mut window, mut main) = (self.window, self.main);
+        self.slab.unlink(&mut window, c, Links::Policy, cost);
+        self.slab.push_back(&mut main, c, Links::Policy, cost);
+        (self.window, self.main) = (window, main);
+        if f > 0 {
+            self.sketch.add(hash, f);
+        }
+        c
+    }
+
+    /// Evicts until the shard is within capacity. `new` is the entry just inserted (if any): evicting it
+    /// counts as a rejection.
+    fn make_room(&mut self, new: u32, mut out: Sink<'_, K, V>) {
+        let cause_for = |i: u32| {
+            if i == new {
+                Cause::Rejected
+            } else {
+                Cause::Size
+            }
+        };
+        while self.used > self.capacity {
+            if self.window.cost > self.window_target && !self.window.is_empty() {
+                if self.main.is_empty() {
+                    let c = self.window.head;
+                    self.evict(c, cause_for(c), out.as_deref_mut());
+                    continue;
+                }
+                let v = self.victim();
+                let c = self.promote_window_head();
+                let (Some(ce), Some(ve)) = (self.slab.get(c), self.slab.get(v)) else {
+                    break;
+                };
+                if self.sketch.estimate(ce.hash) > self.sketch.estimate(ve.hash) {
+                    self.evict(v, Cause::Size, out.as_deref_mut());
+                } else {
+                    self.evict(c, cause_for(c), out.as_deref_mut());
+                }
+            } else if !self.main.is_empty() {
+                let v = self.victim();
+                self.evict(v, cause_for(v), out.as_deref_mut());
+            } else if !self.window.is_empty() {
+                let c = self.window.head;
+                self.evict(c, cause_for(c), out.as_deref_mut());
+            } else {
+                break;
+            }
+        }
+        while self.window.cost > self.window_target && !self.window.is_empty() {
+            self.promote_window_head();
+        }
+    }
+
+    /// Inserts or updates `key`. `deadline` 0 means no expiry.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn insert(
+        &mut self,
+        hash: u64,
+        key: K,
+        value: V,
+        cost: u64,
+        deadline: u64,
+        now: u64,
+        mut out: Sink<'_, K, V>,
+    ) -> Inserted
+    where
+        K: Eq,
+    {
+        self.sketch.increment(hash);
+        let fits = u32::try_from(cost)
+            .ok()
+            .filter(|&c| u64::from(c) <= self.capacity);
+        if let Some(i) = self.find(hash, &key) {
+            let expired = self
+                .slab
+                .get(i)
+                .is_some_and(|e| e.deadline != 0 && e.deadline <= now);
+            if expired {
+                self.evict(i, Cause::Expired, out.as_deref_mut());
+            } else if fits.is_none() {
+                // The new value cannot be held: the old one must not stay readable either.
+                self.evict(i, Cause::Replaced, out.as_deref_mut());
+            } else {
+                let cost = fits.unwrap_or(0);
+                self.update(i, key, value, cost, deadline, out.as_deref_mut());
+                self.make_room(NIL, out);
+                return if self.slab.get(i).is_some() {
+                    Inserted::Updated
+                } else {
+                    Inserted::Rejected
+                };
+            }
+        }
+        let Some(cost) = fits else {
+            self.counts.record(Cause::Rejected);
+            if let Some(out) = out {
+                out.push((key, value, Cause::Rejected));
+            }
+            return Inserted::Rejected;
+        };
+        let i = self.slab.insert(Entry {
+            key,
+            value,
+            hash,
+            deadline,
+            links: [[NIL; 2]; 2],
+            cost,
+            bucket: UNSCHEDULED,
+            queue: Queue::Window,
+            freq: AtomicU8::new(0),
+        });
+        let slab = &self.slab;
+        self.table
+            .insert_unique(hash, i, |&x| slab.get(x).map_or(0, |e| e.hash));
+        let mut window = self.window;
+        self.slab.push_back(&mut window, i, Links::Policy, cost);
+        self.window = window;
+        self.used += u64::from(cost);
+        if deadline != 0 {
+            self.wheel.schedule(&mut self.slab, i);
+        }
+        self.make_room(i, out);
+        if self.slab.get(i).is_some_and(|e| e.hash == hash) && self.find_index_is(hash, i) {
+            self.counts.inserts += 1;
+            Inserted::New
+        } else {
+            Inserted::Rejected
+        }
+    }
+
+    fn find_index_is(&self, hash: u64, i: u32) -> bool {
+        self.table.find(hash, |&x| x == i).is_some()
+    }
+
+    fn update(&mut self, i: u32, key: K, value: V, cost: u32, deadline: u64, out: Sink<'_, K, V>) {
+        let Some(e) = self.slab.get_mut(i) else {
+            return;
+        };
+        let old_cost = e.cost;
+        let old = std::mem::replace(&mut e.value, value);
+        bump(&e.freq);
+        e.cost = cost;
+        let queue = e.queue;
+        let rescheduled = e.deadline != deadline;
+        if rescheduled {
+            self.wheel.deschedule(&mut self.slab, i);
+            if let Some(e) = self.slab.get_mut(i) {
+                e.deadline = deadline;
+            }
+            if deadline != 0 {
+                self.wheel.schedule(&mut self.slab, i);
+            }
+        }
+        let list = match queue {
+            Queue::Window => &mut self.window,
+            Queue::Main => &mut self.main,
+        };
+        list.cost = list.cost - u64::from(old_cost) + u64::from(cost);
+        self.used = self.used - u64::from(old_cost) + u64::from(cost);
+        self.counts.updates += 1;
+        self.counts.record(Cause::Replaced);
+        if let Some(out) = out {
+            out.push((key, old, Cause::Replaced));
+        }
+    }
+
+    /// Removes `key`; an expired entry is reclaimed as expired and not returned.
+    pub(crate) fn remove<Q>(
+        &mut self,
+        hash: u64,
+        key: &Q,
+        now: impl FnOnce() -> u64,
+    ) -> Option<(K, V)>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let i = self.find(hash, key)?;
+        let expired = self
+            .slab
+            .get(i)
+            .is_some_and(|e| e.deadline != 0 && e.deadline <= now());
+        let mut taken = Vec::with_capacity(1);
+        let cause = if expired {
+            Cause::Expired
+        } else {
+            Cause::Explicit
+        };
+        self.evict(i, cause, Some(&mut taken));
+        let (k, v, _) = taken.pop()?;
+        (!expired).then_some((k, v))
+    }
+
+    /// Sets the deadline of a live `key` (0: never expires). False when absent or expired.
+    pub(crate) fn set_deadline<Q>(&mut self, hash: u64, key: &Q, deadline: u64, now: u64) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let Some(i) = self.find(hash, key) else {
+            return false;
+        };
+        let Some(e) = self.slab.get_mut(i) else {
+            return false;
+        };
+        if e.deadline != 0 && e.deadline <= now {
+            return false;
+        }
+        self.wheel.deschedule(&mut self.slab, i);
+        if let Some(e) = self.slab.get_mut(i) {
+            e.deadline = deadline;
+        }
+        if deadline != 0 {
+            self.wheel.schedule(&mut self.slab, i);
+        }
+        true
+    }
+
+    /// Removes every entry for which `pred` is true (cause [`Cause::Explicit`]); returns how many.
+    pub(crate) fn remove_if(
+        &mut self,
+        mut pred: impl FnMut(&K) -> bool,
+        mut out: Sink<'_, K, V>,
+    ) -> u64 {
+        let mut n = 0;
+        for i in 0..self.slab.slots() {
+            let i = i as u32;
+            if self.slab.get(i).is_some_and(|e| pred(&e.key)) {
+                self.evict(i, Cause::Explicit, out.as_deref_mut());
+                n += 1;
+            }
+        }
+        self.slab.shrink();
+        n
+    }
+
+    /// Removes everything (cause [`Cause::Explicit`]) and forgets the frequency history.
+    pub(crate) fn clear(&mut self, out: Sink<'_, K, V>) -> u64 {
+        let n = self.remove_if(|_| true, out);
+        self.table = HashTable::new();
+        self.slab.clear();
+        self.wheel.clear();
+        self.sketch.clear();
+        self.window = List::default();
+        self.main = List::default();
+        self.used = 0;
+        n
+    }
+
+    /// Changes the capacity and evicts down to it.
+    pub(crate) fn set_capacity(&mut self, capacity: u64, out: Sink<'_, K, V>) {
+        self.capacity = capacity;
+        self.window_target = self.window_target.min((capacity as f64 * MAX_SHARE) as u64);
+        self.make_room(NIL, out);
+    }
+
+    /// Appends up to `limit` live keys from slot `from` on for which `pred` holds; returns the slot to
+    /// continue from, or `None` when the shard is done.
+    pub(crate) fn scan(
+        &self,
+        from: usize,
+        limit: usize,
+        now: u64,
+        mut pred: impl FnMut(&K) -> bool,
+        keys: &mut Vec<K>,
+    ) -> Option<usize>
+    where
+        K: Clone,
+    {
+        let mut taken = 0;
+        let mut i = from;
+        while i < self.slab.slots() {
+            if taken >= limit {
+                return Some(i);
+            }
+            if let Some(e) = self.slab.get(i as u32) {
+                let live = e.deadline == 0 || e.deadline > now;
+                if live && pred(&e.key) {
+                    keys.push(e.key.clone());
+                    taken += 1;
+                }
+            }
+            i += 1;
+        }
+        None
+    }
+
+    /// Checks the internal invariants (tests).
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let mut seen = 0u64;
+        let mut cost = 0u64;
+        for (q, list) in [(Queue::Window, &self.window), (Queue::Main, &self.main)] {
+            let mut i = list.head;
+            let mut n = 0u32;
+            let mut c = 0u64;
+            while i != NIL {
+                let e = self.slab.get(i).ok_or("list points at a free slot")?;
+                if e.queue != q {
+                    return Err(format!("entry {i} in the {q:?} list says {:?}", e.queue));
+                }
+                if !self.find_index_is(e.hash, i) {
+                    return Err(format!("entry {i} is listed but not in the table"));
+                }
+                n += 1;
+                c += u64::from(e.cost);
+                i = e.links[Links::Policy as usize][1];
+            }
+            if n != list.len || c != list.cost {
+                return Err(format!("{q:?} list totals are off"));
+            }
+            seen += u64::from(n);
+            cost += c;
+        }
+        if seen != self.table.len() as u64 {
+            return Err(format!(
+                "{seen} listed entries but {} in the table",
+                self.table.len()
+            ));
+        }
+        if cost != self.used {
+            return Err(format!("listed cost {cost} but used {}", self.used));
+        }
+        if self.used > self.capacity {
+            return Err(format!(
+                "used {} over capacity {}",
+                self.used, self.capacity
+            ));
+        }
+        Ok(())
+    }
+}

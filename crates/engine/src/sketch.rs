@@ -1,0 +1,179 @@
+//! TinyLFU's memory of how often keys were seen: a count-min sketch of 4-bit counters with periodic
+//! halving (so old popularity fades) and a doorkeeper bit set in front of it (so keys seen once do not
+//! take counters).
+//!
+//! Layout: counters are packed 16 to a `u64`, and the four counters of one key live in one 64-byte block
+//! (one per pair of words), so an update or estimate touches a single cache line. Updates are
+//! conservative: only the counters at the current minimum are incremented.
+
+/// Saturation value of a 4-bit counter.
+const MAX: u64 = 15;
+
+/// Frequency sketch of one shard.
+pub(crate) struct Sketch {
+    words: Box<[u64]>,
+    block_mask: u64,
+    door: Box<[u64]>,
+    door_mask: u64,
+    additions: u64,
+    sample: u64,
+}
+
+#[inline]
+fn mix(h: u64) -> u64 {
+    // A final avalanche (splitmix64) so the sketch does not reuse the bits the table and shard use.
+    let mut z = h.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl Sketch {
+    /// A sketch with about `counters` 4-bit counters (rounded up to a power of two, at least 128). The
+    /// counters are halved after `counters` increments.
+    pub(crate) fn new(counters: u64) -> Self {
+        let counters = counters.clamp(128, 1 << 34).next_power_of_two();
+        let words = counters / 16;
+        let blocks = (words / 8).max(1);
+        let door_words = (counters / 64).max(1);
+        Sketch {
+            words: vec![0; usize::try_from(blocks * 8).unwrap_or(8)].into_boxed_slice(),
+            block_mask: blocks - 1,
+            door: vec![0; usize::try_from(door_words).unwrap_or(1)].into_boxed_slice(),
+            door_mask: door_words - 1,
+            additions: 0,
+            sample: counters,
+        }
+    }
+
+    #[inline]
+    fn slots(&self, h: u64) -> [(usize, u32); 4] {
+        let base = ((h & self.block_mask) * 8) as usize;
+        let mut out = [(0, 0); 4];
+        for (i, slot) in out.iter_mut().enumerate() {
+            let bits = h >> (32 + i * 8);
+            let word = base + i * 2 + (bits & 1) as usize;
+            let shift = ((bits >> 1) & 15) as u32 * 4;
+            *slot = (word, shift);
+        }
+        out
+    }
+
+    #[inline]
+    fn door_bits(&self, h: u64) -> (usize, u64) {
+        let h = h.rotate_left(17);
+        let word = (h & self.door_mask) as usize;
+        let mask = (1u64 << ((h >> 40) & 63)) | (1u64 << ((h >> 50) & 63));
+        (word, mask)
+    }
+
+    /// Records one occurrence of the key with hash `hash`.
+    pub(crate) fn increment(&mut self, hash: u64) {
+        let h = mix(hash);
+        self.additions += 1;
+        let (dw, dm) = self.door_bits(h);
+        if self.door[dw] & dm != dm {
+            self.door[dw] |= dm;
+        } else {
+            let slots = self.slots(h);
+            let counts = slots.map(|(w, s)| (self.words[w] >> s) & MAX);
+            let min = counts.iter().copied().min().unwrap_or(0);
+            if min < MAX {
+                for ((w, s), c) in slots.into_iter().zip(counts) {
+                    if c == min {
+                        self.words[w] += 1 << s;
+                    }
+                }
+            }
+        }
+        if self.additions >= self.sample {
+            self.halve();
+        }
+    }
+
+    /// Records `n` occurrences (hits counted lazily by an entry, folded in when the policy looks at it).
+    pub(crate) fn add(&mut self, hash: u64, n: u8) {
+        for _ in 0..n.min(16) {
+            self.increment(hash);
+        }
+    }
+
+    /// Estimated occurrences of the key (0..=16) since about the last halving.
+    #[inline]
+    pub(crate) fn estimate(&self, hash: u64) -> u64 {
+        let h = mix(hash);
+        let (dw, dm) = self.door_bits(h);
+        let door = u64::from(self.door[dw] & dm == dm);
+        let min = self
+            .slots(h)
+            .iter()
+            .map(|&(w, s)| (self.words[w] >> s) & MAX)
+            .min()
+            .unwrap_or(0);
+        min + door
+    }
+
+    /// Halves every counter and clears the doorkeeper: popularity ages.
+    fn halve(&mut self) {
+        for w in self.words.iter_mut() {
+            *w = (*w >> 1) & 0x7777_7777_7777_7777;
+        }
+        self.door.fill(0);
+        self.additions /= 2;
+    }
+
+    /// Forgets everything.
+    pub(crate) fn clear(&mut self) {
+        self.words.fill(0);
+        self.door.fill(0);
+        self.additions = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_grow_and_saturate() {
+        let mut s = Sketch::new(1 << 12);
+        assert_eq!(s.estimate(42), 0);
+        s.increment(42);
+        assert_eq!(s.estimate(42), 1, "first sighting sets the doorkeeper");
+        for _ in 0..5 {
+            s.increment(42);
+        }
+        assert_eq!(s.estimate(42), 6);
+        for _ in 0..40 {
+            s.increment(42);
+        }
+        assert_eq!(s.estimate(42), 16);
+    }
+
+    #[test]
+    fn halving_ages_counts() {
+        let mut s = Sketch::new(128);
+        for _ in 0..9 {
+            s.increment(7);
+        }
+        assert_eq!(s.estimate(7), 9);
+        // Fill the sample with other keys until a halving happens.
+        let mut k = 1000u64;
+        while s.estimate(7) >= 9 && k < 2000 {
+            s.increment(k);
+            k += 1;
+        }
+        let est = s.estimate(7);
+        assert!(est <= 5, "after halving the count is about half, got {est}");
+    }
+
+    #[test]
+    fn distinct_keys_mostly_independent() {
+        let mut s = Sketch::new(1 << 14);
+        for _ in 0..10 {
+            s.increment(1);
+        }
+        let noisy = (100..1100u64).filter(|&k| s.estimate(k) > 1).count();
+        assert!(noisy < 20, "{noisy} unrelated keys look frequent");
+    }
+}

@@ -1,0 +1,191 @@
+//! The public API on small, deterministic cases.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use relaycache_engine::{Cache, Cause, ManualClock};
+
+fn cache(max: u64) -> Cache<u64, u64> {
+    Cache::builder().max_cost(max).build().expect("valid")
+}
+
+#[test]
+fn insert_get_remove() {
+    let c = cache(100);
+    assert_eq!(c.get(&1), None);
+    c.insert(1, 10);
+    assert_eq!(c.get(&1), Some(10));
+    c.insert(1, 11);
+    assert_eq!(c.get(&1), Some(11));
+    assert!(c.contains_key(&1));
+    assert_eq!(c.len(), 1);
+    assert_eq!(c.remove(&1), Some(11));
+    assert_eq!(c.remove(&1), None);
+    assert_eq!(c.get(&1), None);
+    let s = c.stats();
+    assert_eq!((s.inserts, s.updates, s.evicted_explicit), (1, 1, 1));
+    assert_eq!((s.hits, s.misses), (2, 2));
+}
+
+#[test]
+fn bound_holds_with_unit_weights() {
+    let c = cache(100);
+    for i in 0..10_000u64 {
+        c.insert(i % 777, i);
+        assert!(c.len() <= 100);
+    }
+    assert!(c.weighted_size() <= 100);
+    c.check_invariants().expect("invariants");
+}
+
+#[test]
+fn ttl_expires_and_is_reclaimed_without_reads() {
+    let clock = ManualClock::new();
+    let expired = Arc::new(AtomicU64::new(0));
+    let seen = Arc::clone(&expired);
+    let c = Cache::<u64, u64>::builder()
+        .max_cost(1000)
+        .clock(clock.clone())
+        .eviction_listener(move |_, _, cause| {
+            if cause == Cause::Expired {
+                seen.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+        .build()
+        .expect("valid");
+    for i in 0..100 {
+        c.insert_with_ttl(i, i, Duration::from_millis(10 + i));
+    }
+    c.insert(1000, 0);
+    assert_eq!(c.ttl(&1000), Some(None));
+    assert_eq!(c.ttl(&5), Some(Some(Duration::from_millis(15))));
+    clock.advance(Duration::from_millis(50));
+    assert_eq!(c.get(&5), None, "expired entries are never returned");
+    assert_eq!(c.get(&60), Some(60));
+    c.run_pending_tasks();
+    assert_eq!(c.len(), 60, "41 expired entries reclaimed without reads");
+    assert_eq!(expired.load(Ordering::Relaxed), 41);
+    clock.advance(Duration::from_secs(3600));
+    c.run_pending_tasks();
+    assert_eq!(c.len(), 1);
+    assert_eq!(c.stats().evicted_expired, 100);
+}
+
+#[test]
+fn long_ttls_cascade_through_the_wheel() {
+    let clock = ManualClock::new();
+    let c = Cache::<u64, u64>::builder()
+        .max_cost(10_000)
+        .clock(clock.clone())
+        .build()
+        .expect("valid");
+    let ttls = [
+        1u64,
+        70,
+        4_000,
+        300_000,
+        20_000_000,
+        1_300_000_000,
+        100_000_000_000,
+    ];
+    for (i, ms) in ttls.iter().enumerate() {
+        c.insert_with_ttl(i as u64, 0, Duration::from_millis(*ms));
+    }
+    for (i, ms) in ttls.iter().enumerate() {
+        // Just before the deadline everything from here on is alive; just after, this one is gone.
+        clock.advance(
+            Duration::from_millis(*ms)
+                - Duration::from_nanos(clock_now(&clock))
+                - Duration::from_nanos(1),
+        );
+        c.run_pending_tasks();
+        assert_eq!(c.len(), ttls.len() - i, "before deadline {i}");
+        clock.advance(Duration::from_nanos(1));
+        c.run_pending_tasks();
+        assert_eq!(c.len(), ttls.len() - i - 1, "after deadline {i}");
+    }
+}
+
+fn clock_now(clock: &ManualClock) -> u64 {
+    use relaycache_engine::Clock;
+    clock.now_nanos()
+}
+
+#[test]
+fn scan_and_prefix_invalidation() {
+    let c = Cache::<String, u32>::builder()
+        .max_cost(10_000)
+        .build()
+        .expect("valid");
+    for i in 0..500 {
+        c.insert(format!("a:{i}"), i);
+        c.insert(format!("b:{i}"), i);
+    }
+    let mut cursor = 0;
+    let mut seen = Vec::new();
+    for _ in 0..10_000 {
+        let page = c.scan(cursor, 37, |k| k.starts_with("a:"));
+        seen.extend(page.keys);
+        cursor = page.cursor;
+        if cursor == 0 {
+            break;
+        }
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 500);
+    assert_eq!(c.invalidate_prefix(b"a:"), 500);
+    assert_eq!(c.len(), 500);
+    c.clear();
+    assert!(c.is_empty());
+}
+
+#[test]
+fn listener_panics_are_contained() {
+    let c = Cache::<u64, u64>::builder()
+        .max_cost(10)
+        .eviction_listener(|_, _, _| panic!("listener bug"))
+        .build()
+        .expect("valid");
+    for i in 0..100 {
+        c.insert(i, i);
+    }
+    assert!(c.len() <= 10);
+    c.check_invariants().expect("invariants");
+}
+
+#[test]
+fn update_max_cost_shrinks_at_once() {
+    let c = cache(1000);
+    for i in 0..1000 {
+        c.insert(i, i);
+    }
+    c.update_max_cost(100);
+    assert!(c.weighted_size() <= 100);
+    c.check_invariants().expect("invariants");
+}
+
+#[test]
+fn frequent_keys_survive_a_scan() {
+    let c = cache(100);
+    let mut next = 1000;
+    for _ in 0..200 {
+        for k in 0..50 {
+            if c.get(&k).is_none() {
+                c.insert(k, k);
+            }
+        }
+        for _ in 0..100 {
+            next += 1;
+            if c.get(&next).is_none() {
+                c.insert(next, next);
+            }
+        }
+    }
+    let kept = (0..50).filter(|k| c.contains_key(k)).count();
+    assert!(
+        kept >= 45,
+        "only {kept} of 50 hot keys survived a one-hit scan"
+    );
+}
