@@ -7,6 +7,8 @@ use bytes::Bytes;
 
 use crate::api::{Cache, Capabilities, ClusterInfo, ScanPage, Stats};
 use crate::backend::DisabledCache;
+#[cfg(feature = "redis")]
+use crate::backend::{RedisBuilder, RedisCache};
 use crate::config::{Config, Mode};
 use crate::error::{Error, Result};
 
@@ -19,6 +21,9 @@ use crate::error::{Error, Result};
 pub enum AnyCache {
     /// `cache.mode: disabled`.
     Disabled(DisabledCache),
+    /// `cache.mode: redis` (feature `redis`).
+    #[cfg(feature = "redis")]
+    Redis(RedisCache),
 }
 
 impl AnyCache {
@@ -43,7 +48,8 @@ impl AnyCache {
         tracing::debug!(component = "cache_factory", mode = %config.cache.mode, "building cache");
         match config.cache.mode {
             Mode::Disabled => Ok(AnyCache::Disabled(DisabledCache::new())),
-            Mode::Single | Mode::Ha | Mode::Redis => Err(Error::Backend {
+            Mode::Redis => redis_from_config(config).await,
+            Mode::Single | Mode::Ha => Err(Error::Backend {
                 backend: config.cache.mode.as_str(),
                 message: "this build of relaycache does not include this backend yet".to_owned(),
             }),
@@ -51,11 +57,34 @@ impl AnyCache {
     }
 }
 
+/// `cache.mode: redis`: the prefix defaults to `<cache.olric.dmap_name>:`.
+#[cfg(feature = "redis")]
+async fn redis_from_config(config: &Config) -> Result<AnyCache> {
+    let default_prefix = format!("{}:", config.cache.olric.dmap_name);
+    let cache = RedisBuilder::from_config(&config.cache.redis, &default_prefix)?
+        .connect()
+        .await?;
+    Ok(AnyCache::Redis(cache))
+}
+
+/// `cache.mode: redis` in a build without the `redis` feature.
+#[cfg(not(feature = "redis"))]
+async fn redis_from_config(_config: &Config) -> Result<AnyCache> {
+    Err(Error::Backend {
+        backend: "redis",
+        message: "this build of relaycache was compiled without the `redis` feature; \
+                  rebuild with `--features redis` (it is on by default) or choose another cache.mode"
+            .to_owned(),
+    })
+}
+
 /// Calls `$call` on whichever backend `$self` holds.
 macro_rules! delegate {
     ($self:expr, $backend:ident => $call:expr) => {
         match $self {
             AnyCache::Disabled($backend) => $call,
+            #[cfg(feature = "redis")]
+            AnyCache::Redis($backend) => $call,
         }
     };
 }
