@@ -5,6 +5,7 @@
 mod cluster;
 mod server;
 mod single;
+mod tls;
 
 use std::time::Duration;
 

@@ -1,12 +1,16 @@
 //! [`RedisBuilder`]: settings of a Redis backend, from code or from [`RedisConfig`], and the connection
 //! that proves the deployment is reachable before [`RedisCache`] is handed out.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
-use redis::{AsyncConnectionConfig, ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
+use redis::{
+    AsyncConnectionConfig, ClientTlsConfig, ConnectionAddr, ConnectionInfo, IntoConnectionInfo,
+    TlsCertificates,
+};
 
 use super::RedisCache;
 use super::conn::Conn;
@@ -53,6 +57,8 @@ pub struct RedisBuilder {
     response_timeout: Duration,
     reconnect_retries: u32,
     reconnect_max_delay: Duration,
+    tls_ca_file: Option<PathBuf>,
+    tls_client: Option<(PathBuf, PathBuf)>,
 }
 
 impl RedisBuilder {
@@ -85,6 +91,8 @@ impl RedisBuilder {
             response_timeout: defaults.response_timeout,
             reconnect_retries: defaults.reconnect_retries,
             reconnect_max_delay: defaults.reconnect_max_delay,
+            tls_ca_file: None,
+            tls_client: None,
         }
     }
 
@@ -123,6 +131,20 @@ impl RedisBuilder {
         }
         if let Some(password) = &config.password {
             builder = builder.password(password.clone());
+        }
+        if let Some(ca) = &config.tls_ca_file {
+            builder = builder.tls_ca_file(ca);
+        }
+        match (&config.tls_cert_file, &config.tls_key_file) {
+            (Some(cert), Some(key)) => builder = builder.tls_client_cert(cert, key),
+            (None, None) => {}
+            _ => {
+                return Err(ConfigError::invalid(
+                    "cache.redis.tls_cert_file",
+                    "cache.redis.tls_cert_file and cache.redis.tls_key_file go together",
+                )
+                .into());
+            }
         }
         Ok(builder)
     }
@@ -164,6 +186,49 @@ impl RedisBuilder {
         self.reconnect_retries = retries;
         self.reconnect_max_delay = max_delay;
         self
+    }
+
+    /// For `rediss://`: trust the certificate authority in this PEM file (a private CA) instead of the
+    /// system's roots.
+    pub fn tls_ca_file(mut self, path: impl AsRef<Path>) -> Self {
+        self.tls_ca_file = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// For `rediss://` to a server that authenticates clients: our certificate and its private key, PEM.
+    pub fn tls_client_cert(mut self, cert: impl AsRef<Path>, key: impl AsRef<Path>) -> Self {
+        self.tls_client = Some((cert.as_ref().to_path_buf(), key.as_ref().to_path_buf()));
+        self
+    }
+
+    /// The certificates configured for TLS, read from their files; `None` to use the system's roots.
+    fn tls_certificates(&self) -> Result<Option<TlsCertificates>> {
+        if self.tls_ca_file.is_none() && self.tls_client.is_none() {
+            return Ok(None);
+        }
+        let read = |field: &str, path: &Path| {
+            std::fs::read(path).map_err(|e| {
+                Error::from(ConfigError::invalid(
+                    format!("cache.redis.{field}"),
+                    format!("cannot read {}: {e}", path.display()),
+                ))
+            })
+        };
+        let root_cert = match &self.tls_ca_file {
+            Some(path) => Some(read("tls_ca_file", path)?),
+            None => None,
+        };
+        let client_tls = match &self.tls_client {
+            Some((cert, key)) => Some(ClientTlsConfig {
+                client_cert: read("tls_cert_file", cert)?,
+                client_key: read("tls_key_file", key)?,
+            }),
+            None => None,
+        };
+        Ok(Some(TlsCertificates {
+            client_tls,
+            root_cert,
+        }))
     }
 
     /// Connects, checks that the deployment answers `PING` (every master, for a cluster) within the
@@ -224,8 +289,19 @@ impl RedisBuilder {
     async fn connect_single(&self, url: &str) -> Result<(Conn, String)> {
         let info = self.info("cache.redis.url", url)?;
         let endpoint = describe(&info);
-        let client = redis::Client::open(info)
-            .map_err(|e| Error::from(ConfigError::invalid("cache.redis.url", e.to_string())))?;
+        let is_tls = matches!(info.addr(), ConnectionAddr::TcpTls { .. });
+        let client = match self.tls_certificates()? {
+            Some(certs) if is_tls => redis::Client::build_with_tls(info, certs),
+            Some(_) => {
+                return Err(ConfigError::invalid(
+                    "cache.redis.tls_ca_file",
+                    "TLS files are set but the URL does not use TLS: write rediss://",
+                )
+                .into());
+            }
+            None => redis::Client::open(info),
+        }
+        .map_err(|e| Error::from(ConfigError::invalid("cache.redis.url", e.to_string())))?;
         // One bounded attempt first, so that a server that is down or refuses us fails now, with the
         // real reason, instead of after the manager's whole reconnection backoff.
         let probe_config = AsyncConnectionConfig::new()
@@ -287,6 +363,9 @@ impl RedisBuilder {
         }
         if let Some(password) = &self.password {
             builder = builder.password(password);
+        }
+        if let Some(certs) = self.tls_certificates()? {
+            builder = builder.certs(certs);
         }
         let client = builder
             .build()
@@ -368,6 +447,32 @@ mod tests {
             RedisBuilder::from_config(&config, "cc-relay:"),
             Err(Error::Config(_))
         ));
+    }
+
+    #[test]
+    fn tls_settings_are_validated_with_their_field_names() {
+        let load = |redis: &str| {
+            crate::Config::from_yaml_str(&format!("cache:\n  mode: redis\n  redis:\n{redis}"))
+        };
+        let half = load("    url: rediss://127.0.0.1:1\n    tls_cert_file: c.pem\n");
+        assert!(
+            half.unwrap_err()
+                .to_string()
+                .contains("cache.redis.tls_cert_file"),
+            "cert without key must name the field"
+        );
+        let plain = load("    url: redis://127.0.0.1:1\n    tls_ca_file: ca.pem\n");
+        assert!(
+            plain.unwrap_err().to_string().contains("rediss://"),
+            "a CA file on a plain URL must say to use rediss://"
+        );
+        let ok = load(
+            "    url: rediss://127.0.0.1:1\n    tls_ca_file: ca.pem\n    tls_cert_file: c.pem\n    tls_key_file: c.key\n",
+        )
+        .expect("valid TLS settings");
+        let builder = RedisBuilder::from_config(&ok.cache.redis, "p:").expect("builder");
+        assert_eq!(builder.tls_ca_file.as_deref(), Some(Path::new("ca.pem")));
+        assert!(builder.tls_client.is_some());
     }
 
     #[test]
