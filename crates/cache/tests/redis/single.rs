@@ -259,3 +259,44 @@ async fn stalled_server_gives_timeouts_not_hangs() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_longer_than_the_reconnect_budget_still_recovers() {
+    let mut server = RedisServer::start();
+    // Two quick retries: the budget runs out long before the server comes back.
+    let cache = builder(&server.url())
+        .reconnect(2, Duration::from_millis(50))
+        .connect()
+        .await
+        .expect("connect");
+    cache.set(b"k", b"v").await.expect("set");
+    server.kill();
+    let down = Instant::now();
+    let mut failures = 0;
+    while down.elapsed() < Duration::from_millis(800) {
+        let start = Instant::now();
+        match cache.get(b"k").await {
+            Err(Error::Connection { .. } | Error::Timeout { .. }) => failures += 1,
+            other => panic!("with the server down: want Connection or Timeout, got {other:?}"),
+        }
+        assert!(start.elapsed() <= RESPONSE_TIMEOUT + Duration::from_millis(500));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        failures >= 3,
+        "only {failures} calls while the server was down"
+    );
+    server.restart();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match cache.set(b"k2", b"v2").await {
+            Ok(()) => break,
+            Err(e @ (Error::Connection { .. } | Error::Timeout { .. })) => {
+                assert!(Instant::now() < deadline, "not recovered: {e}");
+            }
+            Err(other) => panic!("while recovering: {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(cache.get(b"k2").await.expect("get").as_ref(), b"v2");
+}

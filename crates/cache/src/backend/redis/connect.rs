@@ -330,8 +330,18 @@ impl RedisBuilder {
             .set_number_of_retries(self.reconnect_retries as usize)
             .set_min_delay(RECONNECT_MIN_DELAY.min(self.reconnect_max_delay))
             .set_max_delay(self.reconnect_max_delay);
-        let manager = ConnectionManager::new_lazy_with_config(client, manager_config)
-            .map_err(|e| errors::map("connect", &endpoint, budget, &e))?;
+        // Connect the manager now rather than on the first call, so the first call costs one round
+        // trip like every other (the server just answered, so this does not wait on backoff).
+        let manager = tokio::time::timeout(
+            budget,
+            ConnectionManager::new_with_config(client, manager_config),
+        )
+        .await
+        .map_err(|_| Error::Timeout {
+            op: "connect",
+            after: budget,
+        })?
+        .map_err(|e| errors::map("connect", &endpoint, budget, &e))?;
         Ok((Conn::Single(manager), endpoint))
     }
 
