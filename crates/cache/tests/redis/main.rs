@@ -12,7 +12,7 @@ use std::time::Duration;
 use relaycache::RedisBuilder;
 
 /// Timeouts short enough for fast tests, long enough for a loaded 2-core CI machine.
-pub(crate) const RESPONSE_TIMEOUT: Duration = Duration::from_secs(1);
+pub(crate) const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A builder with the test timeouts and a fast reconnection backoff.
 pub(crate) fn builder(url: &str) -> RedisBuilder {
