@@ -7,6 +7,8 @@ use bytes::Bytes;
 
 use crate::api::{Cache, Capabilities, ClusterInfo, ScanPage, SetOptions, SetOutcome, Stats};
 use crate::backend::{DisabledCache, SingleCache};
+#[cfg(feature = "redis")]
+use crate::backend::{RedisBuilder, RedisCache};
 use crate::config::{Config, Mode};
 use crate::error::{Error, Result};
 
@@ -21,6 +23,9 @@ pub enum AnyCache {
     Disabled(DisabledCache),
     /// `cache.mode: single`.
     Single(SingleCache),
+    /// `cache.mode: redis` (feature `redis`).
+    #[cfg(feature = "redis")]
+    Redis(RedisCache),
 }
 
 impl AnyCache {
@@ -46,12 +51,34 @@ impl AnyCache {
         match config.cache.mode {
             Mode::Disabled => Ok(AnyCache::Disabled(DisabledCache::new())),
             Mode::Single => Ok(AnyCache::Single(SingleCache::new(&config.cache.ristretto)?)),
-            Mode::Ha | Mode::Redis => Err(Error::Backend {
+            Mode::Redis => redis_from_config(config).await,
+            Mode::Ha => Err(Error::Backend {
                 backend: config.cache.mode.as_str(),
                 message: "this build of relaycache does not include this backend yet".to_owned(),
             }),
         }
     }
+}
+
+/// `cache.mode: redis`: the prefix defaults to `<cache.olric.dmap_name>:`.
+#[cfg(feature = "redis")]
+async fn redis_from_config(config: &Config) -> Result<AnyCache> {
+    let default_prefix = format!("{}:", config.cache.olric.dmap_name);
+    let cache = RedisBuilder::from_config(&config.cache.redis, &default_prefix)?
+        .connect()
+        .await?;
+    Ok(AnyCache::Redis(cache))
+}
+
+/// `cache.mode: redis` in a build without the `redis` feature.
+#[cfg(not(feature = "redis"))]
+async fn redis_from_config(_config: &Config) -> Result<AnyCache> {
+    Err(Error::Backend {
+        backend: "redis",
+        message: "this build of relaycache was compiled without the `redis` feature; \
+                  rebuild with `--features redis` (it is on by default) or choose another cache.mode"
+            .to_owned(),
+    })
 }
 
 /// Calls `$call` on whichever backend `$self` holds.
@@ -60,6 +87,8 @@ macro_rules! delegate {
         match $self {
             AnyCache::Disabled($backend) => $call,
             AnyCache::Single($backend) => $call,
+            #[cfg(feature = "redis")]
+            AnyCache::Redis($backend) => $call,
         }
     };
 }

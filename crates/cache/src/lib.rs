@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `single` (default) | [`SingleCache`] | in-process concurrent cache (TinyLFU admission, byte bound, TTL) |
 //! | `ha` | `HaCache` | embedded cluster node, or client of external nodes |
-//! | `redis` | `RedisCache` | a Redis / Valkey server or a Redis Cluster |
+//! | `redis` | `RedisCache` (feature `redis`) | a Redis / Valkey server or a Redis Cluster |
 //! | `disabled` | [`DisabledCache`] | stores nothing: every get misses, every set succeeds |
 //!
 //! ## Map
@@ -29,7 +29,8 @@
 //! consistent.
 //!
 //! ## Features
-//! - `redis` (default): the Redis backend, which pulls in redis-rs.
+//! - `redis` (default): the Redis backend ([`RedisCache`], built with [`RedisBuilder`]), which pulls in
+//!   redis-rs and rustls (with the ring crypto provider) for `rediss://`.
 //! - `testing`: the conformance suite; no extra dependencies.
 //!
 //! ## Example
@@ -60,12 +61,19 @@ mod error;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+/// The README's examples are compiled as doc tests, so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
+
 pub use any::AnyCache;
 pub use api::{
     Cache, Capabilities, ClusterInfo, ScanPage, SetCondition, SetExpiry, SetOptions, SetOutcome,
     Stats, parse_counter,
 };
 pub use backend::{DisabledCache, SingleCache};
+#[cfg(feature = "redis")]
+pub use backend::{RedisBuilder, RedisCache};
 pub use bytes::Bytes;
 pub use config::{Config, ConfigError, Mode};
 pub use error::{Error, Result};

@@ -1,7 +1,11 @@
 //! The backends: each a concrete type usable on its own, each implementing [`Cache`](crate::Cache).
 
 pub mod disabled;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod single;
 
 pub use disabled::DisabledCache;
+#[cfg(feature = "redis")]
+pub use redis::{RedisBuilder, RedisCache};
 pub use single::SingleCache;

@@ -225,6 +225,14 @@ pub struct RedisConfig {
     /// The longest wait between two reconnection attempts.
     #[serde(with = "humantime_serde")]
     pub reconnect_max_delay: Duration,
+    /// For `rediss://`: PEM file of the certificate authority that signed the server's certificate
+    /// (a private CA). Without it the system's trusted roots are used.
+    pub tls_ca_file: Option<String>,
+    /// For `rediss://` with client authentication (`tls-auth-clients yes`): PEM file of our certificate.
+    /// Requires `tls_key_file`.
+    pub tls_cert_file: Option<String>,
+    /// PEM file of the private key of `tls_cert_file`.
+    pub tls_key_file: Option<String>,
 }
 
 impl Default for RedisConfig {
@@ -239,6 +247,9 @@ impl Default for RedisConfig {
             response_timeout: Duration::from_secs(2),
             reconnect_retries: 6,
             reconnect_max_delay: Duration::from_secs(2),
+            tls_ca_file: None,
+            tls_cert_file: None,
+            tls_key_file: None,
         }
     }
 }

@@ -191,6 +191,24 @@ fn validate_redis(redis: &RedisConfig, active: bool) -> Result<(), ConfigError> 
             ));
         }
     }
+    if redis.tls_cert_file.is_some() != redis.tls_key_file.is_some() {
+        return Err(ConfigError::invalid(
+            format!("{P}.tls_cert_file"),
+            format!("{P}.tls_cert_file and {P}.tls_key_file go together: give both or neither"),
+        ));
+    }
+    let uses_tls = redis
+        .url
+        .iter()
+        .chain(&redis.cluster)
+        .any(|u| u.starts_with("rediss://") || u.starts_with("valkeys://"));
+    let tls_files = redis.tls_ca_file.is_some() || redis.tls_cert_file.is_some();
+    if tls_files && !uses_tls && (redis.url.is_some() || !redis.cluster.is_empty()) {
+        return Err(ConfigError::invalid(
+            format!("{P}.tls_ca_file"),
+            "TLS files are set but no URL uses TLS: write rediss:// URLs",
+        ));
+    }
     if active && redis.url.is_none() && redis.cluster.is_empty() {
         return Err(ConfigError::invalid(
             format!("{P}.url"),

@@ -15,6 +15,12 @@
 //! between instances (a Redis server) can run it too. A backend declares its [`Semantics`]; the suite
 //! never skips a check silently: checks of optional capabilities the backend does not announce are
 //! reported as "not applicable", and [`Report`] lists them.
+//!
+//! The checks need a tokio runtime with timers; `concurrent_use` spawns tasks, so run the suite on a
+//! multi-thread runtime (`#[tokio::test(flavor = "multi_thread")]`) to exercise real parallelism.
+//!
+//! That values are copied in and out is guaranteed by the trait's types rather than checked here: a
+//! backend receives `&[u8]` it cannot keep past the call, and hands out immutable [`bytes::Bytes`].
 
 mod checks;
 
@@ -77,7 +83,7 @@ impl Suite {
     /// Runs every check, each against a fresh cache from `factory`, and reports the outcome of each.
     pub async fn run<C, F, Fut>(&self, factory: F) -> Report
     where
-        C: Cache,
+        C: Cache + 'static,
         F: Fn() -> Fut,
         Fut: Future<Output = C>,
     {
@@ -88,7 +94,7 @@ impl Suite {
                     continue;
                 }
             }
-            let cache = factory().await;
+            let cache = std::sync::Arc::new(factory().await);
             let ctx = checks::Ctx {
                 suite: self,
                 ns: format!("conformance:{name}:").into_bytes(),
