@@ -26,6 +26,10 @@ const NOAUTH: &[u8] = b"NOAUTH Authentication required.";
 
 /// Executes one request and appends its reply to `out`. Returns what to do next and the command's
 /// index in [`COMMANDS`](relaycache_resp::cmd::COMMANDS) (for metrics).
+///
+/// The returned future is kept small on purpose: it is created once per command, and a large future
+/// costs a large copy each time. GET and SET, the hot commands, run inline; the rest run in a boxed
+/// future.
 pub(crate) async fn execute<C: Cache>(
     args: Args<'_>,
     shared: &Shared<C>,
@@ -33,10 +37,40 @@ pub(crate) async fn execute<C: Cache>(
     local: &mut Local,
     out: &mut BytesMut,
 ) -> (Flow, Option<usize>) {
-    let mut w = Writer::new(out, session.protocol);
-    let before = w.len();
+    let before = out.len();
     let (index, parsed) = Command::parse_indexed(args);
-    let flow = match parsed {
+    let mut w = Writer::new(out, session.protocol);
+    let command = match gate(parsed, session, &mut w) {
+        Some(command) => command,
+        None => {
+            local.error();
+            return (Flow::Continue, index);
+        }
+    };
+    if let Some(i) = index {
+        session.last_command = relaycache_resp::cmd::COMMANDS[i].name;
+    }
+    let flow = match command {
+        Command::Get(key) => cmd::get(&shared.cache, key, &mut w).await,
+        Command::Set(set) if cmd::is_plain_set(&set) => {
+            cmd::set_plain(&shared.cache, set, &mut w).await
+        }
+        other => Box::pin(cmd::run(other, shared, session, &mut w)).await,
+    };
+    if out_starts_error(&w, before) {
+        local.error();
+    }
+    (flow, index)
+}
+
+/// Writes the error reply for a command that cannot run (bad syntax, or not authenticated yet), or
+/// returns the command.
+fn gate<'a>(
+    parsed: Result<Command<'a>, CommandError>,
+    session: &Session,
+    w: &mut Writer<'_>,
+) -> Option<Command<'a>> {
+    match parsed {
         Err(e) => {
             let early = matches!(e, CommandError::Unknown { .. } | CommandError::Arity(_));
             if session.authenticated || early {
@@ -44,8 +78,7 @@ pub(crate) async fn execute<C: Cache>(
             } else {
                 w.error(NOAUTH);
             }
-            local.error();
-            Flow::Continue
+            None
         }
         Ok(command) => {
             if !session.authenticated
@@ -55,21 +88,12 @@ pub(crate) async fn execute<C: Cache>(
                 )
             {
                 w.error(NOAUTH);
-                local.error();
-                Flow::Continue
+                None
             } else {
-                if let Some(i) = index {
-                    session.last_command = relaycache_resp::cmd::COMMANDS[i].name;
-                }
-                let flow = cmd::run(command, shared, session, &mut w).await;
-                if w.len() > before && out_starts_error(&w, before) {
-                    local.error();
-                }
-                flow
+                Some(command)
             }
         }
-    };
-    (flow, index)
+    }
 }
 
 fn out_starts_error(w: &Writer<'_>, at: usize) -> bool {

@@ -10,6 +10,8 @@ use relaycache::{Cache, Error};
 use relaycache_resp::Writer;
 use relaycache_resp::cmd::Command;
 
+pub(crate) use strings::{get, is_plain_set, set_plain};
+
 use crate::dispatch::Flow;
 use crate::server::Shared;
 use crate::session::Session;

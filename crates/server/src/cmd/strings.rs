@@ -9,7 +9,7 @@ use relaycache_resp::{Args, Writer};
 use super::cache_error;
 use crate::dispatch::Flow;
 
-pub(super) async fn get<C: Cache>(cache: &C, key: &[u8], w: &mut Writer<'_>) -> Flow {
+pub(crate) async fn get<C: Cache>(cache: &C, key: &[u8], w: &mut Writer<'_>) -> Flow {
     match cache.get(key).await {
         Ok(value) => w.bulk(&value),
         Err(Error::NotFound) => w.null(),
@@ -22,6 +22,36 @@ pub(super) async fn getdel<C: Cache>(cache: &C, key: &[u8], w: &mut Writer<'_>) 
     match cache.take(key).await {
         Ok(value) => w.bulk(&value),
         Err(Error::NotFound) => w.null(),
+        Err(e) => return cache_error(&e, w),
+    }
+    Flow::Continue
+}
+
+/// True for `SET key value` and `SET key value EX/PX n`: no condition, no `GET`, a relative or no
+/// expiry (the hot path).
+pub(crate) fn is_plain_set(set: &parsed::Set<'_>) -> bool {
+    set.condition == parsed::SetCondition::Always
+        && !set.get
+        && matches!(set.expiry, Expiry::Never | Expiry::In(_))
+}
+
+/// Executes a SET for which [`is_plain_set`] holds, with the core calls only.
+pub(crate) async fn set_plain<C: Cache>(
+    cache: &C,
+    set: parsed::Set<'_>,
+    w: &mut Writer<'_>,
+) -> Flow {
+    let result = match resolve(set.expiry) {
+        Ok(Some(SetExpiry::After(ttl))) => cache.set_with_ttl(set.key, set.value, ttl).await,
+        Ok(Some(_)) => cache.set(set.key, set.value).await,
+        Ok(None) | Err(()) => {
+            w.error(b"ERR invalid expire time in 'set' command");
+            return Flow::Continue;
+        }
+    };
+    match result {
+        Ok(()) => w.ok(),
+        Err(Error::InvalidArgument(_)) => w.error(b"ERR invalid expire time in 'set' command"),
         Err(e) => return cache_error(&e, w),
     }
     Flow::Continue
