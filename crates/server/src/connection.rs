@@ -113,6 +113,8 @@ impl Conn {
                 }
                 return Ok(end);
             }
+            // Count before replying, so a client that saw its reply also sees it in the metrics.
+            self.local.flush(&shared.metrics);
             self.try_flush(stream)?;
             if self.output.len() as u64 > limits.max_output_buffer {
                 return Ok(End::Closed(CloseReason::OutputBuffer));
@@ -121,7 +123,6 @@ impl Conn {
                 // Give back the memory of one large request.
                 self.input = BytesMut::with_capacity(READ_CHUNK);
             }
-            self.local.flush(&shared.metrics);
 
             // When must something have happened?
             partial_since = if self.input.is_empty() {
