@@ -130,7 +130,7 @@ impl RedisCache {
     }
 
     /// Runs a command that names one key (routed by that key on a cluster).
-    async fn key_cmd<T: redis::FromRedisValue>(&self, op: &'static str, cmd: Cmd) -> Result<T> {
+    async fn keyed<T: redis::FromRedisValue>(&self, op: &'static str, cmd: Cmd) -> Result<T> {
         let mut conn = self.conn()?;
         self.call(op, cmd.query_async(&mut conn)).await
     }
@@ -187,40 +187,40 @@ impl Cache for RedisCache {
 
     async fn get(&self, key: &[u8]) -> Result<Bytes> {
         let value: Option<Vec<u8>> = self
-            .key_cmd("get", key_cmd("GET", &self.keys.full(key)))
+            .keyed("get", key_cmd("GET", &self.keys.full(key)))
             .await?;
         self.count(value.is_some());
         value.map(Bytes::from).ok_or(Error::NotFound)
     }
 
     async fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
-        self.key_cmd("set", set_cmd(&self.keys.full(key), value, None))
+        self.keyed("set", set_cmd(&self.keys.full(key), value, None))
             .await
     }
 
     async fn set_with_ttl(&self, key: &[u8], value: &[u8], ttl: Duration) -> Result<()> {
         let ms = ttl_millis(ttl)?;
-        self.key_cmd("set", set_cmd(&self.keys.full(key), value, ms))
+        self.keyed("set", set_cmd(&self.keys.full(key), value, ms))
             .await
     }
 
     async fn delete(&self, key: &[u8]) -> Result<()> {
         let _removed: u64 = self
-            .key_cmd("delete", key_cmd("UNLINK", &self.keys.full(key)))
+            .keyed("delete", key_cmd("UNLINK", &self.keys.full(key)))
             .await?;
         Ok(())
     }
 
     async fn exists(&self, key: &[u8]) -> Result<bool> {
         let n: u64 = self
-            .key_cmd("exists", key_cmd("EXISTS", &self.keys.full(key)))
+            .keyed("exists", key_cmd("EXISTS", &self.keys.full(key)))
             .await?;
         Ok(n > 0)
     }
 
     async fn ttl(&self, key: &[u8]) -> Result<Option<Duration>> {
         let ms: i64 = self
-            .key_cmd("ttl", key_cmd("PTTL", &self.keys.full(key)))
+            .keyed("ttl", key_cmd("PTTL", &self.keys.full(key)))
             .await?;
         match ms {
             -2 => Err(Error::NotFound),
@@ -283,7 +283,7 @@ impl Cache for RedisCache {
             Some(ms) => {
                 let mut cmd = key_cmd("PEXPIRE", &full);
                 cmd.arg(ms);
-                let set: u64 = self.key_cmd("expire", cmd).await?;
+                let set: u64 = self.keyed("expire", cmd).await?;
                 Ok(set == 1)
             }
             None => {
