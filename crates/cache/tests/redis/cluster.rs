@@ -7,7 +7,7 @@ use relaycache::testing::{Semantics, Suite};
 use relaycache::{Cache, Error};
 
 use crate::server::RedisCluster;
-use crate::{RESPONSE_TIMEOUT, cluster_builder};
+use crate::{RESPONSE_TIMEOUT, cluster_builder, tight_cluster_builder};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_on_a_cluster() {
@@ -95,7 +95,7 @@ async fn batches_scans_and_invalidation_span_every_master() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_master_gives_explicit_errors_in_bounded_time() {
     let mut cluster = RedisCluster::start();
-    let cache = cluster_builder(&cluster.urls())
+    let cache = tight_cluster_builder(&cluster.urls())
         .prefix("k:")
         .connect()
         .await

@@ -16,6 +16,7 @@ mod batch;
 mod conn;
 mod connect;
 mod errors;
+mod health;
 mod info;
 mod keys;
 mod scan;
@@ -30,6 +31,7 @@ use parking_lot::RwLock;
 use redis::{Cmd, RedisResult};
 
 use self::conn::Conn;
+use self::health::Health;
 use self::info::NodeInfo;
 use self::keys::Keys;
 use crate::api::{Cache, Capabilities, ScanPage, Stats};
@@ -69,6 +71,7 @@ pub struct RedisCache {
     timeout: Duration,
     hits: AtomicU64,
     misses: AtomicU64,
+    health: Health,
 }
 
 impl RedisCache {
@@ -80,6 +83,7 @@ impl RedisCache {
             timeout,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            health: Health::default(),
         }
     }
 
@@ -106,24 +110,41 @@ impl RedisCache {
         self.conn.read().clone().ok_or(Error::Closed)
     }
 
-    /// Runs one round trip of `op` within the response timeout and maps its failure.
+    /// Runs one round trip of `op` within the response timeout and maps its failure. A call that times out
+    /// after the connection was lost (and before any call succeeded again) is reported as the lost
+    /// connection, because that is why it got no answer.
     async fn call<T>(
         &self,
         op: &'static str,
         fut: impl Future<Output = RedisResult<T>>,
     ) -> Result<T> {
         match tokio::time::timeout(self.timeout, fut).await {
-            Ok(Ok(value)) => Ok(value),
+            Ok(Ok(value)) => {
+                self.health.succeeded();
+                Ok(value)
+            }
             Ok(Err(e)) => {
                 let error = errors::map(op, &self.endpoint, self.timeout, &e);
+                if let Error::Connection { reason, .. } = &error {
+                    self.health.lost(reason);
+                }
                 tracing::debug!(component = "redis", op, endpoint = %self.endpoint, error = %error, "call failed");
                 Err(error)
             }
             Err(_) => {
                 tracing::debug!(component = "redis", op, endpoint = %self.endpoint, after = ?self.timeout, "call timed out");
-                Err(Error::Timeout {
-                    op,
-                    after: self.timeout,
+                Err(match self.health.lost_reason() {
+                    Some(reason) => Error::Connection {
+                        endpoint: self.endpoint.clone(),
+                        reason: format!(
+                            "{op}: not reconnected within {:?}; the connection was lost: {reason}",
+                            self.timeout
+                        ),
+                    },
+                    None => Error::Timeout {
+                        op,
+                        after: self.timeout,
+                    },
                 })
             }
         }
