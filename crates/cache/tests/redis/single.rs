@@ -132,9 +132,16 @@ async fn stats_count_keys_memory_and_our_hits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_or_missing_password_is_an_auth_error() {
     let server = RedisServer::start_with(&["--requirepass", "right-secret"]);
-    match builder(&server.url()).password("wrong").connect().await {
+    match builder(&server.url())
+        .password("not-the-secret-42")
+        .connect()
+        .await
+    {
         Err(Error::Auth(message)) => {
-            assert!(!message.contains("wrong"), "leaks password: {message}")
+            assert!(
+                !message.contains("not-the-secret-42"),
+                "leaks password: {message}"
+            )
         }
         other => panic!("wrong password: want Error::Auth, got {other:?}"),
     }
@@ -154,6 +161,31 @@ async fn wrong_or_missing_password_is_an_auth_error() {
         .await
         .expect("right password");
     assert_eq!(cache.get(b"k").await.expect("get").as_ref(), b"v");
+    // An ACL user: right and wrong credentials.
+    let mut admin = raw(&format!(
+        "redis://:right-secret@127.0.0.1:{}",
+        server.port()
+    ));
+    redis::cmd("ACL")
+        .arg(&["SETUSER", "app", "on", ">app-pass", "~*", "+@all"])
+        .query::<()>(&mut admin)
+        .expect("ACL SETUSER");
+    let app = builder(&server.url())
+        .username("app")
+        .password("app-pass")
+        .connect()
+        .await
+        .expect("ACL user");
+    assert_eq!(app.get(b"k").await.expect("get").as_ref(), b"v");
+    let bad = builder(&server.url())
+        .username("app")
+        .password("nope")
+        .connect()
+        .await;
+    assert!(
+        matches!(bad, Err(Error::Auth(_))),
+        "ACL user, wrong password: {bad:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

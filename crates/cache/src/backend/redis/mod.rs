@@ -9,6 +9,7 @@
 //! | `scan` | `scan` and `invalidate_prefix` (`SCAN` + `UNLINK` on every master) |
 //! | `info` | the server half of `stats` (`DBSIZE`, `INFO`) |
 //! | `errors` | redis-rs failures as [`Error`] variants that say what happened |
+//! | `health` | remembers a lost connection, so a timeout while reconnecting says so |
 //!
 //! Every call is bounded by the response timeout; see `docs/redis.md` for the semantics.
 
