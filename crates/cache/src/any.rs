@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::api::{Cache, Capabilities, ClusterInfo, ScanPage, Stats};
+use crate::api::{Cache, Capabilities, ClusterInfo, ScanPage, SetOptions, SetOutcome, Stats};
 use crate::backend::{DisabledCache, SingleCache};
 #[cfg(feature = "redis")]
 use crate::backend::{RedisBuilder, RedisCache};
@@ -164,5 +164,26 @@ impl Cache for AnyCache {
 
     async fn invalidate_prefix(&self, prefix: &[u8]) -> Result<u64> {
         delegate!(self, b => b.invalidate_prefix(prefix).await)
+    }
+
+    async fn set_with_options(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        options: SetOptions,
+    ) -> Result<SetOutcome> {
+        delegate!(self, b => b.set_with_options(key, value, options).await)
+    }
+
+    async fn take(&self, key: &[u8]) -> Result<Bytes> {
+        delegate!(self, b => b.take(key).await)
+    }
+
+    async fn remove(&self, key: &[u8]) -> Result<bool> {
+        delegate!(self, b => b.remove(key).await)
+    }
+
+    async fn increment(&self, key: &[u8], delta: i64) -> Result<i64> {
+        delegate!(self, b => b.increment(key, delta).await)
     }
 }

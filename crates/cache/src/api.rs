@@ -176,6 +176,120 @@ pub trait Cache: Send + Sync {
         async move { Err(crate::Error::unsupported("expire", backend)) }
     }
 
+    /// Writes `value` under `key` with Redis `SET` options: a condition (`NX`/`XX`), an expiry (none, keep
+    /// the current one, or a TTL) and whether to return the previous value (`GET`).
+    ///
+    /// The default implementation composes [`get`](Cache::get), [`ttl`](Cache::ttl) and the setters: it
+    /// is correct for a single writer but **not atomic** (another writer may slip in between the check
+    /// and the write). Backends that can do it atomically override it.
+    ///
+    /// # Errors
+    /// As [`set_with_ttl`](Cache::set_with_ttl).
+    fn set_with_options(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        options: SetOptions,
+    ) -> impl Future<Output = Result<SetOutcome>> + Send {
+        async move {
+            let needs_previous =
+                options.return_previous || options.condition != SetCondition::Always;
+            let previous = if needs_previous {
+                match self.get(key).await {
+                    Ok(v) => Some(v),
+                    Err(crate::Error::NotFound) => None,
+                    Err(e) => return Err(e),
+                }
+            } else {
+                None
+            };
+            let allowed = match options.condition {
+                SetCondition::Always => true,
+                SetCondition::IfAbsent => previous.is_none(),
+                SetCondition::IfPresent => previous.is_some(),
+            };
+            if allowed {
+                match options.expiry {
+                    SetExpiry::Never => self.set(key, value).await?,
+                    SetExpiry::After(ttl) => {
+                        self.set_with_ttl(key, value, ttl.max(Duration::from_nanos(1)))
+                            .await?;
+                    }
+                    SetExpiry::Keep => match self.ttl(key).await {
+                        Ok(Some(left)) => {
+                            self.set_with_ttl(key, value, left.max(Duration::from_millis(1)))
+                                .await?;
+                        }
+                        Ok(None) | Err(crate::Error::NotFound) => self.set(key, value).await?,
+                        Err(e) => return Err(e),
+                    },
+                }
+            }
+            Ok(SetOutcome::new(allowed, previous))
+        }
+    }
+
+    /// Removes `key` and returns its value (`GETDEL`).
+    ///
+    /// The default implementation is [`get`](Cache::get) then [`delete`](Cache::delete): **not atomic**
+    /// (a concurrent reader may still see the value, a concurrent writer's value may be deleted).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`](crate::Error::NotFound) when absent, or as [`delete`](Cache::delete).
+    fn take(&self, key: &[u8]) -> impl Future<Output = Result<Bytes>> + Send {
+        async move {
+            let value = self.get(key).await?;
+            self.delete(key).await?;
+            Ok(value)
+        }
+    }
+
+    /// Removes `key` and tells whether it was present (`DEL`'s count).
+    ///
+    /// The default implementation is [`exists`](Cache::exists) then [`delete`](Cache::delete): **not
+    /// atomic** (the count may be off under concurrent writers; the key is removed either way).
+    ///
+    /// # Errors
+    /// As [`delete`](Cache::delete).
+    fn remove(&self, key: &[u8]) -> impl Future<Output = Result<bool>> + Send {
+        async move {
+            let existed = self.exists(key).await?;
+            self.delete(key).await?;
+            Ok(existed)
+        }
+    }
+
+    /// Adds `delta` to the decimal integer stored under `key` (0 when absent) and returns the result,
+    /// keeping the key's expiry (`INCRBY`).
+    ///
+    /// The default implementation is a read then a write: **not atomic** (concurrent increments may be
+    /// lost). Backends that can do it atomically override it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) with the text
+    /// `value is not an integer or out of range` when the stored value is not a 64-bit decimal integer,
+    /// or `increment or decrement would overflow`; otherwise as [`set`](Cache::set).
+    fn increment(&self, key: &[u8], delta: i64) -> impl Future<Output = Result<i64>> + Send {
+        async move {
+            let current = match self.get(key).await {
+                Ok(v) => parse_counter(&v)?,
+                Err(crate::Error::NotFound) => 0,
+                Err(e) => return Err(e),
+            };
+            let next = current.checked_add(delta).ok_or_else(|| {
+                crate::Error::InvalidArgument("increment or decrement would overflow".to_owned())
+            })?;
+            let text = next.to_string();
+            self.set_with_options(
+                key,
+                text.as_bytes(),
+                SetOptions::new().expiry(SetExpiry::Keep),
+            )
+            .await?;
+            Ok(next)
+        }
+    }
+
     /// Lists keys starting with `prefix`, a page at a time. Start with cursor 0; the scan is complete when
     /// the returned [`ScanPage::cursor`] is 0. Keys present for the whole scan are returned at least once.
     ///
@@ -310,4 +424,119 @@ pub struct ScanPage {
     pub cursor: u64,
     /// Keys of this page.
     pub keys: Vec<Bytes>,
+}
+
+/// Parses a stored counter the way Redis does: a decimal `i64` of at most 20 bytes, no spaces, no `+`.
+///
+/// # Errors
+/// [`Error::InvalidArgument`](crate::Error::InvalidArgument) with `value is not an integer or out of range`.
+pub fn parse_counter(value: &[u8]) -> Result<i64> {
+    let bad =
+        || crate::Error::InvalidArgument("value is not an integer or out of range".to_owned());
+    let text = std::str::from_utf8(value).map_err(|_| bad())?;
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if text.len() > 20
+        || digits.is_empty()
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+        || (digits.len() > 1 && digits.starts_with('0'))
+        || text == "-0"
+    {
+        return Err(bad());
+    }
+    text.parse::<i64>().map_err(|_| bad())
+}
+
+/// When [`Cache::set_with_options`] writes (`NX` / `XX`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SetCondition {
+    /// Always.
+    #[default]
+    Always,
+    /// Only when the key is absent (`NX`).
+    IfAbsent,
+    /// Only when the key is present (`XX`).
+    IfPresent,
+}
+
+/// The expiry [`Cache::set_with_options`] gives the key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SetExpiry {
+    /// No expiry; any previous one is removed.
+    #[default]
+    Never,
+    /// Keep the key's current expiry (`KEEPTTL`); none if the key is new.
+    Keep,
+    /// Expire after this long (must be non-zero).
+    After(Duration),
+}
+
+/// Options of [`Cache::set_with_options`]; build with [`SetOptions::new`] and the chained setters.
+///
+/// ```
+/// use std::time::Duration;
+/// use relaycache::{SetCondition, SetExpiry, SetOptions};
+/// let options = SetOptions::new()
+///     .condition(SetCondition::IfAbsent)
+///     .expiry(SetExpiry::After(Duration::from_secs(10)))
+///     .return_previous(true);
+/// assert!(options.return_previous);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SetOptions {
+    /// When to write.
+    pub condition: SetCondition,
+    /// The expiry of the written key.
+    pub expiry: SetExpiry,
+    /// Return the previous value in [`SetOutcome::previous`] (`GET`).
+    pub return_previous: bool,
+}
+
+impl SetOptions {
+    /// Always write, no expiry, do not return the previous value: a plain `set`.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the condition.
+    #[must_use]
+    pub fn condition(mut self, condition: SetCondition) -> Self {
+        self.condition = condition;
+        self
+    }
+
+    /// Sets the expiry.
+    #[must_use]
+    pub fn expiry(mut self, expiry: SetExpiry) -> Self {
+        self.expiry = expiry;
+        self
+    }
+
+    /// Asks for the previous value.
+    #[must_use]
+    pub fn return_previous(mut self, yes: bool) -> Self {
+        self.return_previous = yes;
+        self
+    }
+}
+
+/// What [`Cache::set_with_options`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SetOutcome {
+    /// The value was written (the condition held).
+    pub written: bool,
+    /// The previous value, when asked for (or when the condition needed it) and present.
+    pub previous: Option<Bytes>,
+}
+
+impl SetOutcome {
+    /// Builds an outcome.
+    #[must_use]
+    pub fn new(written: bool, previous: Option<Bytes>) -> Self {
+        SetOutcome { written, previous }
+    }
 }

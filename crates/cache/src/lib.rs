@@ -67,7 +67,10 @@ pub mod testing;
 struct ReadmeDoctests;
 
 pub use any::AnyCache;
-pub use api::{Cache, Capabilities, ClusterInfo, ScanPage, Stats};
+pub use api::{
+    Cache, Capabilities, ClusterInfo, ScanPage, SetCondition, SetExpiry, SetOptions, SetOutcome,
+    Stats, parse_counter,
+};
 pub use backend::{DisabledCache, SingleCache};
 #[cfg(feature = "redis")]
 pub use backend::{RedisBuilder, RedisCache};

@@ -1,12 +1,43 @@
 //! # relaycache-server
 //!
 //! The binaries of relaycache and the library code they call (kept here so tests call it too):
-//! - `relaycache-server`: serves the configured cache mode over RESP, so `redis-cli` and every Redis client
-//!   work against it;
+//! - `relaycache-server`: serves the configured cache mode over RESP, so `redis-cli` and every Redis
+//!   client work against it;
 //! - `relaycache`: the command-line tool (`config validate`, `config init`, `version`, and client commands
-//!   against a running server).
+//!   `get set del ttl stats ping scan` against a running server).
 //!
-//! Modules:
-//! - [`cli`]: argument parsing and the commands of the `relaycache` tool.
+//! ## The path of a request
+//! TCP bytes → `connection` (one task per client: read, decode with
+//! [`relaycache_resp::RequestDecoder`] under the configured limits, pipelined replies written with one
+//! write) → `dispatch` (parse into a [`relaycache_resp::Command`], authentication gate, metrics) → `cmd`
+//! (execute against the [`relaycache::Cache`]) → reply bytes.
+//!
+//! ## Modules
+//! - [`Server`] / [`ServerHandle`] (module `server`): listeners, accept loop, max clients, graceful
+//!   shutdown.
+//! - `connection`, `session`, `dispatch`, `cmd`: serving one client.
+//! - `admin`: the axum endpoint (`/healthz /readyz /metrics /stats /cluster`).
+//! - [`metrics`]: counters and their Prometheus rendering.
+//! - `glob`: Redis glob patterns (`KEYS`, `SCAN MATCH`).
+//! - [`shutdown`], [`logging`], [`run`]: the pieces of `relaycache-server`'s `main`.
+//! - [`client`]: a small RESP client (used by the CLI and the tests).
+//! - [`cli`]: the `relaycache` tool.
+//! - `testing` (feature `testing`): `MemoryCache`, a simple storing backend for tests.
 
+mod admin;
 pub mod cli;
+pub mod client;
+mod cmd;
+mod connection;
+mod dispatch;
+mod glob;
+pub mod logging;
+pub mod metrics;
+pub mod run;
+mod server;
+mod session;
+pub mod shutdown;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use server::{REDIS_VERSION, Server, ServerError, ServerHandle};

@@ -67,3 +67,15 @@ impl ConfigError {
         }
     }
 }
+
+#[cfg(test)]
+mod sample_tests {
+    use super::Config;
+
+    #[test]
+    fn the_sample_is_the_defaults() {
+        let parsed =
+            Config::from_yaml_str_with_env(Config::SAMPLE_YAML, &[]).expect("sample loads");
+        assert_eq!(parsed, Config::default());
+    }
+}

@@ -270,6 +270,9 @@ pub struct ServerConfig {
     /// Close a client idle this long; 0 never.
     #[serde(with = "humantime_serde")]
     pub idle_timeout: Duration,
+    /// On SIGINT/SIGTERM, how long connected clients get to finish before they are cut off.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
     /// Protocol limits.
     pub limits: LimitsConfig,
     /// The admin HTTP endpoint (`/healthz`, `/readyz`, `/metrics`, `/stats`).
@@ -284,6 +287,7 @@ impl Default for ServerConfig {
             requirepass: None,
             max_clients: 10_000,
             idle_timeout: Duration::ZERO,
+            shutdown_timeout: Duration::from_secs(10),
             limits: LimitsConfig::default(),
             admin: AdminConfig::default(),
         }

@@ -1,6 +1,5 @@
-//! The `relaycache-server` binary. The RESP server is not built yet.
+//! The `relaycache-server` binary: see [`relaycache_server::run`].
 
 fn main() -> std::process::ExitCode {
-    eprintln!("relaycache-server: the RESP server is not implemented yet");
-    std::process::ExitCode::from(2)
+    relaycache_server::run::main()
 }

@@ -1,0 +1,360 @@
+//! Typed commands: [`Command::parse`] checks a request's name, arity and options and returns what to do;
+//! the server executes it. [`COMMANDS`] describes every command (arity, flags, key positions) for arity
+//! checks and for the `COMMAND` reply.
+//!
+//! One module per family of verbs: `connection` (PING ECHO HELLO AUTH QUIT SELECT CLIENT), `get`
+//! (GET GETDEL), `set` (SET SETNX SETEX PSETEX), `keys` (DEL UNLINK EXISTS TYPE KEYS SCAN), `expire`
+//! (EXPIRE PEXPIRE PERSIST TTL PTTL), `multi` (MGET MSET), `incr` (INCR DECR INCRBY DECRBY), `server`
+//! (INFO COMMAND CONFIG DBSIZE FLUSHDB FLUSHALL TIME CLUSTER.MEMBERS).
+
+mod connection;
+mod expire;
+mod get;
+mod incr;
+mod keys;
+mod multi;
+mod server;
+mod set;
+
+pub use connection::{Client, Hello};
+pub use expire::{Expire, ExpireCondition};
+pub use keys::Scan;
+pub use server::{CommandInfo, Config};
+pub use set::{Expiry, Set, SetCondition};
+
+use crate::decode::Args;
+use crate::parse::{CommandError, Cursor};
+
+/// One command, its arguments borrowed from the request.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Command<'a> {
+    /// `PING [message]`.
+    Ping(Option<&'a [u8]>),
+    /// `ECHO message`.
+    Echo(&'a [u8]),
+    /// `HELLO [protover [AUTH user pass] [SETNAME name]]`.
+    Hello(Hello<'a>),
+    /// `AUTH [username] password`.
+    Auth {
+        /// The user name, if given (only `default` exists).
+        username: Option<&'a [u8]>,
+        /// The password.
+        password: &'a [u8],
+    },
+    /// `QUIT`.
+    Quit,
+    /// `SELECT index`.
+    Select(i64),
+    /// `CLIENT ...`.
+    Client(Client<'a>),
+    /// `GET key`.
+    Get(&'a [u8]),
+    /// `GETDEL key`.
+    GetDel(&'a [u8]),
+    /// `SET`, `SETEX`, `PSETEX`: reply `+OK` (or the old value with `GET`, or null when not written).
+    Set(Set<'a>),
+    /// `SETNX key value`: reply 1 when written, 0 when the key existed.
+    SetNx(Set<'a>),
+    /// `DEL key...` / `UNLINK key...`: reply how many existed.
+    Del(Args<'a>),
+    /// `EXISTS key...`: reply how many exist (repeats count).
+    Exists(Args<'a>),
+    /// `TYPE key`.
+    Type(&'a [u8]),
+    /// `KEYS pattern`.
+    Keys(&'a [u8]),
+    /// `SCAN cursor [MATCH pattern] [COUNT n] [TYPE t]`.
+    Scan(Scan<'a>),
+    /// `EXPIRE` / `PEXPIRE`.
+    Expire(Expire<'a>),
+    /// `PERSIST key`.
+    Persist(&'a [u8]),
+    /// `TTL key` (`millis` false) or `PTTL key` (`millis` true).
+    Ttl {
+        /// The key.
+        key: &'a [u8],
+        /// Reply in milliseconds.
+        millis: bool,
+    },
+    /// `MGET key...`.
+    Mget(Args<'a>),
+    /// `MSET key value [key value ...]` (pairs, already checked to be even).
+    Mset(Args<'a>),
+    /// `INCR`, `DECR`, `INCRBY`, `DECRBY`.
+    IncrBy {
+        /// The key.
+        key: &'a [u8],
+        /// What to add.
+        delta: i64,
+    },
+    /// `DBSIZE`.
+    DbSize,
+    /// `FLUSHDB` / `FLUSHALL` (the `ASYNC`/`SYNC` flag is accepted and ignored).
+    Flush,
+    /// `INFO [section...]`.
+    Info(Args<'a>),
+    /// `COMMAND ...`.
+    CommandInfo(CommandInfo<'a>),
+    /// `CONFIG ...`.
+    Config(Config<'a>),
+    /// `TIME`.
+    Time,
+    /// `CLUSTER.MEMBERS`: this node's view of the cluster.
+    ClusterMembers,
+}
+
+/// What `COMMAND` and arity checks know about a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spec {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Redis arity: `n > 0` exactly n arguments (name included), `n < 0` at least `-n`.
+    pub arity: i64,
+    /// Flags as `COMMAND` lists them (`write`, `readonly`, `fast`, ...).
+    pub flags: &'static [&'static str],
+    /// Position of the first key (0: none).
+    pub first_key: i64,
+    /// Position of the last key (-1: the last argument).
+    pub last_key: i64,
+    /// Step between keys.
+    pub step: i64,
+}
+
+const fn spec(
+    name: &'static str,
+    arity: i64,
+    flags: &'static [&'static str],
+    keys: (i64, i64, i64),
+) -> Spec {
+    Spec {
+        name,
+        arity,
+        flags,
+        first_key: keys.0,
+        last_key: keys.1,
+        step: keys.2,
+    }
+}
+
+const NOKEY: (i64, i64, i64) = (0, 0, 0);
+const KEY1: (i64, i64, i64) = (1, 1, 1);
+const KEYS_ALL: (i64, i64, i64) = (1, -1, 1);
+const R: &[&str] = &["readonly", "fast"];
+const W: &[&str] = &["write", "denyoom"];
+const WF: &[&str] = &["write", "fast"];
+const CONN: &[&str] = &["noscript", "loading", "stale", "fast", "no_auth"];
+const ADMIN: &[&str] = &["loading", "stale"];
+
+/// Every command the server understands, sorted by name.
+pub static COMMANDS: &[Spec] = &COMMAND_TABLE;
+
+const COMMANDS_LEN: usize = 38;
+
+const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
+    spec("auth", -2, CONN, NOKEY),
+    spec("client", -2, ADMIN, NOKEY),
+    spec("cluster.members", 1, ADMIN, NOKEY),
+    spec("command", -1, ADMIN, NOKEY),
+    spec("config", -2, ADMIN, NOKEY),
+    spec("dbsize", 1, R, NOKEY),
+    spec("decr", 2, W, KEY1),
+    spec("decrby", 3, W, KEY1),
+    spec("del", -2, &["write"], KEYS_ALL),
+    spec("echo", 2, &["fast"], NOKEY),
+    spec("exists", -2, R, KEYS_ALL),
+    spec("expire", -3, WF, KEY1),
+    spec("flushall", -1, &["write"], NOKEY),
+    spec("flushdb", -1, &["write"], NOKEY),
+    spec("get", 2, R, KEY1),
+    spec("getdel", 2, WF, KEY1),
+    spec("hello", -1, CONN, NOKEY),
+    spec("incr", 2, W, KEY1),
+    spec("incrby", 3, W, KEY1),
+    spec("info", -1, ADMIN, NOKEY),
+    spec("keys", 2, &["readonly"], NOKEY),
+    spec("mget", -2, R, KEYS_ALL),
+    spec("mset", -3, W, (1, -1, 2)),
+    spec("persist", 2, WF, KEY1),
+    spec("pexpire", -3, WF, KEY1),
+    spec("ping", -1, &["fast"], NOKEY),
+    spec("psetex", 4, W, KEY1),
+    spec("pttl", 2, R, KEY1),
+    spec("quit", -1, CONN, NOKEY),
+    spec("scan", -2, &["readonly"], NOKEY),
+    spec("select", 2, &["loading", "stale", "fast"], NOKEY),
+    spec("set", -3, W, KEY1),
+    spec("setex", 4, W, KEY1),
+    spec("setnx", 3, W, KEY1),
+    spec("time", 1, &["loading", "stale", "fast"], NOKEY),
+    spec("ttl", 2, R, KEY1),
+    spec("type", 2, R, KEY1),
+    spec("unlink", -2, WF, KEYS_ALL),
+];
+
+/// The spec of the command named `name` (any case).
+#[must_use]
+pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
+    lookup_index(name).map(|i| &COMMANDS[i])
+}
+
+/// The position in [`COMMANDS`] of the command named `name` (any case).
+///
+/// Names are packed, lower-cased, into a `u128` and found by binary search over integers precomputed at
+/// compile time: no string comparison on the hot path.
+#[must_use]
+pub fn lookup_index(name: &[u8]) -> Option<usize> {
+    if name.is_empty() || name.len() > 16 {
+        return None;
+    }
+    let mut key = 0u128;
+    for (i, b) in name.iter().enumerate() {
+        key |= u128::from(b.to_ascii_lowercase()) << (8 * (15 - i));
+    }
+    PACKED.binary_search(&key).ok()
+}
+
+/// Packs up to 16 bytes big-endian, so integer order is byte order.
+const fn pack(name: &str) -> u128 {
+    let bytes = name.as_bytes();
+    let mut key = 0u128;
+    let mut i = 0;
+    while i < bytes.len() && i < 16 {
+        key |= (bytes[i] as u128) << (8 * (15 - i));
+        i += 1;
+    }
+    key
+}
+
+/// [`COMMANDS`] names packed with [`pack`], in the same (sorted) order.
+static PACKED: [u128; COMMANDS_LEN] = {
+    let mut out = [0u128; COMMANDS_LEN];
+    let mut i = 0;
+    while i < COMMANDS_LEN {
+        out[i] = pack(COMMAND_TABLE[i].name);
+        i += 1;
+    }
+    out
+};
+
+impl<'a> Command<'a> {
+    /// Parses a request (name first, any case).
+    ///
+    /// ```
+    /// use relaycache_resp::{Args, Command};
+    /// let raw: Vec<Vec<u8>> = vec![b"get".to_vec(), b"k".to_vec()];
+    /// assert!(matches!(Command::parse(Args::from_owned(&raw)), Ok(Command::Get(b"k"))));
+    /// let raw: Vec<Vec<u8>> = vec![b"GET".to_vec()];
+    /// assert_eq!(
+    ///     Command::parse(Args::from_owned(&raw)).unwrap_err().to_string(),
+    ///     "ERR wrong number of arguments for 'get' command"
+    /// );
+    /// ```
+    ///
+    /// # Errors
+    /// The [`CommandError`] to reply with: unknown command, wrong arity, syntax, bad numbers.
+    pub fn parse(args: Args<'a>) -> Result<Command<'a>, CommandError> {
+        Self::parse_indexed(args).1
+    }
+
+    /// Like [`parse`](Command::parse), also returning the command's position in [`COMMANDS`] (when the
+    /// name is known, even if the arguments are wrong), so callers need not look the name up again.
+    pub fn parse_indexed(args: Args<'a>) -> (Option<usize>, Result<Command<'a>, CommandError>) {
+        let index = lookup_index(args.get(0).unwrap_or_default());
+        let parsed = match index {
+            Some(i) => Self::parse_spec(&COMMANDS[i], args),
+            None => Err(CommandError::unknown(&args)),
+        };
+        (index, parsed)
+    }
+
+    fn parse_spec(spec: &'static Spec, args: Args<'a>) -> Result<Command<'a>, CommandError> {
+        let n = args.len() as i64;
+        if (spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity) {
+            return Err(CommandError::Arity(spec.name));
+        }
+        let mut c = Cursor::new(args);
+        let key = args.get(1).unwrap_or_default();
+        Ok(match spec.name {
+            "ping" => connection::ping(&mut c)?,
+            "echo" => Command::Echo(key),
+            "hello" => Command::Hello(connection::hello(&mut c)?),
+            "auth" => connection::auth(&mut c)?,
+            "quit" => Command::Quit,
+            "select" => Command::Select(c.next_i64()?),
+            "client" => Command::Client(connection::client(&mut c)?),
+            "get" => Command::Get(key),
+            "getdel" => Command::GetDel(key),
+            "set" => Command::Set(set::set(&mut c)?),
+            "setnx" => Command::SetNx(set::setnx(&mut c)?),
+            "setex" => Command::Set(set::setex(&mut c, "setex", 1000)?),
+            "psetex" => Command::Set(set::setex(&mut c, "psetex", 1)?),
+            "del" | "unlink" => Command::Del(args.skip(1)),
+            "exists" => Command::Exists(args.skip(1)),
+            "type" => Command::Type(key),
+            "keys" => Command::Keys(key),
+            "scan" => Command::Scan(keys::scan(&mut c)?),
+            "expire" => Command::Expire(expire::expire(&mut c, "expire", 1000)?),
+            "pexpire" => Command::Expire(expire::expire(&mut c, "pexpire", 1)?),
+            "persist" => Command::Persist(key),
+            "ttl" => Command::Ttl { key, millis: false },
+            "pttl" => Command::Ttl { key, millis: true },
+            "mget" => Command::Mget(args.skip(1)),
+            "mset" => multi::mset(args)?,
+            "incr" => Command::IncrBy { key, delta: 1 },
+            "decr" => Command::IncrBy { key, delta: -1 },
+            "incrby" | "decrby" => incr::incrby(&mut c, spec.name == "decrby")?,
+            "dbsize" => Command::DbSize,
+            "flushdb" | "flushall" => server::flush(&mut c)?,
+            "info" => Command::Info(args.skip(1)),
+            "command" => Command::CommandInfo(server::command(&mut c)?),
+            "config" => Command::Config(server::config(&mut c)?),
+            "time" => Command::Time,
+            "cluster.members" => Command::ClusterMembers,
+            _ => return Err(CommandError::unknown(&args)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_sorted_and_lookup_ignores_case() {
+        assert!(COMMANDS.windows(2).all(|w| w[0].name < w[1].name));
+        assert!(PACKED.windows(2).all(|w| w[0] < w[1]));
+        assert!(COMMANDS.iter().all(|s| s.name.len() <= 16));
+        for (i, spec) in COMMANDS.iter().enumerate() {
+            assert_eq!(
+                lookup_index(spec.name.to_ascii_uppercase().as_bytes()),
+                Some(i)
+            );
+        }
+        assert_eq!(lookup_index(b""), None);
+        assert_eq!(lookup_index(b"ge"), None);
+        assert_eq!(lookup_index(b"gett"), None);
+        assert_eq!(lookup(b"GeT").map(|s| s.name), Some("get"));
+        assert_eq!(lookup(b"nope"), None);
+        assert_eq!(lookup(&[b'a'; 100]), None);
+    }
+
+    pub(crate) fn parse_words(words: &[&str]) -> Result<String, String> {
+        let raw: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
+        Command::parse(Args::from_owned(&raw))
+            .map(|c| format!("{c:?}"))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn unknown_command_text() {
+        assert_eq!(
+            parse_words(&["foo", "a", "b"]).unwrap_err(),
+            "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
+        );
+        assert_eq!(
+            parse_words(&["foo"]).unwrap_err(),
+            "ERR unknown command 'foo', with args beginning with: "
+        );
+    }
+}

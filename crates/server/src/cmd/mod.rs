@@ -1,0 +1,92 @@
+//! Command execution against the cache, one module per family (the parsing is in `relaycache_resp::cmd`).
+
+mod connection;
+mod expire;
+mod keys;
+mod server;
+mod strings;
+
+use relaycache::{Cache, Error};
+use relaycache_resp::Writer;
+use relaycache_resp::cmd::Command;
+
+pub(crate) use strings::{get, is_plain_set, set_plain};
+
+use crate::dispatch::Flow;
+use crate::server::Shared;
+use crate::session::Session;
+
+/// Runs a parsed command, writing its reply.
+pub(crate) async fn run<C: Cache>(
+    command: Command<'_>,
+    shared: &Shared<C>,
+    session: &mut Session,
+    w: &mut Writer<'_>,
+) -> Flow {
+    let cache = &shared.cache;
+    match command {
+        Command::Get(key) => strings::get(cache, key, w).await,
+        Command::Set(set) => strings::set(cache, set, false, w).await,
+        Command::SetNx(set) => strings::set(cache, set, true, w).await,
+        Command::GetDel(key) => strings::getdel(cache, key, w).await,
+        Command::Mget(keys) => strings::mget(cache, keys, w).await,
+        Command::Mset(pairs) => strings::mset(cache, pairs, w).await,
+        Command::IncrBy { key, delta } => strings::incr_by(cache, key, delta, w).await,
+        Command::Del(keys) => keys::del(cache, keys, w).await,
+        Command::Exists(keys) => keys::exists(cache, keys, w).await,
+        Command::Type(key) => keys::kind(cache, key, w).await,
+        Command::Keys(pattern) => keys::keys(cache, pattern, w).await,
+        Command::Scan(scan) => keys::scan(cache, scan, w).await,
+        Command::DbSize => keys::dbsize(cache, w).await,
+        Command::Flush => keys::flush(cache, w).await,
+        Command::Expire(expire) => expire::expire(cache, expire, w).await,
+        Command::Persist(key) => expire::persist(cache, key, w).await,
+        Command::Ttl { key, millis } => expire::ttl(cache, key, millis, w).await,
+        Command::Ping(message) => connection::ping(message, w),
+        Command::Echo(message) => {
+            w.bulk(message);
+            Flow::Continue
+        }
+        Command::Hello(hello) => connection::hello(shared, session, hello, w),
+        Command::Auth { username, password } => {
+            connection::auth(shared, session, username, password, w)
+        }
+        Command::Quit => {
+            w.ok();
+            Flow::Close
+        }
+        Command::Select(db) => {
+            if db == 0 {
+                w.ok();
+            } else {
+                w.error(b"ERR DB index is out of range");
+            }
+            Flow::Continue
+        }
+        Command::Client(client) => connection::client(shared, session, client, w),
+        Command::Info(sections) => server::info(shared, sections, w).await,
+        Command::CommandInfo(info) => server::command(info, w),
+        Command::Config(config) => server::config(shared, config, w),
+        Command::Time => server::time(w),
+        Command::ClusterMembers => server::cluster_members(cache, w).await,
+        _ => {
+            w.error(b"ERR command not supported by this server");
+            Flow::Continue
+        }
+    }
+}
+
+/// Writes the error reply for a failed cache call.
+pub(crate) fn cache_error(e: &Error, w: &mut Writer<'_>) -> Flow {
+    let text = match e {
+        Error::InvalidArgument(message) => format!("ERR {message}"),
+        Error::Closed => "ERR the cache is closed (server shutting down)".to_owned(),
+        Error::Unsupported {
+            capability,
+            backend,
+        } => format!("ERR {capability} is not supported by the {backend} backend"),
+        other => format!("ERR {other}"),
+    };
+    w.error(text.as_bytes());
+    Flow::Continue
+}

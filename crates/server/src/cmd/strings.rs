@@ -1,0 +1,239 @@
+//! GET SET SETNX SETEX PSETEX GETDEL MGET MSET INCR DECR INCRBY DECRBY.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use relaycache::{Cache, Error, SetCondition, SetExpiry, SetOptions};
+use relaycache_resp::cmd::{self as parsed, Expiry};
+use relaycache_resp::{Args, Writer};
+
+use super::cache_error;
+use crate::dispatch::Flow;
+
+pub(crate) async fn get<C: Cache>(cache: &C, key: &[u8], w: &mut Writer<'_>) -> Flow {
+    match cache.get(key).await {
+        Ok(value) => w.bulk(&value),
+        Err(Error::NotFound) => w.null(),
+        Err(e) => return cache_error(&e, w),
+    }
+    Flow::Continue
+}
+
+pub(super) async fn getdel<C: Cache>(cache: &C, key: &[u8], w: &mut Writer<'_>) -> Flow {
+    match cache.take(key).await {
+        Ok(value) => w.bulk(&value),
+        Err(Error::NotFound) => w.null(),
+        Err(e) => return cache_error(&e, w),
+    }
+    Flow::Continue
+}
+
+/// True for `SET key value` and `SET key value EX/PX n`: no condition, no `GET`, a relative or no
+/// expiry (the hot path).
+pub(crate) fn is_plain_set(set: &parsed::Set<'_>) -> bool {
+    set.condition == parsed::SetCondition::Always
+        && !set.get
+        && matches!(set.expiry, Expiry::Never | Expiry::In(_))
+}
+
+/// Executes a SET for which [`is_plain_set`] holds, with the core calls only.
+pub(crate) async fn set_plain<C: Cache>(
+    cache: &C,
+    set: parsed::Set<'_>,
+    w: &mut Writer<'_>,
+) -> Flow {
+    let result = match resolve(set.expiry) {
+        Ok(Some(SetExpiry::After(ttl))) => cache.set_with_ttl(set.key, set.value, ttl).await,
+        Ok(Some(_)) => cache.set(set.key, set.value).await,
+        Ok(None) | Err(()) => {
+            w.error(b"ERR invalid expire time in 'set' command");
+            return Flow::Continue;
+        }
+    };
+    match result {
+        Ok(()) => w.ok(),
+        Err(Error::InvalidArgument(_)) => w.error(b"ERR invalid expire time in 'set' command"),
+        Err(e) => return cache_error(&e, w),
+    }
+    Flow::Continue
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// What a parsed expiry means now: `Ok(None)` for "already expired", `Err(())` when it cannot be
+/// represented (Redis: `invalid expire time`).
+fn resolve(expiry: Expiry) -> Result<Option<SetExpiry>, ()> {
+    match expiry {
+        Expiry::Never => Ok(Some(SetExpiry::Never)),
+        Expiry::Keep => Ok(Some(SetExpiry::Keep)),
+        Expiry::In(ms) => {
+            let now = now_ms();
+            // Redis refuses a relative expiry whose absolute time would overflow; it never wraps.
+            if ms > i64::MAX - now {
+                return Err(());
+            }
+            Ok(Some(SetExpiry::After(Duration::from_millis(
+                ms.unsigned_abs(),
+            ))))
+        }
+        Expiry::At(at) => {
+            let now = now_ms();
+            if at <= now {
+                Ok(None)
+            } else {
+                Ok(Some(SetExpiry::After(Duration::from_millis(
+                    (at - now).unsigned_abs(),
+                ))))
+            }
+        }
+    }
+}
+
+pub(super) async fn set<C: Cache>(
+    cache: &C,
+    set: parsed::Set<'_>,
+    reply_integer: bool,
+    w: &mut Writer<'_>,
+) -> Flow {
+    let name = if reply_integer { "setnx" } else { "set" };
+    let expiry = match resolve(set.expiry) {
+        Ok(Some(e)) => e,
+        Ok(None) => {
+            // An absolute time in the past: the key ends up absent, as if set then expired at once.
+            return set_expired(cache, set, w).await;
+        }
+        Err(()) => {
+            w.error(format!("ERR invalid expire time in '{name}' command").as_bytes());
+            return Flow::Continue;
+        }
+    };
+    let condition = match set.condition {
+        parsed::SetCondition::Always => SetCondition::Always,
+        parsed::SetCondition::IfAbsent => SetCondition::IfAbsent,
+        parsed::SetCondition::IfPresent => SetCondition::IfPresent,
+    };
+    // A plain SET is the hot path: go straight to the core calls.
+    let result = match (condition, expiry, set.get) {
+        (SetCondition::Always, SetExpiry::Never, false) => {
+            cache.set(set.key, set.value).await.map(|()| None)
+        }
+        (SetCondition::Always, SetExpiry::After(ttl), false) => cache
+            .set_with_ttl(set.key, set.value, ttl)
+            .await
+            .map(|()| None),
+        _ => {
+            let options = SetOptions::new()
+                .condition(condition)
+                .expiry(expiry)
+                .return_previous(set.get);
+            cache
+                .set_with_options(set.key, set.value, options)
+                .await
+                .map(Some)
+        }
+    };
+    match result {
+        Ok(None) if reply_integer => w.integer(1),
+        Ok(None) => w.ok(),
+        Ok(Some(outcome)) => {
+            if reply_integer {
+                w.integer(i64::from(outcome.written));
+            } else if set.get {
+                match outcome.previous {
+                    Some(v) => w.bulk(&v),
+                    None => w.null(),
+                }
+            } else if outcome.written {
+                w.ok();
+            } else {
+                w.null();
+            }
+        }
+        Err(Error::InvalidArgument(_)) => {
+            w.error(format!("ERR invalid expire time in '{name}' command").as_bytes());
+        }
+        Err(e) => return cache_error(&e, w),
+    }
+    Flow::Continue
+}
+
+async fn set_expired<C: Cache>(cache: &C, set: parsed::Set<'_>, w: &mut Writer<'_>) -> Flow {
+    let previous = match cache.get(set.key).await {
+        Ok(v) => Some(v),
+        Err(Error::NotFound) => None,
+        Err(e) => return cache_error(&e, w),
+    };
+    let allowed = match set.condition {
+        parsed::SetCondition::Always => true,
+        parsed::SetCondition::IfAbsent => previous.is_none(),
+        parsed::SetCondition::IfPresent => previous.is_some(),
+    };
+    if allowed && let Err(e) = cache.delete(set.key).await {
+        return cache_error(&e, w);
+    }
+    if set.get {
+        match previous {
+            Some(v) => w.bulk(&v),
+            None => w.null(),
+        }
+    } else if allowed {
+        w.ok();
+    } else {
+        w.null();
+    }
+    Flow::Continue
+}
+
+pub(super) async fn mget<C: Cache>(cache: &C, keys: Args<'_>, w: &mut Writer<'_>) -> Flow {
+    let list: Vec<&[u8]> = keys.iter().collect();
+    match cache.get_multi(&list).await {
+        Ok(found) => {
+            w.array(list.len());
+            for key in list {
+                match found.get(key) {
+                    Some(v) => w.bulk(v),
+                    None => w.null(),
+                }
+            }
+            Flow::Continue
+        }
+        Err(e) => cache_error(&e, w),
+    }
+}
+
+pub(super) async fn mset<C: Cache>(cache: &C, pairs: Args<'_>, w: &mut Writer<'_>) -> Flow {
+    let items: Vec<(&[u8], &[u8])> = (0..pairs.len() / 2)
+        .map(|i| {
+            (
+                pairs.get(2 * i).unwrap_or_default(),
+                pairs.get(2 * i + 1).unwrap_or_default(),
+            )
+        })
+        .collect();
+    match cache.set_multi(&items).await {
+        Ok(()) => {
+            w.ok();
+            Flow::Continue
+        }
+        Err(e) => cache_error(&e, w),
+    }
+}
+
+pub(super) async fn incr_by<C: Cache>(
+    cache: &C,
+    key: &[u8],
+    delta: i64,
+    w: &mut Writer<'_>,
+) -> Flow {
+    match cache.increment(key, delta).await {
+        Ok(n) => {
+            w.integer(n);
+            Flow::Continue
+        }
+        Err(e) => cache_error(&e, w),
+    }
+}

@@ -1,0 +1,101 @@
+//! From a request to its reply: parse the command, check authentication, run it, count it.
+
+use bytes::BytesMut;
+use relaycache::Cache;
+use relaycache_resp::cmd::Command;
+use relaycache_resp::{Args, CommandError, Writer};
+
+use crate::cmd;
+use crate::metrics::Local;
+use crate::server::Shared;
+use crate::session::Session;
+
+/// What the connection does after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// Read the next command.
+    Continue,
+    /// The client authenticated: lift the pre-authentication limits.
+    Authenticated,
+    /// Close after sending the replies (`QUIT`).
+    Close,
+}
+
+/// The reply every command but `AUTH`, `HELLO` and `QUIT` gets before authentication.
+const NOAUTH: &[u8] = b"NOAUTH Authentication required.";
+
+/// Executes one request and appends its reply to `out`. Returns what to do next and the command's
+/// index in [`COMMANDS`](relaycache_resp::cmd::COMMANDS) (for metrics).
+///
+/// The returned future is kept small on purpose: it is created once per command, and a large future
+/// costs a large copy each time. GET and SET, the hot commands, run inline; the rest run in a boxed
+/// future.
+pub(crate) async fn execute<C: Cache>(
+    args: Args<'_>,
+    shared: &Shared<C>,
+    session: &mut Session,
+    local: &mut Local,
+    out: &mut BytesMut,
+) -> (Flow, Option<usize>) {
+    let before = out.len();
+    let (index, parsed) = Command::parse_indexed(args);
+    let mut w = Writer::new(out, session.protocol);
+    let command = match gate(parsed, session, &mut w) {
+        Some(command) => command,
+        None => {
+            local.error();
+            return (Flow::Continue, index);
+        }
+    };
+    if let Some(i) = index {
+        session.last_command = relaycache_resp::cmd::COMMANDS[i].name;
+    }
+    let flow = match command {
+        Command::Get(key) => cmd::get(&shared.cache, key, &mut w).await,
+        Command::Set(set) if cmd::is_plain_set(&set) => {
+            cmd::set_plain(&shared.cache, set, &mut w).await
+        }
+        other => Box::pin(cmd::run(other, shared, session, &mut w)).await,
+    };
+    if out_starts_error(&w, before) {
+        local.error();
+    }
+    (flow, index)
+}
+
+/// Writes the error reply for a command that cannot run (bad syntax, or not authenticated yet), or
+/// returns the command.
+fn gate<'a>(
+    parsed: Result<Command<'a>, CommandError>,
+    session: &Session,
+    w: &mut Writer<'_>,
+) -> Option<Command<'a>> {
+    match parsed {
+        Err(e) => {
+            let early = matches!(e, CommandError::Unknown { .. } | CommandError::Arity(_));
+            if session.authenticated || early {
+                w.error(e.to_string().as_bytes());
+            } else {
+                w.error(NOAUTH);
+            }
+            None
+        }
+        Ok(command) => {
+            if !session.authenticated
+                && !matches!(
+                    command,
+                    Command::Auth { .. } | Command::Hello(_) | Command::Quit
+                )
+            {
+                w.error(NOAUTH);
+                None
+            } else {
+                Some(command)
+            }
+        }
+    }
+}
+
+fn out_starts_error(w: &Writer<'_>, at: usize) -> bool {
+    w.byte_at(at) == Some(b'-')
+}

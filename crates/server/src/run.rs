@@ -1,0 +1,122 @@
+//! The `relaycache-server` program: flags, configuration, logging, runtime, serve until a signal.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser;
+use relaycache::{AnyCache, Config};
+use tokio_util::sync::CancellationToken;
+
+use crate::server::Server;
+
+/// relaycache-server: serves the configured cache over RESP, so redis-cli and every Redis client work.
+///
+/// With no configuration file it serves `single` mode (in-process cache) on 127.0.0.1:6380, with the
+/// admin HTTP endpoint (/healthz /readyz /metrics /stats) on 127.0.0.1:9380.
+#[derive(Debug, Parser)]
+#[command(name = "relaycache-server", version, about, long_about = None)]
+pub struct ServerArgs {
+    /// Configuration file (YAML). Without one, the defaults (and RELAYCACHE_* variables) apply.
+    #[arg(short, long, env = "RELAYCACHE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Port to listen on (overrides server.port; 0 picks a free one).
+    #[arg(short, long)]
+    pub port: Option<u16>,
+    /// Address to listen on (overrides server.bind).
+    #[arg(short, long)]
+    pub bind: Option<String>,
+    /// Admin HTTP port (overrides server.admin.port; 0 picks a free one).
+    #[arg(long)]
+    pub admin_port: Option<u16>,
+    /// Do not serve the admin HTTP endpoint.
+    #[arg(long)]
+    pub no_admin: bool,
+    /// Worker threads (default: one per CPU).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+impl ServerArgs {
+    /// Loads the configuration this command line asks for, flags applied last.
+    ///
+    /// # Errors
+    /// An unreadable or invalid file, or flags that make it invalid.
+    pub fn load_config(&self) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::load(path)?,
+            None => Config::from_yaml_str("")?,
+        };
+        if let Some(port) = self.port {
+            config.server.port = port;
+        }
+        if let Some(bind) = &self.bind {
+            config.server.bind.clone_from(bind);
+        }
+        if let Some(port) = self.admin_port {
+            config.server.admin.port = port;
+        }
+        if self.no_admin {
+            config.server.admin.enabled = false;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// Parses the process arguments and runs the server; the exit code is 0 after a graceful shutdown,
+/// 1 when it could not start.
+#[must_use]
+pub fn main() -> ExitCode {
+    let args = ServerArgs::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("relaycache-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the server described by `args` until SIGINT or SIGTERM.
+///
+/// # Errors
+/// A configuration, backend or bind failure.
+pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
+    let config = args.load_config()?;
+    crate::logging::init(&config.logging);
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all().thread_name("relaycache-worker");
+    if let Some(n) = args.threads {
+        runtime.worker_threads(n.max(1));
+    }
+    let runtime = runtime.build().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let cache = AnyCache::from_config(&config)
+            .await
+            .with_context(|| format!("cannot start the {} backend", config.cache.mode))?;
+        let mut server = Server::bind(&config, cache).await?;
+        if let Some(path) = &args.config {
+            server = server.with_config_file(path.display().to_string());
+        }
+        let admin = server
+            .admin_addr()
+            .map(|a| format!(", admin http://{a}"))
+            .unwrap_or_default();
+        println!(
+            "relaycache-server {} listening on {} (mode {}{admin})",
+            env!("CARGO_PKG_VERSION"),
+            server.local_addr(),
+            config.cache.mode,
+        );
+        tracing::info!(addr = %server.local_addr(), mode = %config.cache.mode, "serving");
+        let token = CancellationToken::new();
+        let stop = token.clone();
+        tokio::spawn(async move {
+            crate::shutdown::signal().await;
+            stop.cancel();
+        });
+        server.run(token).await?;
+        Ok(())
+    })
+}

@@ -1,0 +1,328 @@
+//! [`Server`]: binds the RESP and admin listeners, accepts clients, and shuts down gracefully.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use relaycache::config::ServerConfig;
+use relaycache::{Cache, Config};
+use relaycache_resp::Limits;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::admin;
+use crate::connection;
+use crate::metrics::Metrics;
+use crate::session::Session;
+
+/// The Redis version the server reports (`INFO`, `HELLO`): the command set and replies follow it.
+pub const REDIS_VERSION: &str = "7.0.15";
+
+/// What can stop the server from starting or running.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// A listener could not be bound (address in use, permission, bad address). Nothing is running.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The server task failed or panicked.
+    #[error("server task failed: {0}")]
+    Task(String),
+}
+
+/// State shared by the accept loop, every connection and the admin endpoint.
+#[derive(Debug)]
+pub(crate) struct Shared<C> {
+    pub(crate) cache: C,
+    pub(crate) config: ServerConfig,
+    pub(crate) password: Option<Vec<u8>>,
+    pub(crate) metrics: Metrics,
+    pub(crate) started: std::time::Instant,
+    pub(crate) next_id: AtomicU64,
+    pub(crate) port: u16,
+    pub(crate) mode: &'static str,
+    pub(crate) config_file: Option<String>,
+    limits: Limits,
+}
+
+impl<C> Shared<C> {
+    /// The decoder limits for a client in this authentication state.
+    pub(crate) fn limits_for(&self, authenticated: bool) -> Limits {
+        if authenticated {
+            self.limits
+        } else {
+            self.limits.unauthenticated(
+                self.config.limits.unauthenticated_max_bulk_len,
+                self.config.limits.unauthenticated_max_args,
+            )
+        }
+    }
+}
+
+/// A bound, not yet running server over cache `C` (any [`Cache`]: normally
+/// [`AnyCache`](relaycache::AnyCache)).
+///
+/// ```no_run
+/// use relaycache::{AnyCache, Config};
+/// use relaycache_server::Server;
+/// # async fn demo() -> anyhow::Result<()> {
+/// let config = Config::default();
+/// let cache = AnyCache::from_config(&config).await?;
+/// let server = Server::bind(&config, cache).await?;
+/// println!("listening on {}", server.local_addr());
+/// let handle = server.spawn();
+/// // ... later
+/// handle.shutdown().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Server<C> {
+    shared: Arc<Shared<C>>,
+    listener: TcpListener,
+    admin: Option<TcpListener>,
+}
+
+async fn listen(bind: &str, port: u16) -> Result<TcpListener, ServerError> {
+    let addr = format!("{bind}:{port}");
+    TcpListener::bind(&addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })
+}
+
+impl<C: Cache + 'static> Server<C> {
+    /// Binds the RESP listener (`server.bind`:`server.port`) and, when enabled, the admin listener.
+    /// Port 0 picks a free port; see [`local_addr`](Server::local_addr).
+    ///
+    /// # Errors
+    /// [`ServerError::Bind`] when an address cannot be bound.
+    pub async fn bind(config: &Config, cache: C) -> Result<Self, ServerError> {
+        let server = &config.server;
+        let listener = listen(&server.bind, server.port).await?;
+        let admin = if server.admin.enabled {
+            Some(listen(&server.admin.bind, server.admin.port).await?)
+        } else {
+            None
+        };
+        let port = listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or(server.port);
+        let l = &server.limits;
+        let limits = Limits {
+            max_bulk_len: l.max_bulk_len,
+            max_args: l.max_args,
+            max_inline_len: l.max_inline_len,
+            max_nesting: l.max_nesting,
+            unauthenticated: false,
+        };
+        let shared = Shared {
+            cache,
+            config: server.clone(),
+            password: server.requirepass.as_ref().map(|p| p.as_bytes().to_vec()),
+            metrics: Metrics::default(),
+            started: std::time::Instant::now(),
+            next_id: AtomicU64::new(1),
+            port,
+            mode: config.cache.mode.as_str(),
+            config_file: None,
+            limits,
+        };
+        Ok(Server {
+            shared: Arc::new(shared),
+            listener,
+            admin,
+        })
+    }
+
+    /// Records the configuration file's path, shown by `INFO server`.
+    #[must_use]
+    pub fn with_config_file(mut self, path: impl Into<String>) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.config_file = Some(path.into());
+        }
+        self
+    }
+
+    /// The RESP address actually bound.
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], self.shared.port)))
+    }
+
+    /// The admin HTTP address actually bound, when enabled.
+    #[must_use]
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Runs the server on a task of the current runtime; the handle stops it.
+    #[must_use]
+    pub fn spawn(self) -> ServerHandle {
+        let addr = self.local_addr();
+        let admin_addr = self.admin_addr();
+        let token = CancellationToken::new();
+        let task = tokio::spawn(self.run(token.clone()));
+        ServerHandle {
+            addr,
+            admin_addr,
+            token,
+            task: Some(task),
+        }
+    }
+
+    /// Serves until `shutdown` is cancelled, then stops gracefully: stops accepting, lets every client
+    /// finish the commands it has sent and receive their replies, waits up to `server.shutdown_timeout`
+    /// for clients to go, closes the cache.
+    ///
+    /// # Errors
+    /// None today; reserved for failures of the server's own tasks.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), ServerError> {
+        let Server {
+            shared,
+            listener,
+            admin,
+        } = self;
+        let admin_task =
+            admin.map(|l| tokio::spawn(admin::serve(l, shared.clone(), shutdown.clone())));
+        let tracker = TaskTracker::new();
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => accept(stream, peer, &shared, &tracker, &shutdown),
+                    Err(e) => {
+                        // Out of file descriptors and the like: log, breathe, keep serving.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                },
+            }
+        }
+        drop(listener);
+        tracker.close();
+        let open = tracker.len();
+        tracing::info!(
+            clients = open,
+            "shutting down: no longer accepting, finishing clients"
+        );
+        if tokio::time::timeout(shared.config.shutdown_timeout, tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                clients = tracker.len(),
+                "shutdown timeout passed; cutting clients off"
+            );
+        }
+        if let Some(task) = admin_task
+            && let Err(e) = task.await
+        {
+            tracing::warn!(error = %e, "admin endpoint task failed");
+        }
+        if let Err(e) = shared.cache.close().await {
+            tracing::warn!(error = %e, "closing the cache failed");
+        }
+        tracing::info!("shutdown complete");
+        Ok(())
+    }
+}
+
+/// Decrements the connected-clients gauge when a connection task ends, even by panic.
+struct Connected<'a>(&'a Metrics);
+
+impl Drop for Connected<'_> {
+    fn drop(&mut self) {
+        self.0.connected.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn accept<C: Cache + 'static>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: &Arc<Shared<C>>,
+    tracker: &TaskTracker,
+    shutdown: &CancellationToken,
+) {
+    let metrics = &shared.metrics;
+    let now = metrics.connected.fetch_add(1, Ordering::Relaxed) + 1;
+    if now > shared.config.max_clients as u64 {
+        metrics.connected.fetch_sub(1, Ordering::Relaxed);
+        metrics.connections_rejected.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(%peer, max_clients = shared.config.max_clients, "refusing client: max clients reached");
+        tracker.spawn(async move {
+            let mut stream = stream;
+            let refuse = async {
+                stream
+                    .write_all(b"-ERR max number of clients reached\r\n")
+                    .await?;
+                stream.shutdown().await
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(1), refuse).await;
+        });
+        return;
+    }
+    metrics.connections_total.fetch_add(1, Ordering::Relaxed);
+    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let local = stream.local_addr().unwrap_or(peer);
+    let session = Session::new(id, peer, local, shared.password.is_some());
+    let shared = shared.clone();
+    let shutdown = shutdown.clone();
+    tracker.spawn(async move {
+        let _connected = Connected(&shared.metrics);
+        tracing::trace!(client = id, %peer, "client connected");
+        connection::serve(stream, shared.clone(), session, shutdown).await;
+    });
+}
+
+/// A running server: its addresses, and [`shutdown`](ServerHandle::shutdown). Dropping the handle also
+/// asks the server to stop (without waiting).
+#[derive(Debug)]
+pub struct ServerHandle {
+    addr: SocketAddr,
+    admin_addr: Option<SocketAddr>,
+    token: CancellationToken,
+    task: Option<JoinHandle<Result<(), ServerError>>>,
+}
+
+impl ServerHandle {
+    /// The RESP address.
+    #[must_use]
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The admin HTTP address, when enabled.
+    #[must_use]
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
+    }
+
+    /// Stops the server gracefully and waits until it has.
+    ///
+    /// # Errors
+    /// [`ServerError::Task`] if the server task panicked.
+    pub async fn shutdown(mut self) -> Result<(), ServerError> {
+        self.token.cancel();
+        match self.task.take() {
+            Some(task) => task.await.map_err(|e| ServerError::Task(e.to_string()))?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        self.token.cancel();
+    }
+}

@@ -1,0 +1,33 @@
+//! `redis-cli` against the server, the way people will first try it.
+
+use crate::support::{redis_cli, start};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cli_set_get_and_friends() {
+    let server = start("").await;
+    let addr = server.addr();
+    let run = move |args: &'static [&'static str]| {
+        tokio::task::spawn_blocking(move || redis_cli(addr, args))
+    };
+    assert_eq!(
+        run(&["set", "hello", "world"]).await.unwrap(),
+        ("OK".into(), true)
+    );
+    assert_eq!(
+        run(&["get", "hello"]).await.unwrap(),
+        ("world".into(), true)
+    );
+    assert_eq!(run(&["set", "t", "v", "EX", "100"]).await.unwrap().0, "OK");
+    assert_eq!(run(&["ttl", "t"]).await.unwrap().0, "100");
+    assert_eq!(run(&["mset", "a", "1", "b", "2"]).await.unwrap().0, "OK");
+    assert_eq!(run(&["mget", "a", "b", "c"]).await.unwrap().0, "1\n2");
+    assert_eq!(run(&["dbsize"]).await.unwrap().0, "4");
+    let (keys, _) = run(&["--scan", "--pattern", "h*"]).await.unwrap();
+    assert_eq!(keys, "hello");
+    let (info, _) = run(&["info", "server"]).await.unwrap();
+    assert!(info.contains("redis_version:"), "{info}");
+    let (err, _) = run(&["get"]).await.unwrap();
+    assert_eq!(err, "ERR wrong number of arguments for 'get' command");
+    let (pong, _) = run(&["-3", "ping"]).await.unwrap();
+    assert_eq!(pong, "PONG");
+}
