@@ -11,21 +11,40 @@ use std::time::Duration;
 
 use relaycache::RedisBuilder;
 
-/// Timeouts short enough for fast tests, long enough for a loaded 2-core CI machine.
+/// The response timeout of the tests that measure failures (stalls, restarts, a dead master): short
+/// enough for fast tests, long enough for a loaded 2-core CI machine.
 pub(crate) const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// A builder with the test timeouts and a fast reconnection backoff.
+/// The timeouts of the tests that check behaviour, not failure: generous, so that a machine busy
+/// compiling never turns a slow answer into a failed check.
+const RELAXED_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A builder for behaviour tests: relaxed timeouts.
 pub(crate) fn builder(url: &str) -> RedisBuilder {
     RedisBuilder::url(url)
-        .connect_timeout(Duration::from_secs(2))
-        .response_timeout(RESPONSE_TIMEOUT)
+        .connect_timeout(RELAXED_TIMEOUT)
+        .response_timeout(RELAXED_TIMEOUT)
         .reconnect(6, Duration::from_millis(200))
 }
 
-/// The same for a cluster.
-pub(crate) fn cluster_builder(urls: &[String]) -> RedisBuilder {
-    RedisBuilder::cluster(urls.iter().cloned())
+/// A builder for failure tests: [`RESPONSE_TIMEOUT`] and a fast reconnection backoff.
+pub(crate) fn tight_builder(url: &str) -> RedisBuilder {
+    builder(url)
         .connect_timeout(Duration::from_secs(2))
         .response_timeout(RESPONSE_TIMEOUT)
+}
+
+/// A cluster builder for behaviour tests.
+pub(crate) fn cluster_builder(urls: &[String]) -> RedisBuilder {
+    RedisBuilder::cluster(urls.iter().cloned())
+        .connect_timeout(RELAXED_TIMEOUT)
+        .response_timeout(RELAXED_TIMEOUT)
         .reconnect(6, Duration::from_millis(100))
+}
+
+/// A cluster builder for failure tests.
+pub(crate) fn tight_cluster_builder(urls: &[String]) -> RedisBuilder {
+    cluster_builder(urls)
+        .connect_timeout(Duration::from_secs(2))
+        .response_timeout(RESPONSE_TIMEOUT)
 }

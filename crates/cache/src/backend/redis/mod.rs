@@ -9,6 +9,7 @@
 //! | `scan` | `scan` and `invalidate_prefix` (`SCAN` + `UNLINK` on every master) |
 //! | `info` | the server half of `stats` (`DBSIZE`, `INFO`) |
 //! | `errors` | redis-rs failures as [`Error`] variants that say what happened |
+//! | `health` | remembers a lost connection, so a timeout while reconnecting says so |
 //!
 //! Every call is bounded by the response timeout; see `docs/redis.md` for the semantics.
 
@@ -16,6 +17,7 @@ mod batch;
 mod conn;
 mod connect;
 mod errors;
+mod health;
 mod info;
 mod keys;
 mod scan;
@@ -30,6 +32,7 @@ use parking_lot::RwLock;
 use redis::{Cmd, RedisResult};
 
 use self::conn::Conn;
+use self::health::Health;
 use self::info::NodeInfo;
 use self::keys::Keys;
 use crate::api::{Cache, Capabilities, ScanPage, Stats};
@@ -69,6 +72,7 @@ pub struct RedisCache {
     timeout: Duration,
     hits: AtomicU64,
     misses: AtomicU64,
+    health: Health,
 }
 
 impl RedisCache {
@@ -80,6 +84,7 @@ impl RedisCache {
             timeout,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            health: Health::default(),
         }
     }
 
@@ -106,31 +111,48 @@ impl RedisCache {
         self.conn.read().clone().ok_or(Error::Closed)
     }
 
-    /// Runs one round trip of `op` within the response timeout and maps its failure.
+    /// Runs one round trip of `op` within the response timeout and maps its failure. A call that times out
+    /// after the connection was lost (and before any call succeeded again) is reported as the lost
+    /// connection, because that is why it got no answer.
     async fn call<T>(
         &self,
         op: &'static str,
         fut: impl Future<Output = RedisResult<T>>,
     ) -> Result<T> {
         match tokio::time::timeout(self.timeout, fut).await {
-            Ok(Ok(value)) => Ok(value),
+            Ok(Ok(value)) => {
+                self.health.succeeded();
+                Ok(value)
+            }
             Ok(Err(e)) => {
                 let error = errors::map(op, &self.endpoint, self.timeout, &e);
+                if let Error::Connection { reason, .. } = &error {
+                    self.health.lost(reason);
+                }
                 tracing::debug!(component = "redis", op, endpoint = %self.endpoint, error = %error, "call failed");
                 Err(error)
             }
             Err(_) => {
                 tracing::debug!(component = "redis", op, endpoint = %self.endpoint, after = ?self.timeout, "call timed out");
-                Err(Error::Timeout {
-                    op,
-                    after: self.timeout,
+                Err(match self.health.lost_reason() {
+                    Some(reason) => Error::Connection {
+                        endpoint: self.endpoint.clone(),
+                        reason: format!(
+                            "{op}: not reconnected within {:?}; the connection was lost: {reason}",
+                            self.timeout
+                        ),
+                    },
+                    None => Error::Timeout {
+                        op,
+                        after: self.timeout,
+                    },
                 })
             }
         }
     }
 
     /// Runs a command that names one key (routed by that key on a cluster).
-    async fn key_cmd<T: redis::FromRedisValue>(&self, op: &'static str, cmd: Cmd) -> Result<T> {
+    async fn keyed<T: redis::FromRedisValue>(&self, op: &'static str, cmd: Cmd) -> Result<T> {
         let mut conn = self.conn()?;
         self.call(op, cmd.query_async(&mut conn)).await
     }
@@ -187,40 +209,40 @@ impl Cache for RedisCache {
 
     async fn get(&self, key: &[u8]) -> Result<Bytes> {
         let value: Option<Vec<u8>> = self
-            .key_cmd("get", key_cmd("GET", &self.keys.full(key)))
+            .keyed("get", key_cmd("GET", &self.keys.full(key)))
             .await?;
         self.count(value.is_some());
         value.map(Bytes::from).ok_or(Error::NotFound)
     }
 
     async fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
-        self.key_cmd("set", set_cmd(&self.keys.full(key), value, None))
+        self.keyed("set", set_cmd(&self.keys.full(key), value, None))
             .await
     }
 
     async fn set_with_ttl(&self, key: &[u8], value: &[u8], ttl: Duration) -> Result<()> {
         let ms = ttl_millis(ttl)?;
-        self.key_cmd("set", set_cmd(&self.keys.full(key), value, ms))
+        self.keyed("set", set_cmd(&self.keys.full(key), value, ms))
             .await
     }
 
     async fn delete(&self, key: &[u8]) -> Result<()> {
         let _removed: u64 = self
-            .key_cmd("delete", key_cmd("UNLINK", &self.keys.full(key)))
+            .keyed("delete", key_cmd("UNLINK", &self.keys.full(key)))
             .await?;
         Ok(())
     }
 
     async fn exists(&self, key: &[u8]) -> Result<bool> {
         let n: u64 = self
-            .key_cmd("exists", key_cmd("EXISTS", &self.keys.full(key)))
+            .keyed("exists", key_cmd("EXISTS", &self.keys.full(key)))
             .await?;
         Ok(n > 0)
     }
 
     async fn ttl(&self, key: &[u8]) -> Result<Option<Duration>> {
         let ms: i64 = self
-            .key_cmd("ttl", key_cmd("PTTL", &self.keys.full(key)))
+            .keyed("ttl", key_cmd("PTTL", &self.keys.full(key)))
             .await?;
         match ms {
             -2 => Err(Error::NotFound),
@@ -283,7 +305,7 @@ impl Cache for RedisCache {
             Some(ms) => {
                 let mut cmd = key_cmd("PEXPIRE", &full);
                 cmd.arg(ms);
-                let set: u64 = self.key_cmd("expire", cmd).await?;
+                let set: u64 = self.keyed("expire", cmd).await?;
                 Ok(set == 1)
             }
             None => {
