@@ -232,22 +232,7 @@ pub(crate) fn main(mut args: Args) -> Result<()> {
         args.runs = 1;
         args.run_ms = 150;
     }
-    let mut header: Vec<String> = ["keys", "value", "workload", "threads"]
-        .map(String::from)
-        .to_vec();
-    header.extend(args.caches.iter().map(|p| format!("{} Mops/s", p.label())));
-    let ratio_column =
-        args.caches.contains(&Peer::Relaycache) && args.caches.contains(&Peer::QuickCache);
-    if ratio_column {
-        header.push("relaycache / quick_cache".into());
-    }
-    let mut table = Table::new(header.clone());
-    let mut hits_table = Table::new(
-        header[..4]
-            .iter()
-            .cloned()
-            .chain(args.caches.iter().map(|p| p.label().to_owned())),
-    );
+    let mut report = Report::new(&args.caches);
     let max_threads = args.threads.iter().copied().max().unwrap_or(1).max(1);
     let started = Instant::now();
     for &keys in &args.keys {
@@ -260,68 +245,33 @@ pub(crate) fn main(mut args: Args) -> Result<()> {
             t0.elapsed().as_secs_f64()
         );
         for &value_size in &args.values {
-            for &workload in &args.workloads {
-                for &threads in &args.threads {
-                    let row = Row {
-                        workload,
-                        value_size,
-                        ttl: Duration::from_millis(args.ttl_ms),
-                        streams: &streams,
-                        threads: threads.max(1),
-                        run: Duration::from_millis(args.run_ms),
-                    };
-                    let results = measure_row(&args, keys, &row);
+            // One build + prefill serves every plain workload and thread count; TTL needs its own
+            // (moka takes the TTL at build time).
+            for with_ttl in [false, true] {
+                let workloads: Vec<Workload> = args
+                    .workloads
+                    .iter()
+                    .copied()
+                    .filter(|&w| (w == Workload::Ttl) == with_ttl)
+                    .collect();
+                if workloads.is_empty() {
+                    continue;
+                }
+                let group = Group {
+                    keys,
+                    value_size,
+                    with_ttl,
+                    workloads,
+                    streams: &streams,
+                };
+                for (workload, threads, results) in measure_group(&args, &group) {
                     let labels = [
                         human(keys),
                         format!("{value_size} B"),
                         workload.label().to_owned(),
                         threads.to_string(),
                     ];
-                    let mut cells = labels.to_vec();
-                    let mut hit_cells = labels.to_vec();
-                    let mut medians = Vec::new();
-                    for samples in &results {
-                        match samples {
-                            Some(samples) => {
-                                let (median, min, max) =
-                                    summarize(&samples.iter().map(|s| s.mops).collect::<Vec<_>>());
-                                medians.push(Some(median));
-                                cells.push(format!("{median:.2} ({min:.2}-{max:.2})"));
-                                let hit = summarize(
-                                    &samples
-                                        .iter()
-                                        .filter_map(|s| s.hit_percent)
-                                        .collect::<Vec<_>>(),
-                                )
-                                .0;
-                                hit_cells.push(if workload == Workload::Write {
-                                    "-".into()
-                                } else {
-                                    format!("{hit:.1}")
-                                });
-                            }
-                            None => {
-                                medians.push(None);
-                                cells.push("n/a".into());
-                                hit_cells.push("n/a".into());
-                            }
-                        }
-                    }
-                    if ratio_column {
-                        let at = |p: Peer| {
-                            args.caches
-                                .iter()
-                                .position(|&c| c == p)
-                                .and_then(|i| medians[i])
-                        };
-                        cells.push(match (at(Peer::Relaycache), at(Peer::QuickCache)) {
-                            (Some(ours), Some(qc)) if qc > 0.0 => format!("{:.2}x", ours / qc),
-                            _ => "n/a".into(),
-                        });
-                    }
-                    eprintln!("  {}", cells.join(" | "));
-                    table.row(cells);
-                    hits_table.row(hit_cells);
+                    report.add_row(labels, workload, &results);
                 }
             }
         }
@@ -331,41 +281,147 @@ pub(crate) fn main(mut args: Args) -> Result<()> {
         "\n### Throughput, Mops/s: median of {} runs of {} ms (min-max), capacity 10% of keys, Zipf s={}\n",
         args.runs, args.run_ms, args.zipf_s
     );
-    print!("{}", table.render());
+    print!("{}", report.table.render());
     println!("\n### Hit ratio of the gets during those runs, %\n");
-    print!("{}", hits_table.render());
+    print!("{}", report.hits.render());
     Ok(())
 }
 
-/// Builds and prefills every cache for one row, then interleaves their runs.
-fn measure_row(args: &Args, keys: u64, row: &Row<'_>) -> Vec<Option<Vec<Sample>>> {
-    let capacity = (keys / 10).max(1);
-    let ttl = (row.workload == Workload::Ttl).then_some(row.ttl);
+/// Rows sharing one set of built caches.
+struct Group<'a> {
+    keys: u64,
+    value_size: usize,
+    with_ttl: bool,
+    workloads: Vec<Workload>,
+    streams: &'a [Vec<u64>],
+}
+
+/// Per cache (in `args.caches` order): its samples, or `None` if not available.
+type CacheSamples = Vec<Option<Vec<Sample>>>;
+
+/// Builds and prefills every cache once for the group, then for each workload and thread count
+/// interleaves the caches' runs.
+fn measure_group(args: &Args, group: &Group<'_>) -> Vec<(Workload, usize, CacheSamples)> {
+    let capacity = (group.keys / 10).max(1);
+    let ttl_duration = Duration::from_millis(args.ttl_ms);
+    let ttl = group.with_ttl.then_some(ttl_duration);
     let spec = Spec { capacity, ttl };
-    let mut runners: Vec<Option<Box<dyn Runner>>> = Vec::new();
-    for &peer in &args.caches {
-        runners.push(adapter::run(
-            peer,
-            &spec,
-            Prepare {
-                capacity,
-                value_size: row.value_size,
-                ttl,
-            },
-        ));
-    }
-    let mut samples: Vec<Option<Vec<Sample>>> = runners
+    let runners: Vec<Option<Box<dyn Runner>>> = args
+        .caches
         .iter()
-        .map(|r| r.as_ref().map(|_| Vec::with_capacity(args.runs)))
+        .map(|&peer| {
+            adapter::run(
+                peer,
+                &spec,
+                Prepare {
+                    capacity,
+                    value_size: group.value_size,
+                    ttl,
+                },
+            )
+        })
         .collect();
-    for run in 0..args.runs.max(1) {
-        for (runner, out) in runners.iter().zip(samples.iter_mut()) {
-            if let (Some(runner), Some(out)) = (runner, out) {
-                out.push(runner.measure(row, run));
+    let mut out = Vec::new();
+    for &workload in &group.workloads {
+        for &threads in &args.threads {
+            let row = Row {
+                workload,
+                value_size: group.value_size,
+                ttl: ttl_duration,
+                streams: group.streams,
+                threads: threads.max(1),
+                run: Duration::from_millis(args.run_ms),
+            };
+            let mut samples: CacheSamples = runners
+                .iter()
+                .map(|r| r.as_ref().map(|_| Vec::with_capacity(args.runs)))
+                .collect();
+            for run in 0..args.runs.max(1) {
+                for (runner, out) in runners.iter().zip(samples.iter_mut()) {
+                    if let (Some(runner), Some(out)) = (runner, out) {
+                        out.push(runner.measure(&row, run));
+                    }
+                }
             }
+            out.push((workload, threads, samples));
         }
     }
-    samples
+    out
+}
+
+/// The two output tables.
+struct Report {
+    caches: Vec<Peer>,
+    ratio_column: bool,
+    table: Table,
+    hits: Table,
+}
+
+impl Report {
+    fn new(caches: &[Peer]) -> Self {
+        let labels = ["keys", "value", "workload", "threads"].map(String::from);
+        let mut header = labels.to_vec();
+        header.extend(caches.iter().map(|p| format!("{} Mops/s", p.label())));
+        let ratio_column = caches.contains(&Peer::Relaycache) && caches.contains(&Peer::QuickCache);
+        if ratio_column {
+            header.push("relaycache / quick_cache".into());
+        }
+        let hits = Table::new(
+            labels
+                .into_iter()
+                .chain(caches.iter().map(|p| p.label().to_owned())),
+        );
+        Self {
+            caches: caches.to_vec(),
+            ratio_column,
+            table: Table::new(header),
+            hits,
+        }
+    }
+
+    fn add_row(&mut self, labels: [String; 4], workload: Workload, results: &CacheSamples) {
+        let mut cells = labels.to_vec();
+        let mut hit_cells = labels.to_vec();
+        let mut medians = Vec::new();
+        for samples in results {
+            let Some(samples) = samples else {
+                medians.push(None);
+                cells.push("n/a".into());
+                hit_cells.push("n/a".into());
+                continue;
+            };
+            let (median, min, max) = summarize(&samples.iter().map(|s| s.mops).collect::<Vec<_>>());
+            medians.push(Some(median));
+            cells.push(format!("{median:.2} ({min:.2}-{max:.2})"));
+            let hit = summarize(
+                &samples
+                    .iter()
+                    .filter_map(|s| s.hit_percent)
+                    .collect::<Vec<_>>(),
+            )
+            .0;
+            hit_cells.push(if workload == Workload::Write {
+                "-".into()
+            } else {
+                format!("{hit:.1}")
+            });
+        }
+        if self.ratio_column {
+            let at = |p: Peer| {
+                self.caches
+                    .iter()
+                    .position(|&c| c == p)
+                    .and_then(|i| medians[i])
+            };
+            cells.push(match (at(Peer::Relaycache), at(Peer::QuickCache)) {
+                (Some(ours), Some(qc)) if qc > 0.0 => format!("{:.2}x", ours / qc),
+                _ => "n/a".into(),
+            });
+        }
+        eprintln!("  {}", cells.join(" | "));
+        self.table.row(cells);
+        self.hits.row(hit_cells);
+    }
 }
 
 fn human(n: u64) -> String {
@@ -383,44 +439,64 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_tiny_row_measures_every_available_cache() {
+    fn a_tiny_group_measures_every_cache_and_workload() {
         let streams = vec![zipf::key_stream(1000, 1.0, 1024, 1)];
         let args = Args {
             keys: vec![1000],
             values: vec![8],
-            workloads: vec![Workload::Mixed],
-            threads: vec![1],
-            caches: vec![Peer::QuickCache, Peer::Lru],
+            workloads: vec![],
+            threads: vec![1, 2],
+            caches: Peer::ALL.to_vec(),
             runs: 2,
             run_ms: 5,
             ttl_ms: 1000,
             zipf_s: 1.0,
             quick: false,
         };
-        for workload in [
-            Workload::Read,
-            Workload::Mixed,
-            Workload::Write,
-            Workload::Ttl,
+        for (with_ttl, workloads) in [
+            (
+                false,
+                vec![Workload::Read, Workload::Mixed, Workload::Write],
+            ),
+            (true, vec![Workload::Ttl]),
         ] {
-            let row = Row {
-                workload,
+            let group = Group {
+                keys: 1000,
                 value_size: 8,
-                ttl: Duration::from_secs(1),
+                with_ttl,
+                workloads: workloads.clone(),
                 streams: &streams,
-                threads: 1,
-                run: Duration::from_millis(5),
             };
-            for samples in measure_row(&args, 1000, &row) {
-                let samples = samples.unwrap_or_default();
-                assert_eq!(samples.len(), 2);
-                assert!(samples.iter().all(|s| s.mops > 0.0));
-                // Prefilled with the hottest 10%: reads hit often, writes do no gets.
-                match workload {
-                    Workload::Write => assert!(samples.iter().all(|s| s.hit_percent.is_none())),
-                    _ => assert!(samples.iter().all(|s| s.hit_percent.unwrap_or(0.0) > 30.0)),
+            let rows = measure_group(&args, &group);
+            assert_eq!(rows.len(), workloads.len() * 2);
+            let mut report = Report::new(&args.caches);
+            for (workload, threads, results) in rows {
+                assert_eq!(results.len(), Peer::ALL.len());
+                for samples in &results {
+                    let samples = samples.clone().unwrap_or_default();
+                    assert_eq!(samples.len(), 2, "{workload:?} x{threads}");
+                    assert!(samples.iter().all(|s| s.mops > 0.0));
+                    // Prefilled with the hottest 10%: gets hit often; writes do no gets.
+                    match workload {
+                        Workload::Write => assert!(samples.iter().all(|s| s.hit_percent.is_none())),
+                        _ => assert!(samples.iter().all(|s| s.hit_percent.unwrap_or(0.0) > 30.0)),
+                    }
                 }
+                report.add_row(
+                    [
+                        "1k".into(),
+                        "8 B".into(),
+                        workload.label().into(),
+                        threads.to_string(),
+                    ],
+                    workload,
+                    &results,
+                );
             }
+            assert!(
+                report.table.render().contains("x |"),
+                "ratio column present"
+            );
         }
     }
 
