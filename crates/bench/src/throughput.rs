@@ -13,6 +13,7 @@ use anyhow::Result;
 use bytes::Bytes;
 
 use crate::adapter::{self, Adapter, Job, Peer, Spec};
+use crate::cputime;
 use crate::table::Table;
 use crate::zipf;
 
@@ -58,11 +59,12 @@ pub(crate) struct Args {
     /// Caches to run.
     #[arg(long, value_delimiter = ',', default_values_t = Peer::ALL.to_vec(), value_enum)]
     caches: Vec<Peer>,
-    /// Measured runs per cache and row; the table shows the median and the min-max.
-    #[arg(long, default_value_t = 3)]
+    /// Measured runs per cache and row, interleaved between caches; the table shows the median and
+    /// the min-max.
+    #[arg(long, default_value_t = 5)]
     runs: usize,
     /// Length of one measured run in milliseconds.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 150)]
     run_ms: u64,
     /// TTL of the `ttl` workload's inserts, in milliseconds.
     #[arg(long, default_value_t = 1000)]
@@ -70,7 +72,7 @@ pub(crate) struct Args {
     /// Zipf exponent.
     #[arg(long, default_value_t = 1.0)]
     zipf_s: f64,
-    /// Fast smoke run: 1M keys, 64-byte values, 1 run of 150 ms per cell.
+    /// Fast smoke run: 1M keys, 64-byte values, 3 runs of 100 ms per cell.
     #[arg(long)]
     quick: bool,
 }
@@ -81,8 +83,23 @@ const STREAM_LEN: usize = 1 << 22;
 /// One measured run.
 #[derive(Debug, Clone, Copy)]
 struct Sample {
+    /// Million operations per wall-clock second, all threads together.
     mops: f64,
+    /// Million operations per second of on-CPU time, summed over threads (each thread's ops divided by
+    /// the CPU time it got): what the run would do with a core per thread to itself. Time spent blocked
+    /// on a lock does not count, time spent spinning does.
+    cpu_mops: f64,
     hit_percent: Option<f64>,
+}
+
+/// What one worker thread did.
+#[derive(Debug, Clone, Copy)]
+struct ThreadResult {
+    ops: u64,
+    gets: u64,
+    hits: u64,
+    wall: Duration,
+    cpu: Option<Duration>,
 }
 
 /// Everything a measured run needs.
@@ -106,7 +123,7 @@ impl<C: Adapter<u64, Bytes>> Runner for Bound<C> {
     fn measure(&self, row: &Row<'_>, run_index: usize) -> Sample {
         let barrier = Barrier::new(row.threads);
         let payload = vec![0xA5u8; row.value_size];
-        let results: Vec<(u64, u64, u64, Duration)> = std::thread::scope(|scope| {
+        let results: Vec<ThreadResult> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..row.threads)
                 .map(|t| {
                     let (barrier, payload) = (&barrier, &payload);
@@ -121,33 +138,41 @@ impl<C: Adapter<u64, Bytes>> Runner for Bound<C> {
                 .collect();
             handles.into_iter().filter_map(|h| h.join().ok()).collect()
         });
-        let ops: u64 = results.iter().map(|r| r.0).sum();
-        let (gets, hits): (u64, u64) = results.iter().fold((0, 0), |(g, h), r| (g + r.1, h + r.2));
+        let ops: u64 = results.iter().map(|r| r.ops).sum();
+        let (gets, hits): (u64, u64) = results
+            .iter()
+            .fold((0, 0), |(g, h), r| (g + r.gets, h + r.hits));
         let elapsed = results
             .iter()
-            .map(|r| r.3)
+            .map(|r| r.wall)
             .max()
             .unwrap_or(Duration::from_secs(1));
+        let cpu_mops = results
+            .iter()
+            .map(|r| r.ops as f64 / r.cpu.unwrap_or(r.wall).as_secs_f64().max(1e-9) / 1e6)
+            .sum();
         Sample {
             mops: ops as f64 / elapsed.as_secs_f64() / 1e6,
+            cpu_mops,
             hit_percent: (gets > 0).then(|| hits as f64 * 100.0 / gets as f64),
         }
     }
 }
 
-/// One thread's loop: returns (ops, gets, hits, elapsed).
+/// One thread's loop.
 fn worker<C: Adapter<u64, Bytes>>(
     cache: &C,
     row: &Row<'_>,
     stream: &[u64],
     payload: &[u8],
     offset: usize,
-) -> (u64, u64, u64, Duration) {
+) -> ThreadResult {
     const BATCH: usize = 1024;
     let mask = stream.len() - 1;
     let (mut ops, mut gets, mut hits) = (0u64, 0u64, 0u64);
     let mut i = offset;
     let start = Instant::now();
+    let cpu_start = cputime::thread_cpu_time();
     // Bounded by time: checked every BATCH ops.
     loop {
         for _ in 0..BATCH {
@@ -173,9 +198,18 @@ fn worker<C: Adapter<u64, Bytes>>(
             }
         }
         ops += BATCH as u64;
-        let elapsed = start.elapsed();
-        if elapsed >= row.run {
-            return (ops, gets, hits, elapsed);
+        let wall = start.elapsed();
+        if wall >= row.run {
+            let cpu = cputime::thread_cpu_time()
+                .zip(cpu_start)
+                .map(|(end, start)| end.saturating_sub(start));
+            return ThreadResult {
+                ops,
+                gets,
+                hits,
+                wall,
+                cpu,
+            };
         }
     }
 }
@@ -229,8 +263,8 @@ pub(crate) fn main(mut args: Args) -> Result<()> {
     if args.quick {
         args.keys = vec![1_000_000];
         args.values = vec![64];
-        args.runs = 1;
-        args.run_ms = 150;
+        args.runs = 3;
+        args.run_ms = 100;
     }
     let mut report = Report::new(&args.caches);
     let max_threads = args.threads.iter().copied().max().unwrap_or(1).max(1);
@@ -278,10 +312,14 @@ pub(crate) fn main(mut args: Args) -> Result<()> {
     }
     eprintln!("done in {:.0}s", started.elapsed().as_secs_f64());
     println!(
-        "\n### Throughput, Mops/s: median of {} runs of {} ms (min-max), capacity 10% of keys, Zipf s={}\n",
+        "\n### Throughput, Mops/s of wall-clock time: median of {} runs of {} ms (min-max), capacity 10% of keys, Zipf s={}\n",
         args.runs, args.run_ms, args.zipf_s
     );
-    print!("{}", report.table.render());
+    print!("{}", report.wall.render());
+    println!(
+        "\n### Throughput, Mops/s of on-CPU time (each thread's ops / the CPU time it got, summed over threads)\n"
+    );
+    print!("{}", report.cpu.render());
     println!("\n### Hit ratio of the gets during those runs, %\n");
     print!("{}", report.hits.render());
     Ok(())
@@ -349,11 +387,15 @@ fn measure_group(args: &Args, group: &Group<'_>) -> Vec<(Workload, usize, CacheS
     out
 }
 
-/// The two output tables.
+/// The output tables.
 struct Report {
     caches: Vec<Peer>,
     ratio_column: bool,
-    table: Table,
+    /// Wall-clock Mops/s.
+    wall: Table,
+    /// On-CPU Mops/s.
+    cpu: Table,
+    /// Hit ratio of the gets.
     hits: Table,
 }
 
@@ -361,50 +403,39 @@ impl Report {
     fn new(caches: &[Peer]) -> Self {
         let labels = ["keys", "value", "workload", "threads"].map(String::from);
         let mut header = labels.to_vec();
-        header.extend(caches.iter().map(|p| format!("{} Mops/s", p.label())));
+        header.extend(caches.iter().map(|p| p.label().to_owned()));
+        let hits = Table::new(header.clone());
         let ratio_column = caches.contains(&Peer::Relaycache) && caches.contains(&Peer::QuickCache);
         if ratio_column {
             header.push("relaycache / quick_cache".into());
         }
-        let hits = Table::new(
-            labels
-                .into_iter()
-                .chain(caches.iter().map(|p| p.label().to_owned())),
-        );
         Self {
             caches: caches.to_vec(),
             ratio_column,
-            table: Table::new(header),
+            wall: Table::new(header.clone()),
+            cpu: Table::new(header),
             hits,
         }
     }
 
-    fn add_row(&mut self, labels: [String; 4], workload: Workload, results: &CacheSamples) {
+    /// The cells of one metric: per cache `median (min-max)`, then the ratio of the medians.
+    fn metric_cells(
+        &self,
+        labels: &[String; 4],
+        results: &CacheSamples,
+        metric: fn(&Sample) -> f64,
+    ) -> Vec<String> {
         let mut cells = labels.to_vec();
-        let mut hit_cells = labels.to_vec();
         let mut medians = Vec::new();
         for samples in results {
             let Some(samples) = samples else {
                 medians.push(None);
                 cells.push("n/a".into());
-                hit_cells.push("n/a".into());
                 continue;
             };
-            let (median, min, max) = summarize(&samples.iter().map(|s| s.mops).collect::<Vec<_>>());
+            let (median, min, max) = summarize(&samples.iter().map(metric).collect::<Vec<_>>());
             medians.push(Some(median));
             cells.push(format!("{median:.2} ({min:.2}-{max:.2})"));
-            let hit = summarize(
-                &samples
-                    .iter()
-                    .filter_map(|s| s.hit_percent)
-                    .collect::<Vec<_>>(),
-            )
-            .0;
-            hit_cells.push(if workload == Workload::Write {
-                "-".into()
-            } else {
-                format!("{hit:.1}")
-            });
         }
         if self.ratio_column {
             let at = |p: Peer| {
@@ -418,8 +449,27 @@ impl Report {
                 _ => "n/a".into(),
             });
         }
-        eprintln!("  {}", cells.join(" | "));
-        self.table.row(cells);
+        cells
+    }
+
+    fn add_row(&mut self, labels: [String; 4], workload: Workload, results: &CacheSamples) {
+        let wall = self.metric_cells(&labels, results, |s| s.mops);
+        let cpu = self.metric_cells(&labels, results, |s| s.cpu_mops);
+        let mut hit_cells = labels.to_vec();
+        for samples in results {
+            hit_cells.push(match samples {
+                None => "n/a".into(),
+                Some(_) if workload == Workload::Write => "-".into(),
+                Some(samples) => {
+                    let hits: Vec<f64> = samples.iter().filter_map(|s| s.hit_percent).collect();
+                    format!("{:.1}", summarize(&hits).0)
+                }
+            });
+        }
+        eprintln!("  wall: {}", wall.join(" | "));
+        eprintln!("  cpu:  {}", cpu.join(" | "));
+        self.wall.row(wall);
+        self.cpu.row(cpu);
         self.hits.row(hit_cells);
     }
 }
@@ -493,10 +543,8 @@ mod tests {
                     &results,
                 );
             }
-            assert!(
-                report.table.render().contains("x |"),
-                "ratio column present"
-            );
+            assert!(report.wall.render().contains("x |"), "ratio column present");
+            assert!(report.cpu.render().contains("x |"), "ratio column present");
         }
     }
 
