@@ -216,6 +216,7 @@ fn worker<C: Adapter<u64, Bytes>>(
 
 /// Builds a cache and prefills it with the hottest `capacity` keys.
 struct Prepare {
+    label: &'static str,
     capacity: u64,
     value_size: usize,
     ttl: Option<Duration>,
@@ -225,6 +226,7 @@ impl Job<u64, Bytes> for Prepare {
     type Output = Box<dyn Runner>;
 
     fn run<C: Adapter<u64, Bytes>>(self, cache: C) -> Box<dyn Runner> {
+        let started = Instant::now();
         let payload = vec![0x5Au8; self.value_size];
         for rank in 1..=self.capacity {
             let value = Bytes::copy_from_slice(&payload);
@@ -238,6 +240,13 @@ impl Job<u64, Bytes> for Prepare {
             }
         }
         cache.settle();
+        eprintln!(
+            "  prefilled {}: {} of {} entries resident ({:.1}s)",
+            self.label,
+            cache.len(),
+            self.capacity,
+            started.elapsed().as_secs_f64()
+        );
         Box::new(Bound(cache))
     }
 }
@@ -352,6 +361,7 @@ fn measure_group(args: &Args, group: &Group<'_>) -> Vec<(Workload, usize, CacheS
                 peer,
                 &spec,
                 Prepare {
+                    label: peer.label(),
                     capacity,
                     value_size: group.value_size,
                     ttl,
