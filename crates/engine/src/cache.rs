@@ -382,7 +382,6 @@ impl<K: Hash + Eq, V> Cache<K, V> {
             } else {
                 0
             };
-            shard.climb(cell.hits.load(Relaxed), cell.misses.load(Relaxed));
             shard.insert(hash, key, value, cost, deadline, now, removed.as_mut())
         };
         self.announce(removed);

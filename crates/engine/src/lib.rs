@@ -11,11 +11,11 @@
 //!   touch only the entry; writes take the write lock and do the policy work and due expirations.
 //! - [`Builder`] (module `builder`): `max_cost`, `num_counters`, `weigher`, `eviction_listener`,
 //!   `clock`, `shards`.
-//! - `shard`: hash table of slab indices + the policy: an admission **window** (FIFO, size tuned by the
-//!   hill climber in `climber`) in front of a **main** CLOCK queue; a window candidate enters main only
+//! - `shard`: hash table of slab indices + the policy: an admission **window** (FIFO, 1% of the
+//!   capacity) in front of a **main** CLOCK queue; a window candidate enters main only
 //!   if the frequency sketch has seen it more often than main's victim.
 //! - `sketch`: the TinyLFU count-min sketch (4-bit counters, one cache line per key, conservative
-//!   update, halving every `num_counters / shards` additions, doorkeeper bits).
+//!   update, four counters per `num_counters`, halving every `16 * num_counters` additions, doorkeeper bits).
 //! - `wheel`: a hierarchical timer wheel (6 x 64 buckets, ~1 ms ticks) reclaiming expired entries
 //!   without reads.
 //! - `slab`: entries in a slab with intrusive lists, so every policy and timer step is O(1).
@@ -64,7 +64,6 @@
 
 mod builder;
 mod cache;
-mod climber;
 mod clock;
 pub mod loader;
 mod shard;
