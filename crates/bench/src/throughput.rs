@@ -90,6 +90,9 @@ struct Sample {
     /// on a lock does not count, time spent spinning does.
     cpu_mops: f64,
     hit_percent: Option<f64>,
+    /// The longest CPU time any thread spent on one batch of 1024 operations: shows pauses such as a
+    /// mass expiry handled inside one call (descheduling by other processes does not count).
+    worst_batch: Duration,
 }
 
 /// What one worker thread did.
@@ -100,6 +103,7 @@ struct ThreadResult {
     hits: u64,
     wall: Duration,
     cpu: Option<Duration>,
+    worst_batch: Duration,
 }
 
 /// Everything a measured run needs.
@@ -155,6 +159,11 @@ impl<C: Adapter<u64, Bytes>> Runner for Bound<C> {
             mops: ops as f64 / elapsed.as_secs_f64() / 1e6,
             cpu_mops,
             hit_percent: (gets > 0).then(|| hits as f64 * 100.0 / gets as f64),
+            worst_batch: results
+                .iter()
+                .map(|r| r.worst_batch)
+                .max()
+                .unwrap_or_default(),
         }
     }
 }
@@ -173,6 +182,8 @@ fn worker<C: Adapter<u64, Bytes>>(
     let mut i = offset;
     let start = Instant::now();
     let cpu_start = cputime::thread_cpu_time();
+    let mut cpu_batch = cpu_start;
+    let mut worst_batch = Duration::ZERO;
     // Bounded by time: checked every BATCH ops.
     loop {
         for _ in 0..BATCH {
@@ -199,8 +210,13 @@ fn worker<C: Adapter<u64, Bytes>>(
         }
         ops += BATCH as u64;
         let wall = start.elapsed();
+        let cpu_now = cputime::thread_cpu_time();
+        if let (Some(now), Some(before)) = (cpu_now, cpu_batch) {
+            worst_batch = worst_batch.max(now.saturating_sub(before));
+        }
+        cpu_batch = cpu_now;
         if wall >= row.run {
-            let cpu = cputime::thread_cpu_time()
+            let cpu = cpu_now
                 .zip(cpu_start)
                 .map(|(end, start)| end.saturating_sub(start));
             return ThreadResult {
@@ -209,6 +225,7 @@ fn worker<C: Adapter<u64, Bytes>>(
                 hits,
                 wall,
                 cpu,
+                worst_batch,
             };
         }
     }
@@ -331,6 +348,10 @@ pub(crate) fn main(mut args: Args) -> Result<()> {
     print!("{}", report.cpu.render());
     println!("\n### Hit ratio of the gets during those runs, %\n");
     print!("{}", report.hits.render());
+    println!(
+        "\n### Longest 1024-operation batch of any thread in any run, CPU milliseconds (pauses)\n"
+    );
+    print!("{}", report.stalls.render());
     Ok(())
 }
 
@@ -407,6 +428,8 @@ struct Report {
     cpu: Table,
     /// Hit ratio of the gets.
     hits: Table,
+    /// Longest batch.
+    stalls: Table,
 }
 
 impl Report {
@@ -415,6 +438,7 @@ impl Report {
         let mut header = labels.to_vec();
         header.extend(caches.iter().map(|p| p.label().to_owned()));
         let hits = Table::new(header.clone());
+        let stalls = Table::new(header.clone());
         let ratio_column = caches.contains(&Peer::Relaycache) && caches.contains(&Peer::QuickCache);
         if ratio_column {
             header.push("relaycache / quick_cache".into());
@@ -425,6 +449,7 @@ impl Report {
             wall: Table::new(header.clone()),
             cpu: Table::new(header),
             hits,
+            stalls,
         }
     }
 
@@ -476,6 +501,21 @@ impl Report {
                 }
             });
         }
+        let mut stall_cells = labels.to_vec();
+        for samples in results {
+            stall_cells.push(match samples {
+                None => "n/a".into(),
+                Some(samples) => {
+                    let worst = samples
+                        .iter()
+                        .map(|s| s.worst_batch)
+                        .max()
+                        .unwrap_or_default();
+                    format!("{:.2}", worst.as_secs_f64() * 1e3)
+                }
+            });
+        }
+        self.stalls.row(stall_cells);
         eprintln!("  wall: {}", wall.join(" | "));
         eprintln!("  cpu:  {}", cpu.join(" | "));
         self.wall.row(wall);
