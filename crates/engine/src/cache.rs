@@ -17,13 +17,32 @@ use crate::sync::RwLock;
 pub(crate) type Weigher<K, V> = Box<dyn Fn(&K, &V) -> u64 + Send + Sync>;
 pub(crate) type Listener<K, V> = Box<dyn Fn(&K, &V, Cause) + Send + Sync>;
 
-/// A shard with its read-side counters, padded to its own cache lines.
+/// A shard, padded to its own cache lines.
 #[repr(align(128))]
 pub(crate) struct Cell<K, V> {
     pub(crate) lock: RwLock<Shard<K, V>>,
+    pub(crate) flights: Flights<K, V>,
+}
+
+/// Stripes of the hit and miss counters: each thread counts in its own stripe (its own cache line), so
+/// reads on different threads never write to a shared line for statistics.
+const STRIPES: usize = 16;
+
+#[repr(align(128))]
+#[derive(Default)]
+struct Stripe {
     hits: AtomicU64,
     misses: AtomicU64,
-    pub(crate) flights: Flights<K, V>,
+}
+
+/// This thread's stripe index.
+#[inline]
+fn stripe() -> usize {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    thread_local! {
+        static SLOT: usize = (NEXT.fetch_add(1, Relaxed) as usize) % STRIPES;
+    }
+    SLOT.with(|s| *s)
 }
 
 /// One page of [`Cache::scan`].
@@ -54,6 +73,7 @@ pub struct Cache<K, V> {
     listener: Option<Listener<K, V>>,
     clock: Arc<dyn Clock>,
     max_cost: AtomicU64,
+    stripes: Box<[Stripe]>,
 }
 
 impl<K, V> std::fmt::Debug for Cache<K, V> {
@@ -87,8 +107,6 @@ impl<K, V> Cache<K, V> {
         let cells = (0..n)
             .map(|i| Cell {
                 lock: RwLock::new(Shard::new(share(max_cost, n, i), counters / n, now)),
-                hits: AtomicU64::new(0),
-                misses: AtomicU64::new(0),
                 flights: Flights::new(),
             })
             .collect();
@@ -100,6 +118,7 @@ impl<K, V> Cache<K, V> {
             listener,
             clock,
             max_cost: AtomicU64::new(max_cost),
+            stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
         }
     }
 
@@ -176,9 +195,11 @@ impl<K, V> Cache<K, V> {
             max_cost: self.max_cost(),
             ..Stats::default()
         };
+        for st in self.stripes.iter() {
+            s.hits += st.hits.load(Relaxed);
+            s.misses += st.misses.load(Relaxed);
+        }
         for c in self.cells.iter() {
-            s.hits += c.hits.load(Relaxed);
-            s.misses += c.misses.load(Relaxed);
             let shard = c.lock.read();
             shard.counts.add_to(&mut s);
             s.key_count += shard.len() as u64;
@@ -310,11 +331,11 @@ impl<K: Hash + Eq, V> Cache<K, V> {
             bump(&e.freq);
             let v = e.value.clone();
             drop(shard);
-            cell.hits.fetch_add(1, Relaxed);
+            self.stripes[stripe()].hits.fetch_add(1, Relaxed);
             Some(v)
         } else {
             drop(shard);
-            cell.misses.fetch_add(1, Relaxed);
+            self.stripes[stripe()].misses.fetch_add(1, Relaxed);
             None
         }
     }

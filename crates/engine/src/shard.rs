@@ -167,15 +167,18 @@ impl<K, V> Shard<K, V> {
         }
     }
 
-    /// Main's CLOCK victim: the first entry from the head not hit since last looked at; hit entries
-    /// fold their hits into the sketch and go to the tail. Bounded by the queue length.
-    fn victim(&mut self) -> u32 {
-        let mut steps = 0;
-        loop {
+    /// Main's CLOCK victim: the first entry from the head not hit since last looked at, other than the
+    /// protected `keep` and the candidate `cand`; hit entries fold their hits into the sketch and go to
+    /// the tail. Bounded: after one lap every hit bit is clear. `NIL` if main holds nothing else.
+    fn victim(&mut self, keep: u32, cand: u32) -> u32 {
+        let limit = 2 * self.main.len + 2;
+        for _ in 0..limit {
             let h = self.main.head;
-            let Some(e) = self.slab.get(h) else { return h };
+            let Some(e) = self.slab.get(h) else {
+                return NIL;
+            };
             let f = e.freq.load(Relaxed);
-            if f == 0 || steps >= self.main.len {
+            if f == 0 && h != keep && h != cand {
                 return h;
             }
             e.freq.store(0, Relaxed);
@@ -185,8 +188,17 @@ impl<K, V> Shard<K, V> {
             self.slab.unlink(&mut main, h, Links::Policy, cost);
             self.slab.push_back(&mut main, h, Links::Policy, cost);
             self.main = main;
-            steps += 1;
         }
+        NIL
+    }
+
+    /// The oldest window entry other than `keep`, or `NIL`.
+    fn window_victim(&self, keep: u32) -> u32 {
+        let mut i = self.window.head;
+        while i != NIL && i == keep {
+            i = self.slab.next(i, Links::Policy);
+        }
+        i
     }
 
     /// Moves the window's oldest entry to main's tail; returns it.
@@ -208,9 +220,9 @@ impl<K, V> Shard<K, V> {
         c
     }
 
-    /// Evicts until the shard is within capacity. `new` is the entry just inserted (if any): evicting it
-    /// counts as a rejection.
-    fn make_room(&mut self, new: u32, mut out: Sink<'_, K, V>) {
+    /// Evicts until the shard is within capacity. `new` is the entry just inserted (evicting it counts
+    /// as a rejection); `keep` is an entry just updated, which is never evicted by its own write.
+    fn make_room(&mut self, new: u32, keep: u32, mut out: Sink<'_, K, V>) {
         let cause_for = |i: u32| {
             if i == new {
                 Cause::Rejected
@@ -219,31 +231,29 @@ impl<K, V> Shard<K, V> {
             }
         };
         while self.used > self.capacity {
-            if self.window.cost > self.window_target && !self.window.is_empty() {
-                if self.main.is_empty() {
-                    let c = self.window.head;
-                    self.evict(c, cause_for(c), out.as_deref_mut());
-                    continue;
-                }
-                let v = self.victim();
-                let c = self.promote_window_head();
-                let (Some(ce), Some(ve)) = (self.slab.get(c), self.slab.get(v)) else {
-                    break;
-                };
-                if self.sketch.estimate(ce.hash) > self.sketch.estimate(ve.hash) {
-                    self.evict(v, Cause::Size, out.as_deref_mut());
-                } else {
-                    self.evict(c, cause_for(c), out.as_deref_mut());
-                }
-            } else if !self.main.is_empty() {
-                let v = self.victim();
-                self.evict(v, cause_for(v), out.as_deref_mut());
-            } else if !self.window.is_empty() {
-                let c = self.window.head;
-                self.evict(c, cause_for(c), out.as_deref_mut());
+            let cand = if self.window.cost > self.window_target && !self.window.is_empty() {
+                self.promote_window_head()
             } else {
+                NIL
+            };
+            let v = self.victim(keep, cand);
+            let loser = match (cand != NIL, v != NIL) {
+                (true, true) => {
+                    let (Some(ce), Some(ve)) = (self.slab.get(cand), self.slab.get(v)) else {
+                        break;
+                    };
+                    let admit = cand == keep
+                        || self.sketch.estimate(ce.hash) > self.sketch.estimate(ve.hash);
+                    if admit { v } else { cand }
+                }
+                (false, true) => v,
+                (true, false) if cand != keep => cand,
+                _ => self.window_victim(keep),
+            };
+            if loser == NIL {
                 break;
             }
+            self.evict(loser, cause_for(loser), out.as_deref_mut());
         }
         while self.window.cost > self.window_target && !self.window.is_empty() {
             self.promote_window_head();
@@ -282,7 +292,7 @@ impl<K, V> Shard<K, V> {
             } else {
                 let cost = fits.unwrap_or(0);
                 self.update(i, key, value, cost, deadline, out.as_deref_mut());
-                self.make_room(NIL, out);
+                self.make_room(NIL, i, out);
                 return if self.slab.get(i).is_some() {
                     Inserted::Updated
                 } else {
@@ -318,7 +328,7 @@ impl<K, V> Shard<K, V> {
         if deadline != 0 {
             self.wheel.schedule(&mut self.slab, i);
         }
-        self.make_room(i, out);
+        self.make_room(i, NIL, out);
         if self.slab.get(i).is_some_and(|e| e.hash == hash) && self.find_index_is(hash, i) {
             self.counts.inserts += 1;
             Inserted::New
@@ -450,7 +460,7 @@ impl<K, V> Shard<K, V> {
     pub(crate) fn set_capacity(&mut self, capacity: u64, out: Sink<'_, K, V>) {
         self.capacity = capacity;
         self.window_target = capacity / WINDOW_DIVISOR;
-        self.make_room(NIL, out);
+        self.make_room(NIL, NIL, out);
     }
 
     /// Appends up to `limit` live keys from slot `from` on for which `pred` holds; returns the slot to

@@ -50,17 +50,26 @@ impl Sketch {
         }
     }
 
+    /// Word index and bit shift of the key's counter in each of the four rows.
     #[inline]
     fn slots(&self, h: u64) -> [(usize, u32); 4] {
         let base = ((h & self.block_mask) * 8) as usize;
-        let mut out = [(0, 0); 4];
-        for (i, slot) in out.iter_mut().enumerate() {
-            let bits = h >> (32 + i * 8);
-            let word = base + i * 2 + (bits & 1) as usize;
-            let shift = ((bits >> 1) & 15) as u32 * 4;
-            *slot = (word, shift);
-        }
-        out
+        let b = h >> 32;
+        [
+            (base + (b & 1) as usize, ((b >> 1) & 15) as u32 * 4),
+            (
+                base + 2 + ((b >> 8) & 1) as usize,
+                ((b >> 9) & 15) as u32 * 4,
+            ),
+            (
+                base + 4 + ((b >> 16) & 1) as usize,
+                ((b >> 17) & 15) as u32 * 4,
+            ),
+            (
+                base + 6 + ((b >> 24) & 1) as usize,
+                ((b >> 25) & 15) as u32 * 4,
+            ),
+        ]
     }
 
     #[inline]
@@ -71,34 +80,57 @@ impl Sketch {
         (word, mask)
     }
 
-    /// Records one occurrence of the key with hash `hash`.
-    pub(crate) fn increment(&mut self, hash: u64) {
-        let h = mix(hash);
-        self.additions += 1;
-        let (dw, dm) = self.door_bits(h);
-        if self.door[dw] & dm != dm {
-            self.door[dw] |= dm;
-        } else {
-            let slots = self.slots(h);
-            let counts = slots.map(|(w, s)| (self.words[w] >> s) & MAX);
-            let min = counts.iter().copied().min().unwrap_or(0);
-            if min < MAX {
-                for ((w, s), c) in slots.into_iter().zip(counts) {
-                    if c == min {
-                        self.words[w] += 1 << s;
-                    }
-                }
-            }
+    #[inline]
+    fn min_count(&self, slots: &[(usize, u32); 4]) -> u64 {
+        let mut min = MAX;
+        for &(w, s) in slots {
+            min = min.min((self.words[w] >> s) & MAX);
         }
-        if self.additions >= self.sample {
-            self.halve();
+        min
+    }
+
+    /// Raises each of the key's counters to at least `min + n` (conservative update).
+    #[inline]
+    fn raise(&mut self, slots: &[(usize, u32); 4], n: u64) {
+        let min = self.min_count(slots);
+        let target = (min + n).min(MAX);
+        if target == min {
+            return;
+        }
+        for &(w, s) in slots {
+            let c = (self.words[w] >> s) & MAX;
+            if c < target {
+                self.words[w] += (target - c) << s;
+            }
         }
     }
 
+    /// Records one occurrence of the key with hash `hash`.
+    #[inline]
+    pub(crate) fn increment(&mut self, hash: u64) {
+        self.add(hash, 1);
+    }
+
     /// Records `n` occurrences (hits counted lazily by an entry, folded in when the policy looks at it).
+    /// The first occurrence since the last halving only sets the doorkeeper.
     pub(crate) fn add(&mut self, hash: u64, n: u8) {
-        for _ in 0..n.min(16) {
-            self.increment(hash);
+        if n == 0 {
+            return;
+        }
+        let h = mix(hash);
+        let mut n = u64::from(n);
+        self.additions += n;
+        let (dw, dm) = self.door_bits(h);
+        if self.door[dw] & dm != dm {
+            self.door[dw] |= dm;
+            n -= 1;
+        }
+        if n > 0 {
+            let slots = self.slots(h);
+            self.raise(&slots, n);
+        }
+        if self.additions >= self.sample {
+            self.halve();
         }
     }
 
@@ -108,13 +140,7 @@ impl Sketch {
         let h = mix(hash);
         let (dw, dm) = self.door_bits(h);
         let door = u64::from(self.door[dw] & dm == dm);
-        let min = self
-            .slots(h)
-            .iter()
-            .map(|&(w, s)| (self.words[w] >> s) & MAX)
-            .min()
-            .unwrap_or(0);
-        min + door
+        self.min_count(&self.slots(h)) + door
     }
 
     /// Halves every counter and clears the doorkeeper: popularity ages.
