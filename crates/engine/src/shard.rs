@@ -281,7 +281,6 @@ impl<K, V> Shard<K, V> {
     where
         K: Eq,
     {
-        self.sketch.increment(hash);
         let fits = u32::try_from(cost)
             .ok()
             .filter(|&c| u64::from(c) <= self.capacity);
@@ -306,6 +305,10 @@ impl<K, V> Shard<K, V> {
                 };
             }
         }
+        // A write of an absent key is an access the sketch must see; a write of a present key is
+        // counted on the entry (`update` bumps its hit counter) and folded in later, which spares the
+        // write path a random access into the sketch.
+        self.sketch.increment(hash);
         let Some(cost) = fits else {
             self.counts.record(Cause::Rejected);
             if let Some(out) = out {
@@ -381,13 +384,14 @@ impl<K, V> Shard<K, V> {
         }
     }
 
-    /// Removes `key`; an expired entry is reclaimed as expired and not returned.
+    /// Removes `key`, reporting why: [`Cause::Explicit`] for a live entry, [`Cause::Expired`] for an
+    /// entry whose deadline had passed (reclaimed, but not to be returned to the caller).
     pub(crate) fn remove<Q>(
         &mut self,
         hash: u64,
         key: &Q,
         now: impl FnOnce() -> u64,
-    ) -> Option<(K, V)>
+    ) -> Option<(K, V, Cause)>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
@@ -404,8 +408,7 @@ impl<K, V> Shard<K, V> {
             Cause::Explicit
         };
         self.evict(i, cause, Some(&mut taken));
-        let (k, v, _) = taken.pop()?;
-        (!expired).then_some((k, v))
+        taken.pop()
     }
 
     /// Sets the deadline of a live `key` (0: never expires). False when absent or expired.
