@@ -39,6 +39,9 @@ pub(crate) struct Args {
     /// Requests in the synthetic Zipf(1.0) trace over 100k keys.
     #[arg(long, default_value_t = 1_000_000)]
     zipf_requests: usize,
+    /// `num_counters` per entry of capacity for relaycache and stretto (default 10).
+    #[arg(long)]
+    counters_per_entry: Option<u64>,
     /// Fast smoke run: 2 capacities per trace (the DESIGN.md cells), a 200k-request Zipf trace.
     #[arg(long)]
     quick: bool,
@@ -129,7 +132,13 @@ fn hit_percent(hits: u64, requests: usize) -> f64 {
     }
 }
 
-fn run_cell(trace: &Trace, capacity: u64, column: Column, runs: usize) -> Option<f64> {
+fn run_cell(
+    trace: &Trace,
+    capacity: u64,
+    column: Column,
+    runs: usize,
+    counters_per_entry: Option<u64>,
+) -> Option<f64> {
     let keys = &trace.keys;
     match column {
         Column::Opt => Some(hit_percent(
@@ -142,8 +151,8 @@ fn run_cell(trace: &Trace, capacity: u64, column: Column, runs: usize) -> Option
         )),
         Column::Cache(peer) => {
             let spec = Spec {
-                capacity,
-                ttl: None,
+                counters_per_entry,
+                ..Spec::new(capacity, None)
             };
             let mut results = Vec::with_capacity(runs);
             for _ in 0..runs.max(1) {
@@ -198,7 +207,13 @@ pub(crate) fn main(args: Args) -> Result<()> {
                 while let Some(&(t, c, k)) = cells.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let r = &results[t];
                     let t0 = Instant::now();
-                    let ratio = run_cell(&r.trace, r.capacities[c], columns[k], args.runs);
+                    let ratio = run_cell(
+                        &r.trace,
+                        r.capacities[c],
+                        columns[k],
+                        args.runs,
+                        args.counters_per_entry,
+                    );
                     eprintln!(
                         "  {:>10} @ {:>6} {:<12} {:>6}  ({:.1}s)",
                         r.trace.name,
@@ -395,10 +410,7 @@ mod tests {
     #[test]
     fn replay_counts_hits_like_the_exact_lru_for_the_lru_crate() {
         let keys = crate::zipf::key_stream(200, 1.0, 3000, 1);
-        let spec = Spec {
-            capacity: 20,
-            ttl: None,
-        };
+        let spec = Spec::new(20, None);
         let lru = adapter::run(Peer::Lru, &spec, Replay { keys: &keys });
         assert_eq!(lru, Some(sim::lru::hits(&keys, 20)));
     }

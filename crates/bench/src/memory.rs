@@ -97,6 +97,9 @@ pub(crate) struct Args {
     /// Subjects to measure, each in its own process.
     #[arg(long, value_delimiter = ',', default_values_t = Subject::ALL.to_vec(), value_enum)]
     subjects: Vec<Subject>,
+    /// `num_counters` per entry for relaycache and stretto (default 10, the documented guidance).
+    #[arg(long)]
+    counters_per_entry: Option<u64>,
     /// Fast smoke run: 100k entries.
     #[arg(long)]
     quick: bool,
@@ -211,12 +214,16 @@ impl Job<String, Bytes> for Fill {
 }
 
 /// Runs in the child process: measures one subject; `None` if it is not available in this build.
-fn measure(subject: Subject, entries: u64) -> Result<Option<Measurement>> {
+fn measure(
+    subject: Subject,
+    entries: u64,
+    counters_per_entry: Option<u64>,
+) -> Result<Option<Measurement>> {
     let before = rss_bytes()?;
     if let Some(peer) = subject.peer() {
         let spec = Spec {
-            capacity: entries,
-            ttl: None,
+            counters_per_entry,
+            ..Spec::new(entries, None)
         };
         return adapter::run(peer, &spec, Fill { entries, before }).transpose();
     }
@@ -252,7 +259,7 @@ fn measure(subject: Subject, entries: u64) -> Result<Option<Measurement>> {
 pub(crate) fn main(args: Args) -> Result<()> {
     let entries = if args.quick { 100_000 } else { args.entries };
     if let Some(subject) = args.child {
-        match measure(subject, entries)? {
+        match measure(subject, entries, args.counters_per_entry)? {
             Some(m) => println!("{}", m.to_line()),
             None => println!("{UNAVAILABLE}"),
         }
@@ -263,8 +270,13 @@ pub(crate) fn main(args: Args) -> Result<()> {
     let mut rows: Vec<(Subject, Option<Measurement>)> = Vec::new();
     for &subject in &args.subjects {
         let t0 = Instant::now();
-        let output = Command::new(&exe)
-            .args(["memory", "--entries", &entries.to_string(), "--child"])
+        let mut command = Command::new(&exe);
+        command.arg("memory");
+        if let Some(n) = args.counters_per_entry {
+            command.args(["--counters-per-entry", &n.to_string()]);
+        }
+        let output = command
+            .args(["--entries", &entries.to_string(), "--child"])
             .arg(
                 format!("{subject:?}")
                     .to_lowercase()

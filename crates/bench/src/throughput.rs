@@ -373,7 +373,7 @@ fn measure_group(args: &Args, group: &Group<'_>) -> Vec<(Workload, usize, CacheS
     let capacity = (group.keys / 10).max(1);
     let ttl_duration = Duration::from_millis(args.ttl_ms);
     let ttl = group.with_ttl.then_some(ttl_duration);
-    let spec = Spec { capacity, ttl };
+    let spec = Spec::new(capacity, ttl);
     let runners: Vec<Option<Box<dyn Runner>>> = args
         .caches
         .iter()

@@ -61,12 +61,26 @@ pub(crate) struct Spec {
     /// (value stored with its deadline, checked on `get`), moka gets it as its cache-wide
     /// `time_to_live` (every insert of the workload uses the same TTL, so this is equivalent).
     pub(crate) ttl: Option<Duration>,
+    /// Admission counters per entry of capacity for the TinyLFU-class caches (relaycache, stretto);
+    /// `None` = 10, as Ristretto recommends and relaycache's configuration documents.
+    pub(crate) counters_per_entry: Option<u64>,
 }
 
 impl Spec {
-    /// Admission counters for the TinyLFU-class caches: 10x the entries, as Ristretto recommends.
+    /// A spec with the default admission counters.
+    pub(crate) fn new(capacity: u64, ttl: Option<Duration>) -> Self {
+        Self {
+            capacity,
+            ttl,
+            counters_per_entry: None,
+        }
+    }
+
+    /// `num_counters` for the TinyLFU-class caches: by default 10x the entries.
     pub(crate) fn num_counters(&self) -> u64 {
-        self.capacity.saturating_mul(10).max(100)
+        self.capacity
+            .saturating_mul(self.counters_per_entry.unwrap_or(10))
+            .max(100)
     }
 }
 
@@ -144,7 +158,7 @@ mod tests {
     fn every_available_peer_stores_and_returns_values() {
         for peer in Peer::ALL {
             for ttl in [None, Some(Duration::from_secs(60))] {
-                let spec = Spec { capacity: 100, ttl };
+                let spec = Spec::new(100, ttl);
                 // stretto may drop an insert under contention by design; with settle() it does not.
                 assert_eq!(
                     run(peer, &spec, Smoke),
