@@ -324,15 +324,26 @@ impl<K: Hash + Eq, V> Cache<K, V> {
         Q: Hash + Eq + ?Sized,
         V: Clone,
     {
+        self.get_with(key, |_, v| v.clone())
+    }
+
+    /// Calls `f` with the stored key and value of `key` if present and not expired (a hit), under the
+    /// shard's read lock: keep `f` short and do not call the cache from it.
+    #[inline]
+    pub fn get_with<Q, R>(&self, key: &Q, f: impl FnOnce(&K, &V) -> R) -> Option<R>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let hash = self.hash(key);
         let cell = self.cell(hash);
         let shard = cell.lock.read();
         if let Some(e) = shard.get(hash, key, || self.now()) {
             bump(&e.freq);
-            let v = e.value.clone();
+            let r = f(&e.key, &e.value);
             drop(shard);
             self.stripes[stripe()].hits.fetch_add(1, Relaxed);
-            Some(v)
+            Some(r)
         } else {
             drop(shard);
             self.stripes[stripe()].misses.fetch_add(1, Relaxed);

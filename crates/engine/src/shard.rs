@@ -347,6 +347,8 @@ impl<K, V> Shard<K, V> {
         };
         let old_cost = e.cost;
         let old = std::mem::replace(&mut e.value, value);
+        // Replace the key too: equal keys may still differ in what they carry (a packed key+value).
+        let key = std::mem::replace(&mut e.key, key);
         bump(&e.freq);
         e.cost = cost;
         let queue = e.queue;

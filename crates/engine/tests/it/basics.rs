@@ -189,3 +189,16 @@ fn frequent_keys_survive_a_scan() {
         "only {kept} of 50 hot keys survived a one-hit scan"
     );
 }
+
+#[test]
+fn byte_cache_replaces_values_in_place() {
+    let c = relaycache_engine::ByteCache::new(1 << 20, 1000).expect("valid");
+    c.insert(b"k", b"first");
+    c.insert(b"k", b"second, longer");
+    assert_eq!(c.get(b"k"), Some(b"second, longer".to_vec()));
+    assert_eq!(c.len(), 1);
+    assert_eq!(c.stats().updates, 1);
+    c.inner().check_invariants().expect("invariants");
+    assert!(c.remove(b"k"));
+    assert_eq!(c.get(b"k"), None);
+}
