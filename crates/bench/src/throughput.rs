@@ -421,7 +421,8 @@ fn measure_group(args: &Args, group: &Group<'_>) -> Vec<(Workload, usize, CacheS
 /// The output tables.
 struct Report {
     caches: Vec<Peer>,
-    ratio_column: bool,
+    /// The caches given a "/ quick_cache" ratio column.
+    ratios: Vec<Peer>,
     /// Wall-clock Mops/s.
     wall: Table,
     /// On-CPU Mops/s.
@@ -439,13 +440,20 @@ impl Report {
         header.extend(caches.iter().map(|p| p.label().to_owned()));
         let hits = Table::new(header.clone());
         let stalls = Table::new(header.clone());
-        let ratio_column = caches.contains(&Peer::Relaycache) && caches.contains(&Peer::QuickCache);
-        if ratio_column {
-            header.push("relaycache / quick_cache".into());
-        }
+        // One ratio column per relaycache cache, when quick_cache ran too.
+        let ratios: Vec<Peer> = if caches.contains(&Peer::QuickCache) {
+            caches.iter().copied().filter(|p| p.is_ours()).collect()
+        } else {
+            Vec::new()
+        };
+        header.extend(
+            ratios
+                .iter()
+                .map(|p| format!("{} / quick_cache", p.label())),
+        );
         Self {
             caches: caches.to_vec(),
-            ratio_column,
+            ratios,
             wall: Table::new(header.clone()),
             cpu: Table::new(header),
             hits,
@@ -472,14 +480,14 @@ impl Report {
             medians.push(Some(median));
             cells.push(format!("{median:.2} ({min:.2}-{max:.2})"));
         }
-        if self.ratio_column {
-            let at = |p: Peer| {
-                self.caches
-                    .iter()
-                    .position(|&c| c == p)
-                    .and_then(|i| medians[i])
-            };
-            cells.push(match (at(Peer::Relaycache), at(Peer::QuickCache)) {
+        let at = |p: Peer| {
+            self.caches
+                .iter()
+                .position(|&c| c == p)
+                .and_then(|i| medians[i])
+        };
+        for &ours in &self.ratios {
+            cells.push(match (at(ours), at(Peer::QuickCache)) {
                 (Some(ours), Some(qc)) if qc > 0.0 => format!("{:.2}x", ours / qc),
                 _ => "n/a".into(),
             });
