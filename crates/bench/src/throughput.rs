@@ -77,6 +77,10 @@ pub(crate) struct Args {
     quick: bool,
 }
 
+/// Longest warm-up (requests): enough for every hot key to be requested, short enough that stretto
+/// (slow to insert into a full cache) does not dominate the run time.
+const WARMUP_MAX: usize = 100_000;
+
 /// Keys per pre-generated stream (per thread); a power of two so indexing is a mask.
 const STREAM_LEN: usize = 1 << 22;
 
@@ -391,6 +395,7 @@ fn measure_group(args: &Args, group: &Group<'_>) -> Vec<(Workload, usize, CacheS
     let first = group.streams.first().map_or(&[][..], Vec::as_slice);
     let warm = usize::try_from(capacity)
         .unwrap_or(usize::MAX)
+        .min(WARMUP_MAX)
         .min(first.len() / 2);
     let warmup = &first[first.len() - warm..];
     let runners: Vec<Option<Box<dyn Runner>>> = args
