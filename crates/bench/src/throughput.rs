@@ -77,6 +77,10 @@ pub(crate) struct Args {
     quick: bool,
 }
 
+/// Longest warm-up (requests): enough for every hot key to be requested, short enough that stretto
+/// (slow to insert into a full cache) does not dominate the run time.
+const WARMUP_MAX: usize = 100_000;
+
 /// Keys per pre-generated stream (per thread); a power of two so indexing is a mask.
 const STREAM_LEN: usize = 1 << 22;
 
@@ -232,14 +236,17 @@ fn worker<C: Adapter<u64, Bytes>>(
 }
 
 /// Builds a cache and prefills it with the hottest `capacity` keys.
-struct Prepare {
+struct Prepare<'a> {
     label: &'static str,
+    /// Keys replayed after the prefill (get, insert on miss), so each cache starts the measured runs in
+    /// its own steady state rather than in the order the prefill happened to insert.
+    warmup: &'a [u64],
     capacity: u64,
     value_size: usize,
     ttl: Option<Duration>,
 }
 
-impl Job<u64, Bytes> for Prepare {
+impl Job<u64, Bytes> for Prepare<'_> {
     type Output = Box<dyn Runner>;
 
     fn run<C: Adapter<u64, Bytes>>(self, cache: C) -> Box<dyn Runner> {
@@ -257,8 +264,18 @@ impl Job<u64, Bytes> for Prepare {
             }
         }
         cache.settle();
+        for key in self.warmup {
+            if cache.get(key).is_none() {
+                let value = Bytes::copy_from_slice(&payload);
+                match self.ttl {
+                    Some(ttl) => cache.insert_with_ttl(*key, value, ttl),
+                    None => cache.insert(*key, value),
+                }
+            }
+        }
+        cache.settle();
         eprintln!(
-            "  prefilled {}: {} of {} entries resident ({:.1}s)",
+            "  prefilled and warmed {}: {} of {} entries resident ({:.1}s)",
             self.label,
             cache.len(),
             self.capacity,
@@ -373,7 +390,14 @@ fn measure_group(args: &Args, group: &Group<'_>) -> Vec<(Workload, usize, CacheS
     let capacity = (group.keys / 10).max(1);
     let ttl_duration = Duration::from_millis(args.ttl_ms);
     let ttl = group.with_ttl.then_some(ttl_duration);
-    let spec = Spec { capacity, ttl };
+    let spec = Spec::new(capacity, ttl);
+    // Warm up on the tail of the first stream (the measured runs start at its head).
+    let first = group.streams.first().map_or(&[][..], Vec::as_slice);
+    let warm = usize::try_from(capacity)
+        .unwrap_or(usize::MAX)
+        .min(WARMUP_MAX)
+        .min(first.len() / 2);
+    let warmup = &first[first.len() - warm..];
     let runners: Vec<Option<Box<dyn Runner>>> = args
         .caches
         .iter()
@@ -383,6 +407,7 @@ fn measure_group(args: &Args, group: &Group<'_>) -> Vec<(Workload, usize, CacheS
                 &spec,
                 Prepare {
                     label: peer.label(),
+                    warmup,
                     capacity,
                     value_size: group.value_size,
                     ttl,
@@ -421,7 +446,8 @@ fn measure_group(args: &Args, group: &Group<'_>) -> Vec<(Workload, usize, CacheS
 /// The output tables.
 struct Report {
     caches: Vec<Peer>,
-    ratio_column: bool,
+    /// The caches given a "/ quick_cache" ratio column.
+    ratios: Vec<Peer>,
     /// Wall-clock Mops/s.
     wall: Table,
     /// On-CPU Mops/s.
@@ -439,13 +465,20 @@ impl Report {
         header.extend(caches.iter().map(|p| p.label().to_owned()));
         let hits = Table::new(header.clone());
         let stalls = Table::new(header.clone());
-        let ratio_column = caches.contains(&Peer::Relaycache) && caches.contains(&Peer::QuickCache);
-        if ratio_column {
-            header.push("relaycache / quick_cache".into());
-        }
+        // One ratio column per relaycache cache, when quick_cache ran too.
+        let ratios: Vec<Peer> = if caches.contains(&Peer::QuickCache) {
+            caches.iter().copied().filter(|p| p.is_ours()).collect()
+        } else {
+            Vec::new()
+        };
+        header.extend(
+            ratios
+                .iter()
+                .map(|p| format!("{} / quick_cache", p.label())),
+        );
         Self {
             caches: caches.to_vec(),
-            ratio_column,
+            ratios,
             wall: Table::new(header.clone()),
             cpu: Table::new(header),
             hits,
@@ -472,14 +505,14 @@ impl Report {
             medians.push(Some(median));
             cells.push(format!("{median:.2} ({min:.2}-{max:.2})"));
         }
-        if self.ratio_column {
-            let at = |p: Peer| {
-                self.caches
-                    .iter()
-                    .position(|&c| c == p)
-                    .and_then(|i| medians[i])
-            };
-            cells.push(match (at(Peer::Relaycache), at(Peer::QuickCache)) {
+        let at = |p: Peer| {
+            self.caches
+                .iter()
+                .position(|&c| c == p)
+                .and_then(|i| medians[i])
+        };
+        for &ours in &self.ratios {
+            cells.push(match (at(ours), at(Peer::QuickCache)) {
                 (Some(ours), Some(qc)) if qc > 0.0 => format!("{:.2}x", ours / qc),
                 _ => "n/a".into(),
             });
