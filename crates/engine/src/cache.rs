@@ -104,16 +104,22 @@ impl<K, V> Cache<K, V> {
     ) -> Self {
         let n = shards as u64;
         let now = clock.now_nanos();
+        let hasher = foldhash::fast::RandomState::default();
         let cells = (0..n)
             .map(|i| Cell {
-                lock: RwLock::new(Shard::new(share(max_cost, n, i), counters / n, now)),
+                lock: RwLock::new(Shard::new(
+                    share(max_cost, n, i),
+                    counters / n,
+                    now,
+                    hasher.clone(),
+                )),
                 flights: Flights::new(),
             })
             .collect();
         Cache {
             cells,
             shift: 64 - shards.trailing_zeros(),
-            hasher: foldhash::fast::RandomState::default(),
+            hasher,
             weigher,
             listener,
             clock,
@@ -121,7 +127,9 @@ impl<K, V> Cache<K, V> {
             stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
         }
     }
+}
 
+impl<K: Hash, V> Cache<K, V> {
     #[inline]
     pub(crate) fn cell(&self, hash: u64) -> &Cell<K, V> {
         // Shard by bits the shard's table does not use for its buckets or tags.

@@ -30,7 +30,6 @@ pub(crate) enum Queue {
 pub(crate) struct Entry<K, V> {
     pub(crate) key: K,
     pub(crate) value: V,
-    pub(crate) hash: u64,
     /// Expiry in clock nanoseconds; 0 means never.
     pub(crate) deadline: u64,
     /// `[list][prev, next]`.
