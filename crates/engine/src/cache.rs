@@ -427,15 +427,15 @@ impl<K: Hash + Eq, V> Cache<K, V> {
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        let (k, v) = self
+        let (k, v, cause) = self
             .cell(hash)
             .lock
             .write()
             .remove(hash, key, || self.now())?;
         if let Some(listener) = &self.listener {
-            let _ = catch_unwind(AssertUnwindSafe(|| listener(&k, &v, Cause::Explicit)));
+            let _ = catch_unwind(AssertUnwindSafe(|| listener(&k, &v, cause)));
         }
-        Some(v)
+        (cause == Cause::Explicit).then_some(v)
     }
 
     /// Sets (`Some`) or removes (`None`) the time to live of a present key without touching its value;
