@@ -77,9 +77,8 @@ pub(crate) struct Args {
     quick: bool,
 }
 
-/// Longest warm-up (requests): enough for every hot key to be requested, short enough that stretto
-/// (slow to insert into a full cache) does not dominate the run time.
-const WARMUP_MAX: usize = 100_000;
+/// Hottest keys requested again after the prefill.
+const WARMUP_MAX: u64 = 100_000;
 
 /// Keys per pre-generated stream (per thread); a power of two so indexing is a mask.
 const STREAM_LEN: usize = 1 << 22;
@@ -238,8 +237,9 @@ fn worker<C: Adapter<u64, Bytes>>(
 /// Builds a cache and prefills it with the hottest `capacity` keys.
 struct Prepare<'a> {
     label: &'static str,
-    /// Keys replayed after the prefill (get, insert on miss), so each cache starts the measured runs in
-    /// its own steady state rather than in the order the prefill happened to insert.
+    /// Keys requested again after the prefill (get, insert on miss): the hottest ones, so a cache that
+    /// evicted some of the first-inserted (hottest) keys while filling gets them back if its policy
+    /// admits them, rather than the get-only `read` workload measuring the prefill order.
     warmup: &'a [u64],
     capacity: u64,
     value_size: usize,
@@ -391,13 +391,10 @@ fn measure_group(args: &Args, group: &Group<'_>) -> Vec<(Workload, usize, CacheS
     let ttl_duration = Duration::from_millis(args.ttl_ms);
     let ttl = group.with_ttl.then_some(ttl_duration);
     let spec = Spec::new(capacity, ttl);
-    // Warm up on the tail of the first stream (the measured runs start at its head).
-    let first = group.streams.first().map_or(&[][..], Vec::as_slice);
-    let warm = usize::try_from(capacity)
-        .unwrap_or(usize::MAX)
-        .min(WARMUP_MAX)
-        .min(first.len() / 2);
-    let warmup = &first[first.len() - warm..];
+    let warmup: Vec<u64> = (1..=capacity.min(WARMUP_MAX))
+        .map(zipf::rank_to_key)
+        .collect();
+    let warmup = warmup.as_slice();
     let runners: Vec<Option<Box<dyn Runner>>> = args
         .caches
         .iter()
