@@ -24,8 +24,10 @@ pub(crate) struct Cell<K, V> {
     pub(crate) flights: Flights<K, V>,
 }
 
-/// Stripes of the hit and miss counters: each thread counts in its own stripe (its own cache line), so
-/// reads on different threads never write to a shared line for statistics.
+/// Stripes of the hit and miss counters. Each of the first `STRIPES - 1` stripes is owned by at most
+/// one live thread at a time (slots are handed out and returned when the thread exits), so its owner
+/// counts with a plain load and store, no locked read-modify-write and no shared cache line. Threads
+/// beyond that share the last stripe and count with `fetch_add`. Counts are exact either way.
 const STRIPES: usize = 16;
 
 #[repr(align(128))]
@@ -35,14 +37,50 @@ struct Stripe {
     misses: AtomicU64,
 }
 
-/// This thread's stripe index.
-#[inline]
-fn stripe() -> usize {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    thread_local! {
-        static SLOT: usize = (NEXT.fetch_add(1, Relaxed) as usize) % STRIPES;
+/// Free exclusive stripe slots (`None` until first use).
+static FREE_SLOTS: std::sync::Mutex<Option<Vec<usize>>> = std::sync::Mutex::new(None);
+
+/// A thread's stripe slot, returned to the pool when the thread exits.
+struct Slot(usize);
+
+impl Slot {
+    fn acquire() -> Slot {
+        let mut free = FREE_SLOTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let free = free.get_or_insert_with(|| (0..STRIPES - 1).rev().collect());
+        Slot(free.pop().unwrap_or(STRIPES - 1))
     }
-    SLOT.with(|s| *s)
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if self.0 < STRIPES - 1 {
+            let mut free = FREE_SLOTS
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(free) = free.as_mut() {
+                free.push(self.0);
+            }
+        }
+    }
+}
+
+thread_local! {
+    static SLOT: Slot = Slot::acquire();
+}
+
+/// Adds one to `counter` of this thread's stripe.
+#[inline]
+fn count(stripes: &[Stripe], pick: impl Fn(&Stripe) -> &AtomicU64) {
+    let slot = SLOT.try_with(|s| s.0).unwrap_or(STRIPES - 1);
+    let counter = pick(&stripes[slot]);
+    if slot < STRIPES - 1 {
+        // This thread is the stripe's only writer.
+        counter.store(counter.load(Relaxed) + 1, Relaxed);
+    } else {
+        counter.fetch_add(1, Relaxed);
+    }
 }
 
 /// One page of [`Cache::scan`].
@@ -104,16 +142,22 @@ impl<K, V> Cache<K, V> {
     ) -> Self {
         let n = shards as u64;
         let now = clock.now_nanos();
+        let hasher = foldhash::fast::RandomState::default();
         let cells = (0..n)
             .map(|i| Cell {
-                lock: RwLock::new(Shard::new(share(max_cost, n, i), counters / n, now)),
+                lock: RwLock::new(Shard::new(
+                    share(max_cost, n, i),
+                    counters / n,
+                    now,
+                    hasher.clone(),
+                )),
                 flights: Flights::new(),
             })
             .collect();
         Cache {
             cells,
             shift: 64 - shards.trailing_zeros(),
-            hasher: foldhash::fast::RandomState::default(),
+            hasher,
             weigher,
             listener,
             clock,
@@ -121,7 +165,9 @@ impl<K, V> Cache<K, V> {
             stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
         }
     }
+}
 
+impl<K: Hash, V> Cache<K, V> {
     #[inline]
     pub(crate) fn cell(&self, hash: u64) -> &Cell<K, V> {
         // Shard by bits the shard's table does not use for its buckets or tags.
@@ -342,11 +388,11 @@ impl<K: Hash + Eq, V> Cache<K, V> {
             bump(&e.freq);
             let r = f(&e.key, &e.value);
             drop(shard);
-            self.stripes[stripe()].hits.fetch_add(1, Relaxed);
+            count(&self.stripes, |s| &s.hits);
             Some(r)
         } else {
             drop(shard);
-            self.stripes[stripe()].misses.fetch_add(1, Relaxed);
+            count(&self.stripes, |s| &s.misses);
             None
         }
     }

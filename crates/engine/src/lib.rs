@@ -23,7 +23,7 @@
 //!   and value in one allocation ([`Packed`]); the facade's `single` backend uses it.
 //! - [`loader`]: single-flight [`Cache::get_or_load`] and [`Cache::get_or_load_async`].
 //! - [`Clock`], [`SystemClock`], [`ManualClock`] (module `clock`); [`Stats`], [`Cause`] (module `stats`).
-//! - `sync`: the shim all locks come from; with the `shuttle` feature, [`sync::shuttle_scope`] swaps in
+//! - `sync`: the shim all locks come from; with the `shuttle` feature, `sync::shuttle_scope` swaps in
 //!   shuttle's primitives for schedule-exploring tests.
 //!
 //! ## Guarantees
@@ -47,7 +47,7 @@
 //! bytes, weigh `key bytes + value bytes + ENTRY_OVERHEAD` as the facade does.
 //!
 //! ## Features
-//! - `shuttle`: builds the [`sync::shuttle_scope`] test hook (pulls in shuttle; tests only).
+//! - `shuttle`: builds the `sync::shuttle_scope` test hook (pulls in shuttle; tests only).
 //!
 //! ## Example
 //! ```
@@ -84,9 +84,9 @@ pub use stats::{Cause, Stats};
 
 /// Bytes of bookkeeping the engine spends per entry beyond the key and value themselves, to add in a
 /// byte-counting weigher (the facade and [`ByteCache`] do). Measured with the `entry_overhead` example
-/// (1M entries of 16-byte keys and 64-byte values in a [`ByteCache`]): 83 bytes = the slab entry (56:
-/// the packed buffer's handle, hash, deadline, two pairs of list links, weight and flags), the hash
-/// table's index and control byte at its load factor (~10), and the allocator's header and rounding
-/// plus the 4-byte length prefix (~17). The admission sketch is extra and fixed: 1.875 bytes per
+/// (1M entries of 16-byte keys and 64-byte values in a [`ByteCache`]): 75 bytes = the slab entry (48:
+/// the packed buffer's handle, deadline, two pairs of list links, weight and flags), the hash table's
+/// index and control byte at its load factor (~10), and the allocator's header and rounding plus the
+/// 4-byte length prefix (~17). The admission sketch is extra and fixed: 1.875 bytes per
 /// `num_counters`.
-pub const ENTRY_OVERHEAD: u64 = 83;
+pub const ENTRY_OVERHEAD: u64 = 75;

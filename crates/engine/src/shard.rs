@@ -9,6 +9,7 @@
 //! policy next looks at the entry, so reads never write shared policy state.
 
 use std::borrow::Borrow;
+use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 
 use hashbrown::HashTable;
@@ -46,6 +47,9 @@ pub(crate) struct Shard<K, V> {
     wheel: Wheel,
     pub(crate) counts: Counts,
     due: Vec<u32>,
+    /// The cache's hasher: entries do not store their hash, it is recomputed from the key when the
+    /// policy needs it (8 bytes less per entry).
+    hasher: foldhash::fast::RandomState,
 }
 
 /// What an insert did.
@@ -68,7 +72,12 @@ pub(crate) fn bump(freq: &AtomicU8) {
 }
 
 impl<K, V> Shard<K, V> {
-    pub(crate) fn new(capacity: u64, counters: u64, now: u64) -> Self {
+    pub(crate) fn new(
+        capacity: u64,
+        counters: u64,
+        now: u64,
+        hasher: foldhash::fast::RandomState,
+    ) -> Self {
         Shard {
             table: HashTable::new(),
             slab: Slab::new(),
@@ -81,7 +90,15 @@ impl<K, V> Shard<K, V> {
             wheel: Wheel::new(now),
             counts: Counts::default(),
             due: Vec::new(),
+            hasher,
         }
+    }
+}
+
+impl<K: Hash, V> Shard<K, V> {
+    #[inline]
+    fn hash_of(&self, key: &K) -> u64 {
+        self.hasher.hash_one(key)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -147,7 +164,12 @@ impl<K, V> Shard<K, V> {
     /// Takes entry `i` out of every structure and hands it to `out` with `cause`.
     fn evict(&mut self, i: u32, cause: Cause, out: Sink<'_, K, V>) {
         let Some(e) = self.slab.get(i) else { return };
-        let (hash, cost, queue, scheduled) = (e.hash, e.cost, e.queue, e.bucket != UNSCHEDULED);
+        let (hash, cost, queue, scheduled) = (
+            self.hash_of(&e.key),
+            e.cost,
+            e.queue,
+            e.bucket != UNSCHEDULED,
+        );
         let f = e.freq.load(Relaxed);
         if scheduled {
             self.wheel.deschedule(&mut self.slab, i);
@@ -187,7 +209,7 @@ impl<K, V> Shard<K, V> {
                 return h;
             }
             e.freq.store(0, Relaxed);
-            let (hash, cost) = (e.hash, e.cost);
+            let (hash, cost) = (self.hash_of(&e.key), e.cost);
             self.sketch.add(hash, f);
             let mut main = self.main;
             self.slab.unlink(&mut main, h, Links::Policy, cost);
@@ -209,10 +231,11 @@ impl<K, V> Shard<K, V> {
     /// Moves the window's oldest entry to main's tail; returns it.
     fn promote_window_head(&mut self) -> u32 {
         let c = self.window.head;
+        let hasher = &self.hasher;
         let Some(e) = self.slab.get_mut(c) else {
             return NIL;
         };
-        let (hash, cost) = (e.hash, e.cost);
+        let (hash, cost) = (hasher.hash_one(&e.key), e.cost);
         let f = std::mem::replace(e.freq.get_mut(), 0);
         e.queue = Queue::Main;
         let (mut window, mut main) = (self.window, self.main);
@@ -248,8 +271,8 @@ impl<K, V> Shard<K, V> {
                         break;
                     };
                     let admit = cand == keep
-                        || self.sketch.estimate(ce.hash)
-                            > self.sketch.estimate(ve.hash) + ADMIT_MARGIN;
+                        || self.sketch.estimate(self.hash_of(&ce.key))
+                            > self.sketch.estimate(self.hash_of(&ve.key)) + ADMIT_MARGIN;
                     if admit { v } else { cand }
                 }
                 (false, true) => v,
@@ -319,7 +342,6 @@ impl<K, V> Shard<K, V> {
         let i = self.slab.insert(Entry {
             key,
             value,
-            hash,
             deadline,
             links: [[NIL; 2]; 2],
             cost,
@@ -327,9 +349,10 @@ impl<K, V> Shard<K, V> {
             queue: Queue::Window,
             freq: AtomicU8::new(0),
         });
-        let slab = &self.slab;
-        self.table
-            .insert_unique(hash, i, |&x| slab.get(x).map_or(0, |e| e.hash));
+        let (slab, hasher) = (&self.slab, &self.hasher);
+        self.table.insert_unique(hash, i, |&x| {
+            slab.get(x).map_or(0, |e| hasher.hash_one(&e.key))
+        });
         let mut window = self.window;
         self.slab.push_back(&mut window, i, Links::Policy, cost);
         self.window = window;
@@ -338,7 +361,7 @@ impl<K, V> Shard<K, V> {
             self.wheel.schedule(&mut self.slab, i);
         }
         self.make_room(i, NIL, out);
-        if self.slab.get(i).is_some_and(|e| e.hash == hash) && self.find_index_is(hash, i) {
+        if self.find_index_is(hash, i) {
             self.counts.inserts += 1;
             Inserted::New
         } else {
@@ -518,7 +541,7 @@ impl<K, V> Shard<K, V> {
                 if e.queue != q {
                     return Err(format!("entry {i} in the {q:?} list says {:?}", e.queue));
                 }
-                if !self.find_index_is(e.hash, i) {
+                if !self.find_index_is(self.hash_of(&e.key), i) {
                     return Err(format!("entry {i} is listed but not in the table"));
                 }
                 n += 1;

@@ -202,3 +202,25 @@ fn byte_cache_replaces_values_in_place() {
     assert!(c.remove(b"k"));
     assert_eq!(c.get(b"k"), None);
 }
+
+#[test]
+fn hit_and_miss_counts_are_exact_with_many_threads() {
+    let c = Arc::new(cache(100));
+    c.insert(1, 1);
+    let threads: Vec<_> = (0..40)
+        .map(|_| {
+            let c = Arc::clone(&c);
+            std::thread::spawn(move || {
+                for _ in 0..1000 {
+                    assert_eq!(c.get(&1), Some(1));
+                    assert_eq!(c.get(&2), None);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    let s = c.stats();
+    assert_eq!((s.hits, s.misses), (40_000, 40_000));
+}
