@@ -2,13 +2,14 @@
 //! halving (so old popularity fades) and a doorkeeper bit set in front of it (so keys seen once do not
 //! take counters).
 //!
-//! Layout: counters are packed 16 to a `u64`, and the four counters of one key live in one 64-byte block
-//! (one per pair of words), so an update or estimate touches a single cache line. Updates are
+//! Layout: a key hashes to one 64-byte block of eight words: six words of 4-bit counters (16 per word,
+//! the key's four counters among them) and two words of doorkeeper bits, so an update or estimate
+//! touches a single cache line. Updates are
 //! conservative: only the counters at the current minimum are incremented.
 
-/// Counters (and doorkeeper bits) per tracked key: 3 x 4 bits + 3 bits = 1.875 bytes per unit of
-/// `num_counters`. Chosen with the hit-ratio replays: 2 lost up to 5 points on GLI and loop traces, 4
-/// gained nothing over 3.
+/// Sizing: `PER_TRACKED * 15` bits per tracked key (1.875 bytes per unit of `num_counters`), split in
+/// blocks of 96 counters + 128 doorkeeper bits. Chosen with the hit-ratio replays: a sketch half as
+/// large lost up to 5 points on the GLI and loop traces, a larger one gained nothing.
 const PER_TRACKED: u64 = 3;
 
 /// Saturation value of a 4-bit counter.
@@ -18,8 +19,6 @@ const MAX: u64 = 15;
 pub(crate) struct Sketch {
     words: Box<[u64]>,
     blocks: u64,
-    door: Box<[u64]>,
-    door_words: u64,
     additions: u64,
     sample: u64,
 }
@@ -40,52 +39,45 @@ fn reduce(h: u64, n: u64) -> u64 {
 }
 
 impl Sketch {
-    /// A sketch for `tracked` keys (`num_counters` in the configuration), with [`PER_TRACKED`] counters
-    /// and doorkeeper bits per tracked key. Counters are halved after `16 * tracked` increments (a long memory keeps
+    /// A sketch for `tracked` keys (`num_counters` in the configuration), sized by [`PER_TRACKED`].
+    /// Counters are halved after `16 * tracked` increments (a long memory keeps
     /// frequency-skewed and looping workloads stable; measured with the bench crate's hit-ratio
     /// replays).
     pub(crate) fn new(tracked: u64) -> Self {
         let tracked = tracked.clamp(32, 1 << 32);
-        // 128 counters per 64-byte block; no rounding to a power of two (blocks are picked by
-        // multiply-shift), so memory follows `num_counters` closely.
-        let blocks = (tracked * PER_TRACKED).div_ceil(128).max(1);
-        let door_words = (tracked * PER_TRACKED).div_ceil(64).max(1);
+        // 512-bit blocks; no rounding to a power of two (blocks are picked by multiply-shift), so
+        // memory follows `num_counters` closely.
+        let blocks = (tracked * PER_TRACKED * 5).div_ceil(512).max(1);
         Sketch {
             words: vec![0; usize::try_from(blocks * 8).unwrap_or(8)].into_boxed_slice(),
             blocks,
-            door: vec![0; usize::try_from(door_words).unwrap_or(1)].into_boxed_slice(),
-            door_words,
             additions: 0,
             sample: tracked * 16,
         }
     }
 
-    /// Word index and bit shift of the key's counter in each of the four rows.
+    /// Word index and bit shift of the key's counter in each of the four rows: rows overlap within
+    /// the first six words of the key's block.
     #[inline]
     fn slots(&self, h: u64) -> [(usize, u32); 4] {
         let base = (reduce(h, self.blocks) * 8) as usize;
         let b = h >> 32;
-        [
-            (base + (b & 1) as usize, ((b >> 1) & 15) as u32 * 4),
+        let slot = |i: u64| {
+            let bits = b >> (8 * i);
             (
-                base + 2 + ((b >> 8) & 1) as usize,
-                ((b >> 9) & 15) as u32 * 4,
-            ),
-            (
-                base + 4 + ((b >> 16) & 1) as usize,
-                ((b >> 17) & 15) as u32 * 4,
-            ),
-            (
-                base + 6 + ((b >> 24) & 1) as usize,
-                ((b >> 25) & 15) as u32 * 4,
-            ),
-        ]
+                base + (i + 2 * (bits & 1)) as usize,
+                ((bits >> 1) & 15) as u32 * 4,
+            )
+        };
+        [slot(0), slot(1), slot(2), slot(3)]
     }
 
+    /// Word index and mask of the key's two doorkeeper bits, in the last two words of its block (so a
+    /// sketch operation touches one cache line).
     #[inline]
     fn door_bits(&self, h: u64) -> (usize, u64) {
-        let h = h.rotate_left(17);
-        let word = reduce(h, self.door_words) as usize;
+        let base = (reduce(h, self.blocks) * 8) as usize;
+        let word = base + 6 + ((h >> 20) & 1) as usize;
         let mask = (1u64 << ((h >> 40) & 63)) | (1u64 << ((h >> 50) & 63));
         (word, mask)
     }
@@ -131,8 +123,8 @@ impl Sketch {
         let mut n = u64::from(n);
         self.additions += n;
         let (dw, dm) = self.door_bits(h);
-        if self.door[dw] & dm != dm {
-            self.door[dw] |= dm;
+        if self.words[dw] & dm != dm {
+            self.words[dw] |= dm;
             n -= 1;
         }
         if n > 0 {
@@ -149,23 +141,25 @@ impl Sketch {
     pub(crate) fn estimate(&self, hash: u64) -> u64 {
         let h = mix(hash);
         let (dw, dm) = self.door_bits(h);
-        let door = u64::from(self.door[dw] & dm == dm);
+        let door = u64::from(self.words[dw] & dm == dm);
         self.min_count(&self.slots(h)) + door
     }
 
     /// Halves every counter and clears the doorkeeper: popularity ages.
     fn halve(&mut self) {
-        for w in self.words.iter_mut() {
-            *w = (*w >> 1) & 0x7777_7777_7777_7777;
+        for block in self.words.chunks_exact_mut(8) {
+            for w in &mut block[..6] {
+                *w = (*w >> 1) & 0x7777_7777_7777_7777;
+            }
+            block[6] = 0;
+            block[7] = 0;
         }
-        self.door.fill(0);
         self.additions /= 2;
     }
 
     /// Forgets everything.
     pub(crate) fn clear(&mut self) {
         self.words.fill(0);
-        self.door.fill(0);
         self.additions = 0;
     }
 }
