@@ -27,8 +27,9 @@ pub(crate) struct Args {
     /// Only these traces (by name, e.g. `gli`, `loop`, `zipf-100k`); default all.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
-    /// Caches to run (OPT and LRU always run).
-    #[arg(long, value_delimiter = ',', default_values_t = Peer::ALL.to_vec(), value_enum)]
+    /// Caches to run (OPT and LRU always run). `relaycache-bytes` is left out by default: it runs the
+    /// same policy as `relaycache`.
+    #[arg(long, value_delimiter = ',', default_values_t = default_caches(), value_enum)]
     caches: Vec<Peer>,
     /// Replays per cell for the caches; the median is reported (moka's results vary between runs).
     #[arg(long, default_value_t = 1)]
@@ -39,6 +40,9 @@ pub(crate) struct Args {
     /// Requests in the synthetic Zipf(1.0) trace over 100k keys.
     #[arg(long, default_value_t = 1_000_000)]
     zipf_requests: usize,
+    /// `num_counters` per entry of capacity for relaycache and stretto (default 10).
+    #[arg(long)]
+    counters_per_entry: Option<u64>,
     /// Fast smoke run: 2 capacities per trace (the DESIGN.md cells), a 200k-request Zipf trace.
     #[arg(long)]
     quick: bool,
@@ -48,6 +52,13 @@ pub(crate) struct Args {
     /// Do not write SVG charts.
     #[arg(long)]
     no_svg: bool,
+}
+
+fn default_caches() -> Vec<Peer> {
+    Peer::ALL
+        .into_iter()
+        .filter(|&p| p != Peer::RelaycacheBytes)
+        .collect()
 }
 
 /// Seed of the synthetic Zipf trace (fixed so every run replays the same requests).
@@ -117,9 +128,14 @@ impl Column {
 struct TraceResult {
     trace: Trace,
     capacities: Vec<u64>,
-    /// `ratios[capacity][column]`, `None` = n/a.
+    /// `ratios[capacity][column]`, the median over runs; `None` = n/a.
     ratios: Vec<Vec<Option<f64>>>,
+    /// `spreads[capacity][column]`: (min, max) over runs.
+    spreads: Vec<Vec<Option<(f64, f64)>>>,
 }
+
+/// One cell: median, min and max over the runs.
+type Cell = (f64, f64, f64);
 
 fn hit_percent(hits: u64, requests: usize) -> f64 {
     if requests == 0 {
@@ -129,21 +145,28 @@ fn hit_percent(hits: u64, requests: usize) -> f64 {
     }
 }
 
-fn run_cell(trace: &Trace, capacity: u64, column: Column, runs: usize) -> Option<f64> {
+fn run_cell(
+    trace: &Trace,
+    capacity: u64,
+    column: Column,
+    runs: usize,
+    counters_per_entry: Option<u64>,
+) -> Option<Cell> {
     let keys = &trace.keys;
+    let exact = |v: f64| (v, v, v);
     match column {
-        Column::Opt => Some(hit_percent(
+        Column::Opt => Some(exact(hit_percent(
             sim::opt::hits(keys, capacity as usize),
             keys.len(),
-        )),
-        Column::Lru => Some(hit_percent(
+        ))),
+        Column::Lru => Some(exact(hit_percent(
             sim::lru::hits(keys, capacity as usize),
             keys.len(),
-        )),
+        ))),
         Column::Cache(peer) => {
             let spec = Spec {
-                capacity,
-                ttl: None,
+                counters_per_entry,
+                ..Spec::new(capacity, None)
             };
             let mut results = Vec::with_capacity(runs);
             for _ in 0..runs.max(1) {
@@ -153,7 +176,11 @@ fn run_cell(trace: &Trace, capacity: u64, column: Column, runs: usize) -> Option
                 ));
             }
             results.sort_by(f64::total_cmp);
-            Some(results[results.len() / 2])
+            Some((
+                results[results.len() / 2],
+                results[0],
+                results[results.len() - 1],
+            ))
         }
     }
 }
@@ -172,10 +199,12 @@ pub(crate) fn main(args: Args) -> Result<()> {
             }
             caps.sort_unstable();
             let ratios = vec![vec![None; columns.len()]; caps.len()];
+            let spreads = vec![vec![None; columns.len()]; caps.len()];
             TraceResult {
                 trace,
                 capacities: caps,
                 ratios,
+                spreads,
             }
         })
         .collect();
@@ -198,13 +227,19 @@ pub(crate) fn main(args: Args) -> Result<()> {
                 while let Some(&(t, c, k)) = cells.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let r = &results[t];
                     let t0 = Instant::now();
-                    let ratio = run_cell(&r.trace, r.capacities[c], columns[k], args.runs);
+                    let ratio = run_cell(
+                        &r.trace,
+                        r.capacities[c],
+                        columns[k],
+                        args.runs,
+                        args.counters_per_entry,
+                    );
                     eprintln!(
                         "  {:>10} @ {:>6} {:<12} {:>6}  ({:.1}s)",
                         r.trace.name,
                         r.capacities[c],
                         columns[k].label(),
-                        ratio.map_or("n/a".into(), |v| format!("{v:.2}")),
+                        ratio.map_or("n/a".into(), |v| format!("{:.2}", v.0)),
                         t0.elapsed().as_secs_f64()
                     );
                     done.lock()
@@ -218,7 +253,8 @@ pub(crate) fn main(args: Args) -> Result<()> {
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
     {
-        results[t].ratios[c][k] = ratio;
+        results[t].ratios[c][k] = ratio.map(|v| v.0);
+        results[t].spreads[c][k] = ratio.map(|v| (v.1, v.2));
     }
     eprintln!(
         "replayed {} cells in {:.1}s",
@@ -296,7 +332,7 @@ fn print_report(results: &[TraceResult], columns: &[Column]) {
         .iter()
         .position(|&c| c == Column::Cache(Peer::Relaycache));
     let peers: Vec<usize> = (0..columns.len())
-        .filter(|&i| matches!(columns[i], Column::Cache(p) if p != Peer::Relaycache))
+        .filter(|&i| matches!(columns[i], Column::Cache(p) if !p.is_ours()))
         .collect();
     let (mut met, mut measured) = (0, 0);
     for r in results {
@@ -341,6 +377,7 @@ fn print_report(results: &[TraceResult], columns: &[Column]) {
             table.row(cells);
         }
         print!("{}", table.render());
+        print_spreads(r, columns);
     }
     if relay.is_some() {
         if measured == 0 {
@@ -350,6 +387,31 @@ fn print_report(results: &[TraceResult], columns: &[Column]) {
                 "\nrelaycache within {TOLERANCE_PP} pp of the best peer or above in {met} of {measured} cells"
             );
         }
+    }
+}
+
+/// Lists the cells whose runs spread over more than the tolerance (only possible with `--runs` > 1).
+fn print_spreads(r: &TraceResult, columns: &[Column]) {
+    let mut notes = Vec::new();
+    for (k, column) in columns.iter().enumerate() {
+        let wide: Vec<String> = r
+            .capacities
+            .iter()
+            .enumerate()
+            .filter_map(|(c, cap)| {
+                let (min, max) = r.spreads[c][k]?;
+                (max - min > TOLERANCE_PP).then(|| format!("@{cap} {min:.2}-{max:.2}"))
+            })
+            .collect();
+        if !wide.is_empty() {
+            notes.push(format!("{} {}", column.label(), wide.join(", ")));
+        }
+    }
+    if !notes.is_empty() {
+        println!(
+            "\nRuns spread by more than {TOLERANCE_PP} pp (min-max): {}.",
+            notes.join("; ")
+        );
     }
 }
 
@@ -395,10 +457,7 @@ mod tests {
     #[test]
     fn replay_counts_hits_like_the_exact_lru_for_the_lru_crate() {
         let keys = crate::zipf::key_stream(200, 1.0, 3000, 1);
-        let spec = Spec {
-            capacity: 20,
-            ttl: None,
-        };
+        let spec = Spec::new(20, None);
         let lru = adapter::run(Peer::Lru, &spec, Replay { keys: &keys });
         assert_eq!(lru, Some(sim::lru::hits(&keys, 20)));
     }

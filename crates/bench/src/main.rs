@@ -9,6 +9,7 @@
 //! (inputs), [`table`] and [`svg`] (outputs), one module per command.
 
 mod adapter;
+mod cputime;
 mod hitratio;
 mod memory;
 mod rng;

@@ -25,8 +25,11 @@ const VALUE_LEN: usize = 64;
 /// What one child process measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Subject {
-    /// relaycache-engine.
+    /// relaycache-engine's generic `Cache<String, Bytes>`.
     Relaycache,
+    /// relaycache-engine's `ByteCache` (key and value packed in one allocation; what the facade uses),
+    /// weighing key + value + `ENTRY_OVERHEAD` bytes.
+    RelaycacheBytes,
     /// quick_cache `sync::Cache`.
     QuickCache,
     /// moka `sync::Cache`.
@@ -42,8 +45,9 @@ pub(crate) enum Subject {
 }
 
 impl Subject {
-    const ALL: [Subject; 7] = [
+    const ALL: [Subject; 8] = [
         Subject::Relaycache,
+        Subject::RelaycacheBytes,
         Subject::QuickCache,
         Subject::Moka,
         Subject::Stretto,
@@ -55,6 +59,7 @@ impl Subject {
     fn label(self) -> &'static str {
         match self {
             Subject::Relaycache => Peer::Relaycache.label(),
+            Subject::RelaycacheBytes => "relaycache ByteCache",
             Subject::QuickCache => Peer::QuickCache.label(),
             Subject::Moka => Peer::Moka.label(),
             Subject::Stretto => Peer::Stretto.label(),
@@ -64,6 +69,12 @@ impl Subject {
         }
     }
 
+    /// The name clap accepts for this subject (what `--child` is given).
+    fn cli_name(self) -> String {
+        clap::ValueEnum::to_possible_value(&self)
+            .map_or_else(String::new, |v| v.get_name().to_owned())
+    }
+
     fn peer(self) -> Option<Peer> {
         match self {
             Subject::Relaycache => Some(Peer::Relaycache),
@@ -71,7 +82,7 @@ impl Subject {
             Subject::Moka => Some(Peer::Moka),
             Subject::Stretto => Some(Peer::Stretto),
             Subject::Lru => Some(Peer::Lru),
-            Subject::Hashmap | Subject::Vec => None,
+            Subject::RelaycacheBytes | Subject::Hashmap | Subject::Vec => None,
         }
     }
 
@@ -83,7 +94,7 @@ impl Subject {
             Subject::Stretto => Some(310),
             Subject::Lru => Some(148),
             Subject::Hashmap => Some(152),
-            Subject::Relaycache | Subject::Vec => None,
+            Subject::Relaycache | Subject::RelaycacheBytes | Subject::Vec => None,
         }
     }
 }
@@ -97,6 +108,9 @@ pub(crate) struct Args {
     /// Subjects to measure, each in its own process.
     #[arg(long, value_delimiter = ',', default_values_t = Subject::ALL.to_vec(), value_enum)]
     subjects: Vec<Subject>,
+    /// `num_counters` per entry for relaycache and stretto (default 10, the documented guidance).
+    #[arg(long)]
+    counters_per_entry: Option<u64>,
     /// Fast smoke run: 100k entries.
     #[arg(long)]
     quick: bool,
@@ -211,16 +225,36 @@ impl Job<String, Bytes> for Fill {
 }
 
 /// Runs in the child process: measures one subject; `None` if it is not available in this build.
-fn measure(subject: Subject, entries: u64) -> Result<Option<Measurement>> {
+fn measure(
+    subject: Subject,
+    entries: u64,
+    counters_per_entry: Option<u64>,
+) -> Result<Option<Measurement>> {
     let before = rss_bytes()?;
     if let Some(peer) = subject.peer() {
         let spec = Spec {
-            capacity: entries,
-            ttl: None,
+            counters_per_entry,
+            ..Spec::new(entries, None)
         };
         return adapter::run(peer, &spec, Fill { entries, before }).transpose();
     }
     match subject {
+        Subject::RelaycacheBytes => {
+            let weight = (KEY_LEN + VALUE_LEN) as u64 + relaycache_engine::ENTRY_OVERHEAD;
+            let counters = entries
+                .saturating_mul(counters_per_entry.unwrap_or(10))
+                .max(100);
+            let cache = relaycache_engine::ByteCache::new(entries * weight, counters)?;
+            for i in 0..entries {
+                cache.insert(key(i).as_bytes(), &value(i));
+            }
+            let after = rss_bytes()?;
+            Ok(Some(Measurement {
+                resident: cache.len() as u64,
+                before,
+                after,
+            }))
+        }
         Subject::Hashmap => {
             let mut map = std::collections::HashMap::new();
             for i in 0..entries {
@@ -252,7 +286,7 @@ fn measure(subject: Subject, entries: u64) -> Result<Option<Measurement>> {
 pub(crate) fn main(args: Args) -> Result<()> {
     let entries = if args.quick { 100_000 } else { args.entries };
     if let Some(subject) = args.child {
-        match measure(subject, entries)? {
+        match measure(subject, entries, args.counters_per_entry)? {
             Some(m) => println!("{}", m.to_line()),
             None => println!("{UNAVAILABLE}"),
         }
@@ -263,13 +297,14 @@ pub(crate) fn main(args: Args) -> Result<()> {
     let mut rows: Vec<(Subject, Option<Measurement>)> = Vec::new();
     for &subject in &args.subjects {
         let t0 = Instant::now();
-        let output = Command::new(&exe)
-            .args(["memory", "--entries", &entries.to_string(), "--child"])
-            .arg(
-                format!("{subject:?}")
-                    .to_lowercase()
-                    .replace("quickcache", "quick-cache"),
-            )
+        let mut command = Command::new(&exe);
+        command.arg("memory");
+        if let Some(n) = args.counters_per_entry {
+            command.args(["--counters-per-entry", &n.to_string()]);
+        }
+        let output = command
+            .args(["--entries", &entries.to_string(), "--child"])
+            .arg(subject.cli_name())
             .output()
             .with_context(|| format!("running {}", exe.display()))?;
         let stdout = String::from_utf8_lossy(&output.stdout);
@@ -343,6 +378,18 @@ pub(crate) fn main(args: Args) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_subject_round_trips_through_its_cli_name() {
+        for subject in Subject::ALL {
+            let name = subject.cli_name();
+            assert_eq!(
+                clap::ValueEnum::from_str(&name, false),
+                Ok(subject),
+                "{name}"
+            );
+        }
+    }
 
     #[test]
     fn keys_and_values_have_the_stated_sizes() {

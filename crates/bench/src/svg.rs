@@ -36,30 +36,50 @@ const RIGHT: f64 = 170.0;
 const TOP: f64 = 44.0;
 const BOTTOM: f64 = 56.0;
 
-impl Chart {
-    /// Renders the chart as a standalone SVG document. X runs from 0 to the largest x; Y from 0 to the
-    /// largest y rounded up to a multiple of 10 (at most 100).
-    pub(crate) fn render(&self) -> String {
-        let xs = self
-            .series
+/// Data-to-pixel mapping of the plot area.
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    x_max: f64,
+    y_max: f64,
+}
+
+impl Frame {
+    const W: f64 = WIDTH - LEFT - RIGHT;
+    const H: f64 = HEIGHT - TOP - BOTTOM;
+
+    /// X from 0 to the largest x; Y from 0 to the largest y rounded up to a multiple of 10 (up to 50)
+    /// or 20 (above), at most 100.
+    fn fit(series: &[Series]) -> Self {
+        let x_max = series
             .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.0));
-        let x_max = xs.fold(0.0f64, f64::max).max(1.0);
-        let ys = self
-            .series
+            .flat_map(|s| s.points.iter().map(|p| p.0))
+            .fold(0.0f64, f64::max)
+            .max(1.0);
+        let y_top = series
             .iter()
-            .flat_map(|s| s.points.iter().filter_map(|p| p.1));
-        let y_top = ys.fold(0.0f64, f64::max);
+            .flat_map(|s| s.points.iter().filter_map(|p| p.1))
+            .fold(0.0f64, f64::max);
         let y_max = if y_top <= 50.0 {
             ((y_top / 10.0).ceil() * 10.0).max(10.0)
         } else {
             ((y_top / 20.0).ceil() * 20.0).min(100.0)
         };
-        let plot_w = WIDTH - LEFT - RIGHT;
-        let plot_h = HEIGHT - TOP - BOTTOM;
-        let px = |x: f64| LEFT + x / x_max * plot_w;
-        let py = |y: f64| TOP + plot_h - y / y_max * plot_h;
+        Self { x_max, y_max }
+    }
 
+    fn px(self, x: f64) -> f64 {
+        LEFT + x / self.x_max * Self::W
+    }
+
+    fn py(self, y: f64) -> f64 {
+        TOP + Self::H - y / self.y_max * Self::H
+    }
+}
+
+impl Chart {
+    /// Renders the chart as a standalone SVG document.
+    pub(crate) fn render(&self) -> String {
+        let frame = Frame::fit(&self.series);
         let mut svg = String::new();
         let _ = writeln!(
             svg,
@@ -69,67 +89,73 @@ impl Chart {
         let _ = writeln!(
             svg,
             r#"<text x="{}" y="24" text-anchor="middle" font-size="15" font-weight="bold">{}</text>"#,
-            LEFT + plot_w / 2.0,
+            LEFT + Frame::W / 2.0,
             escape(&self.title)
         );
-        // Grid and ticks: y every 10 or 20 points, x in fifths.
-        let y_step = if y_max <= 50.0 { 10.0 } else { 20.0 };
-        for i in 0..=((y_max / y_step) as u32) {
+        self.axes(&mut svg, frame);
+        self.lines(&mut svg, frame);
+        self.legend(&mut svg);
+        svg.push_str("</svg>\n");
+        svg
+    }
+
+    /// Grid, ticks (y every 10 or 20 points, x in fifths), the plot border and axis labels.
+    fn axes(&self, svg: &mut String, frame: Frame) {
+        let y_step = if frame.y_max <= 50.0 { 10.0 } else { 20.0 };
+        for i in 0..=((frame.y_max / y_step) as u32) {
             let y = y_step * f64::from(i);
             let _ = writeln!(
                 svg,
                 r##"<line x1="{LEFT}" y1="{0:.1}" x2="{1:.1}" y2="{0:.1}" stroke="#e5e5e5"/><text x="{2:.1}" y="{3:.1}" text-anchor="end">{y:.0}</text>"##,
-                py(y),
-                LEFT + plot_w,
+                frame.py(y),
+                LEFT + Frame::W,
                 LEFT - 6.0,
-                py(y) + 4.0
+                frame.py(y) + 4.0
             );
         }
         for i in 0..=5 {
-            let x = x_max * f64::from(i) / 5.0;
+            let x = frame.x_max * f64::from(i) / 5.0;
             let _ = writeln!(
                 svg,
                 r##"<line x1="{0:.1}" y1="{TOP}" x2="{0:.1}" y2="{1:.1}" stroke="#e5e5e5"/><text x="{0:.1}" y="{2:.1}" text-anchor="middle">{3}</text>"##,
-                px(x),
-                TOP + plot_h,
-                TOP + plot_h + 18.0,
+                frame.px(x),
+                TOP + Frame::H,
+                TOP + Frame::H + 18.0,
                 format_tick(x)
             );
         }
         let _ = writeln!(
             svg,
-            r##"<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#444"/>"##
+            r##"<rect x="{LEFT}" y="{TOP}" width="{}" height="{}" fill="none" stroke="#444"/>"##,
+            Frame::W,
+            Frame::H
         );
         let _ = writeln!(
             svg,
             r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
-            LEFT + plot_w / 2.0,
+            LEFT + Frame::W / 2.0,
             HEIGHT - 14.0,
             escape(&self.x_label)
         );
         let _ = writeln!(
             svg,
             r#"<text x="16" y="{0}" text-anchor="middle" transform="rotate(-90 16 {0})">{1}</text>"#,
-            TOP + plot_h / 2.0,
+            TOP + Frame::H / 2.0,
             escape(&self.y_label)
         );
-        // Lines and markers (reference lines last, so they stay visible where a cache matches them),
-        // then the legend in series order.
-        let order = (0..self.series.len())
-            .filter(|&i| !self.series[i].dashed)
-            .chain((0..self.series.len()).filter(|&i| self.series[i].dashed));
-        for i in order {
+    }
+
+    /// Lines and markers; reference (dashed) lines last so they stay visible where a cache matches them.
+    fn lines(&self, svg: &mut String, frame: Frame) {
+        let solid = (0..self.series.len()).filter(|&i| !self.series[i].dashed);
+        let dashed = (0..self.series.len()).filter(|&i| self.series[i].dashed);
+        for i in solid.chain(dashed) {
             let series = &self.series[i];
             let color = PALETTE[i % PALETTE.len()];
-            let dash = if series.dashed {
-                r#" stroke-dasharray="6 4""#
-            } else {
-                ""
-            };
             let points: Vec<(f64, f64)> = series
                 .points
                 .iter()
-                .filter_map(|&(x, y)| y.map(|y| (px(x), py(y))))
+                .filter_map(|&(x, y)| y.map(|y| (frame.px(x), frame.py(y))))
                 .collect();
             if points.is_empty() {
                 continue;
@@ -140,7 +166,8 @@ impl Chart {
                 .collect();
             let _ = writeln!(
                 svg,
-                r#"<polyline fill="none" stroke="{color}" stroke-width="2"{dash} points="{}"/>"#,
+                r#"<polyline fill="none" stroke="{color}" stroke-width="2"{} points="{}"/>"#,
+                dash(series),
                 coords.join(" ")
             );
             for (x, y) in &points {
@@ -150,13 +177,12 @@ impl Chart {
                 );
             }
         }
+    }
+
+    /// One legend line per series, in series order; a series without points is marked "(n/a)".
+    fn legend(&self, svg: &mut String) {
         for (i, series) in self.series.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
-            let dash = if series.dashed {
-                r#" stroke-dasharray="6 4""#
-            } else {
-                ""
-            };
             let ly = TOP + 10.0 + 20.0 * i as f64;
             let lx = WIDTH - RIGHT + 14.0;
             let note = if series.points.iter().all(|p| p.1.is_none()) {
@@ -166,15 +192,22 @@ impl Chart {
             };
             let _ = writeln!(
                 svg,
-                r#"<line x1="{lx}" y1="{ly}" x2="{}" y2="{ly}" stroke="{color}" stroke-width="2"{dash}/><text x="{}" y="{}">{}{note}</text>"#,
+                r#"<line x1="{lx}" y1="{ly}" x2="{}" y2="{ly}" stroke="{color}" stroke-width="2"{}/><text x="{}" y="{}">{}{note}</text>"#,
                 lx + 24.0,
+                dash(series),
                 lx + 30.0,
                 ly + 4.0,
                 escape(&series.label)
             );
         }
-        svg.push_str("</svg>\n");
-        svg
+    }
+}
+
+fn dash(series: &Series) -> &'static str {
+    if series.dashed {
+        r#" stroke-dasharray="6 4""#
+    } else {
+        ""
     }
 }
 

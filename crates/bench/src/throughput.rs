@@ -13,6 +13,7 @@ use anyhow::Result;
 use bytes::Bytes;
 
 use crate::adapter::{self, Adapter, Job, Peer, Spec};
+use crate::cputime;
 use crate::table::Table;
 use crate::zipf;
 
@@ -58,11 +59,12 @@ pub(crate) struct Args {
     /// Caches to run.
     #[arg(long, value_delimiter = ',', default_values_t = Peer::ALL.to_vec(), value_enum)]
     caches: Vec<Peer>,
-    /// Measured runs per cache and row; the table shows the median and the min-max.
-    #[arg(long, default_value_t = 3)]
+    /// Measured runs per cache and row, interleaved between caches; the table shows the median and
+    /// the min-max.
+    #[arg(long, default_value_t = 5)]
     runs: usize,
     /// Length of one measured run in milliseconds.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 150)]
     run_ms: u64,
     /// TTL of the `ttl` workload's inserts, in milliseconds.
     #[arg(long, default_value_t = 1000)]
@@ -70,10 +72,13 @@ pub(crate) struct Args {
     /// Zipf exponent.
     #[arg(long, default_value_t = 1.0)]
     zipf_s: f64,
-    /// Fast smoke run: 1M keys, 64-byte values, 1 run of 150 ms per cell.
+    /// Fast smoke run: 1M keys, 64-byte values, 3 runs of 100 ms per cell.
     #[arg(long)]
     quick: bool,
 }
+
+/// Hottest keys requested again after the prefill.
+const WARMUP_MAX: u64 = 100_000;
 
 /// Keys per pre-generated stream (per thread); a power of two so indexing is a mask.
 const STREAM_LEN: usize = 1 << 22;
@@ -81,8 +86,27 @@ const STREAM_LEN: usize = 1 << 22;
 /// One measured run.
 #[derive(Debug, Clone, Copy)]
 struct Sample {
+    /// Million operations per wall-clock second, all threads together.
     mops: f64,
+    /// Million operations per second of on-CPU time, summed over threads (each thread's ops divided by
+    /// the CPU time it got): what the run would do with a core per thread to itself. Time spent blocked
+    /// on a lock does not count, time spent spinning does.
+    cpu_mops: f64,
     hit_percent: Option<f64>,
+    /// The longest CPU time any thread spent on one batch of 1024 operations: shows pauses such as a
+    /// mass expiry handled inside one call (descheduling by other processes does not count).
+    worst_batch: Duration,
+}
+
+/// What one worker thread did.
+#[derive(Debug, Clone, Copy)]
+struct ThreadResult {
+    ops: u64,
+    gets: u64,
+    hits: u64,
+    wall: Duration,
+    cpu: Option<Duration>,
+    worst_batch: Duration,
 }
 
 /// Everything a measured run needs.
@@ -106,7 +130,7 @@ impl<C: Adapter<u64, Bytes>> Runner for Bound<C> {
     fn measure(&self, row: &Row<'_>, run_index: usize) -> Sample {
         let barrier = Barrier::new(row.threads);
         let payload = vec![0xA5u8; row.value_size];
-        let results: Vec<(u64, u64, u64, Duration)> = std::thread::scope(|scope| {
+        let results: Vec<ThreadResult> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..row.threads)
                 .map(|t| {
                     let (barrier, payload) = (&barrier, &payload);
@@ -121,33 +145,48 @@ impl<C: Adapter<u64, Bytes>> Runner for Bound<C> {
                 .collect();
             handles.into_iter().filter_map(|h| h.join().ok()).collect()
         });
-        let ops: u64 = results.iter().map(|r| r.0).sum();
-        let (gets, hits): (u64, u64) = results.iter().fold((0, 0), |(g, h), r| (g + r.1, h + r.2));
+        let ops: u64 = results.iter().map(|r| r.ops).sum();
+        let (gets, hits): (u64, u64) = results
+            .iter()
+            .fold((0, 0), |(g, h), r| (g + r.gets, h + r.hits));
         let elapsed = results
             .iter()
-            .map(|r| r.3)
+            .map(|r| r.wall)
             .max()
             .unwrap_or(Duration::from_secs(1));
+        let cpu_mops = results
+            .iter()
+            .map(|r| r.ops as f64 / r.cpu.unwrap_or(r.wall).as_secs_f64().max(1e-9) / 1e6)
+            .sum();
         Sample {
             mops: ops as f64 / elapsed.as_secs_f64() / 1e6,
+            cpu_mops,
             hit_percent: (gets > 0).then(|| hits as f64 * 100.0 / gets as f64),
+            worst_batch: results
+                .iter()
+                .map(|r| r.worst_batch)
+                .max()
+                .unwrap_or_default(),
         }
     }
 }
 
-/// One thread's loop: returns (ops, gets, hits, elapsed).
+/// One thread's loop.
 fn worker<C: Adapter<u64, Bytes>>(
     cache: &C,
     row: &Row<'_>,
     stream: &[u64],
     payload: &[u8],
     offset: usize,
-) -> (u64, u64, u64, Duration) {
+) -> ThreadResult {
     const BATCH: usize = 1024;
     let mask = stream.len() - 1;
     let (mut ops, mut gets, mut hits) = (0u64, 0u64, 0u64);
     let mut i = offset;
     let start = Instant::now();
+    let cpu_start = cputime::thread_cpu_time();
+    let mut cpu_batch = cpu_start;
+    let mut worst_batch = Duration::ZERO;
     // Bounded by time: checked every BATCH ops.
     loop {
         for _ in 0..BATCH {
@@ -173,24 +212,45 @@ fn worker<C: Adapter<u64, Bytes>>(
             }
         }
         ops += BATCH as u64;
-        let elapsed = start.elapsed();
-        if elapsed >= row.run {
-            return (ops, gets, hits, elapsed);
+        let wall = start.elapsed();
+        let cpu_now = cputime::thread_cpu_time();
+        if let (Some(now), Some(before)) = (cpu_now, cpu_batch) {
+            worst_batch = worst_batch.max(now.saturating_sub(before));
+        }
+        cpu_batch = cpu_now;
+        if wall >= row.run {
+            let cpu = cpu_now
+                .zip(cpu_start)
+                .map(|(end, start)| end.saturating_sub(start));
+            return ThreadResult {
+                ops,
+                gets,
+                hits,
+                wall,
+                cpu,
+                worst_batch,
+            };
         }
     }
 }
 
 /// Builds a cache and prefills it with the hottest `capacity` keys.
-struct Prepare {
+struct Prepare<'a> {
+    label: &'static str,
+    /// Keys requested again after the prefill (get, insert on miss): the hottest ones, so a cache that
+    /// evicted some of the first-inserted (hottest) keys while filling gets them back if its policy
+    /// admits them, rather than the get-only `read` workload measuring the prefill order.
+    warmup: &'a [u64],
     capacity: u64,
     value_size: usize,
     ttl: Option<Duration>,
 }
 
-impl Job<u64, Bytes> for Prepare {
+impl Job<u64, Bytes> for Prepare<'_> {
     type Output = Box<dyn Runner>;
 
     fn run<C: Adapter<u64, Bytes>>(self, cache: C) -> Box<dyn Runner> {
+        let started = Instant::now();
         let payload = vec![0x5Au8; self.value_size];
         for rank in 1..=self.capacity {
             let value = Bytes::copy_from_slice(&payload);
@@ -204,6 +264,23 @@ impl Job<u64, Bytes> for Prepare {
             }
         }
         cache.settle();
+        for key in self.warmup {
+            if cache.get(key).is_none() {
+                let value = Bytes::copy_from_slice(&payload);
+                match self.ttl {
+                    Some(ttl) => cache.insert_with_ttl(*key, value, ttl),
+                    None => cache.insert(*key, value),
+                }
+            }
+        }
+        cache.settle();
+        eprintln!(
+            "  prefilled and warmed {}: {} of {} entries resident ({:.1}s)",
+            self.label,
+            cache.len(),
+            self.capacity,
+            started.elapsed().as_secs_f64()
+        );
         Box::new(Bound(cache))
     }
 }
@@ -229,25 +306,10 @@ pub(crate) fn main(mut args: Args) -> Result<()> {
     if args.quick {
         args.keys = vec![1_000_000];
         args.values = vec![64];
-        args.runs = 1;
-        args.run_ms = 150;
+        args.runs = 3;
+        args.run_ms = 100;
     }
-    let mut header: Vec<String> = ["keys", "value", "workload", "threads"]
-        .map(String::from)
-        .to_vec();
-    header.extend(args.caches.iter().map(|p| format!("{} Mops/s", p.label())));
-    let ratio_column =
-        args.caches.contains(&Peer::Relaycache) && args.caches.contains(&Peer::QuickCache);
-    if ratio_column {
-        header.push("relaycache / quick_cache".into());
-    }
-    let mut table = Table::new(header.clone());
-    let mut hits_table = Table::new(
-        header[..4]
-            .iter()
-            .cloned()
-            .chain(args.caches.iter().map(|p| p.label().to_owned())),
-    );
+    let mut report = Report::new(&args.caches);
     let max_threads = args.threads.iter().copied().max().unwrap_or(1).max(1);
     let started = Instant::now();
     for &keys in &args.keys {
@@ -260,112 +322,236 @@ pub(crate) fn main(mut args: Args) -> Result<()> {
             t0.elapsed().as_secs_f64()
         );
         for &value_size in &args.values {
-            for &workload in &args.workloads {
-                for &threads in &args.threads {
-                    let row = Row {
-                        workload,
-                        value_size,
-                        ttl: Duration::from_millis(args.ttl_ms),
-                        streams: &streams,
-                        threads: threads.max(1),
-                        run: Duration::from_millis(args.run_ms),
-                    };
-                    let results = measure_row(&args, keys, &row);
+            // One build + prefill serves every plain workload and thread count; TTL needs its own
+            // (moka takes the TTL at build time).
+            for with_ttl in [false, true] {
+                let workloads: Vec<Workload> = args
+                    .workloads
+                    .iter()
+                    .copied()
+                    .filter(|&w| (w == Workload::Ttl) == with_ttl)
+                    .collect();
+                if workloads.is_empty() {
+                    continue;
+                }
+                let group = Group {
+                    keys,
+                    value_size,
+                    with_ttl,
+                    workloads,
+                    streams: &streams,
+                };
+                for (workload, threads, results) in measure_group(&args, &group) {
                     let labels = [
                         human(keys),
                         format!("{value_size} B"),
                         workload.label().to_owned(),
                         threads.to_string(),
                     ];
-                    let mut cells = labels.to_vec();
-                    let mut hit_cells = labels.to_vec();
-                    let mut medians = Vec::new();
-                    for samples in &results {
-                        match samples {
-                            Some(samples) => {
-                                let (median, min, max) =
-                                    summarize(&samples.iter().map(|s| s.mops).collect::<Vec<_>>());
-                                medians.push(Some(median));
-                                cells.push(format!("{median:.2} ({min:.2}-{max:.2})"));
-                                let hit = summarize(
-                                    &samples
-                                        .iter()
-                                        .filter_map(|s| s.hit_percent)
-                                        .collect::<Vec<_>>(),
-                                )
-                                .0;
-                                hit_cells.push(if workload == Workload::Write {
-                                    "-".into()
-                                } else {
-                                    format!("{hit:.1}")
-                                });
-                            }
-                            None => {
-                                medians.push(None);
-                                cells.push("n/a".into());
-                                hit_cells.push("n/a".into());
-                            }
-                        }
-                    }
-                    if ratio_column {
-                        let at = |p: Peer| {
-                            args.caches
-                                .iter()
-                                .position(|&c| c == p)
-                                .and_then(|i| medians[i])
-                        };
-                        cells.push(match (at(Peer::Relaycache), at(Peer::QuickCache)) {
-                            (Some(ours), Some(qc)) if qc > 0.0 => format!("{:.2}x", ours / qc),
-                            _ => "n/a".into(),
-                        });
-                    }
-                    eprintln!("  {}", cells.join(" | "));
-                    table.row(cells);
-                    hits_table.row(hit_cells);
+                    report.add_row(labels, workload, &results);
                 }
             }
         }
     }
     eprintln!("done in {:.0}s", started.elapsed().as_secs_f64());
     println!(
-        "\n### Throughput, Mops/s: median of {} runs of {} ms (min-max), capacity 10% of keys, Zipf s={}\n",
+        "\n### Throughput, Mops/s of wall-clock time: median of {} runs of {} ms (min-max), capacity 10% of keys, Zipf s={}\n",
         args.runs, args.run_ms, args.zipf_s
     );
-    print!("{}", table.render());
+    print!("{}", report.wall.render());
+    println!(
+        "\n### Throughput, Mops/s of on-CPU time (each thread's ops / the CPU time it got, summed over threads)\n"
+    );
+    print!("{}", report.cpu.render());
     println!("\n### Hit ratio of the gets during those runs, %\n");
-    print!("{}", hits_table.render());
+    print!("{}", report.hits.render());
+    println!(
+        "\n### Longest 1024-operation batch of any thread in any run, CPU milliseconds (pauses)\n"
+    );
+    print!("{}", report.stalls.render());
     Ok(())
 }
 
-/// Builds and prefills every cache for one row, then interleaves their runs.
-fn measure_row(args: &Args, keys: u64, row: &Row<'_>) -> Vec<Option<Vec<Sample>>> {
-    let capacity = (keys / 10).max(1);
-    let ttl = (row.workload == Workload::Ttl).then_some(row.ttl);
-    let spec = Spec { capacity, ttl };
-    let mut runners: Vec<Option<Box<dyn Runner>>> = Vec::new();
-    for &peer in &args.caches {
-        runners.push(adapter::run(
-            peer,
-            &spec,
-            Prepare {
-                capacity,
-                value_size: row.value_size,
-                ttl,
-            },
-        ));
-    }
-    let mut samples: Vec<Option<Vec<Sample>>> = runners
-        .iter()
-        .map(|r| r.as_ref().map(|_| Vec::with_capacity(args.runs)))
+/// Rows sharing one set of built caches.
+struct Group<'a> {
+    keys: u64,
+    value_size: usize,
+    with_ttl: bool,
+    workloads: Vec<Workload>,
+    streams: &'a [Vec<u64>],
+}
+
+/// Per cache (in `args.caches` order): its samples, or `None` if not available.
+type CacheSamples = Vec<Option<Vec<Sample>>>;
+
+/// Builds and prefills every cache once for the group, then for each workload and thread count
+/// interleaves the caches' runs.
+fn measure_group(args: &Args, group: &Group<'_>) -> Vec<(Workload, usize, CacheSamples)> {
+    let capacity = (group.keys / 10).max(1);
+    let ttl_duration = Duration::from_millis(args.ttl_ms);
+    let ttl = group.with_ttl.then_some(ttl_duration);
+    let spec = Spec::new(capacity, ttl);
+    let warmup: Vec<u64> = (1..=capacity.min(WARMUP_MAX))
+        .map(zipf::rank_to_key)
         .collect();
-    for run in 0..args.runs.max(1) {
-        for (runner, out) in runners.iter().zip(samples.iter_mut()) {
-            if let (Some(runner), Some(out)) = (runner, out) {
-                out.push(runner.measure(row, run));
+    let warmup = warmup.as_slice();
+    let runners: Vec<Option<Box<dyn Runner>>> = args
+        .caches
+        .iter()
+        .map(|&peer| {
+            adapter::run(
+                peer,
+                &spec,
+                Prepare {
+                    label: peer.label(),
+                    warmup,
+                    capacity,
+                    value_size: group.value_size,
+                    ttl,
+                },
+            )
+        })
+        .collect();
+    let mut out = Vec::new();
+    for &workload in &group.workloads {
+        for &threads in &args.threads {
+            let row = Row {
+                workload,
+                value_size: group.value_size,
+                ttl: ttl_duration,
+                streams: group.streams,
+                threads: threads.max(1),
+                run: Duration::from_millis(args.run_ms),
+            };
+            let mut samples: CacheSamples = runners
+                .iter()
+                .map(|r| r.as_ref().map(|_| Vec::with_capacity(args.runs)))
+                .collect();
+            for run in 0..args.runs.max(1) {
+                for (runner, out) in runners.iter().zip(samples.iter_mut()) {
+                    if let (Some(runner), Some(out)) = (runner, out) {
+                        out.push(runner.measure(&row, run));
+                    }
+                }
             }
+            out.push((workload, threads, samples));
         }
     }
-    samples
+    out
+}
+
+/// The output tables.
+struct Report {
+    caches: Vec<Peer>,
+    /// The caches given a "/ quick_cache" ratio column.
+    ratios: Vec<Peer>,
+    /// Wall-clock Mops/s.
+    wall: Table,
+    /// On-CPU Mops/s.
+    cpu: Table,
+    /// Hit ratio of the gets.
+    hits: Table,
+    /// Longest batch.
+    stalls: Table,
+}
+
+impl Report {
+    fn new(caches: &[Peer]) -> Self {
+        let labels = ["keys", "value", "workload", "threads"].map(String::from);
+        let mut header = labels.to_vec();
+        header.extend(caches.iter().map(|p| p.label().to_owned()));
+        let hits = Table::new(header.clone());
+        let stalls = Table::new(header.clone());
+        // One ratio column per relaycache cache, when quick_cache ran too.
+        let ratios: Vec<Peer> = if caches.contains(&Peer::QuickCache) {
+            caches.iter().copied().filter(|p| p.is_ours()).collect()
+        } else {
+            Vec::new()
+        };
+        header.extend(
+            ratios
+                .iter()
+                .map(|p| format!("{} / quick_cache", p.label())),
+        );
+        Self {
+            caches: caches.to_vec(),
+            ratios,
+            wall: Table::new(header.clone()),
+            cpu: Table::new(header),
+            hits,
+            stalls,
+        }
+    }
+
+    /// The cells of one metric: per cache `median (min-max)`, then the ratio of the medians.
+    fn metric_cells(
+        &self,
+        labels: &[String; 4],
+        results: &CacheSamples,
+        metric: fn(&Sample) -> f64,
+    ) -> Vec<String> {
+        let mut cells = labels.to_vec();
+        let mut medians = Vec::new();
+        for samples in results {
+            let Some(samples) = samples else {
+                medians.push(None);
+                cells.push("n/a".into());
+                continue;
+            };
+            let (median, min, max) = summarize(&samples.iter().map(metric).collect::<Vec<_>>());
+            medians.push(Some(median));
+            cells.push(format!("{median:.2} ({min:.2}-{max:.2})"));
+        }
+        let at = |p: Peer| {
+            self.caches
+                .iter()
+                .position(|&c| c == p)
+                .and_then(|i| medians[i])
+        };
+        for &ours in &self.ratios {
+            cells.push(match (at(ours), at(Peer::QuickCache)) {
+                (Some(ours), Some(qc)) if qc > 0.0 => format!("{:.2}x", ours / qc),
+                _ => "n/a".into(),
+            });
+        }
+        cells
+    }
+
+    fn add_row(&mut self, labels: [String; 4], workload: Workload, results: &CacheSamples) {
+        let wall = self.metric_cells(&labels, results, |s| s.mops);
+        let cpu = self.metric_cells(&labels, results, |s| s.cpu_mops);
+        let mut hit_cells = labels.to_vec();
+        for samples in results {
+            hit_cells.push(match samples {
+                None => "n/a".into(),
+                Some(_) if workload == Workload::Write => "-".into(),
+                Some(samples) => {
+                    let hits: Vec<f64> = samples.iter().filter_map(|s| s.hit_percent).collect();
+                    format!("{:.1}", summarize(&hits).0)
+                }
+            });
+        }
+        let mut stall_cells = labels.to_vec();
+        for samples in results {
+            stall_cells.push(match samples {
+                None => "n/a".into(),
+                Some(samples) => {
+                    let worst = samples
+                        .iter()
+                        .map(|s| s.worst_batch)
+                        .max()
+                        .unwrap_or_default();
+                    format!("{:.2}", worst.as_secs_f64() * 1e3)
+                }
+            });
+        }
+        self.stalls.row(stall_cells);
+        eprintln!("  wall: {}", wall.join(" | "));
+        eprintln!("  cpu:  {}", cpu.join(" | "));
+        self.wall.row(wall);
+        self.cpu.row(cpu);
+        self.hits.row(hit_cells);
+    }
 }
 
 fn human(n: u64) -> String {
@@ -383,44 +569,62 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_tiny_row_measures_every_available_cache() {
+    fn a_tiny_group_measures_every_cache_and_workload() {
         let streams = vec![zipf::key_stream(1000, 1.0, 1024, 1)];
         let args = Args {
             keys: vec![1000],
             values: vec![8],
-            workloads: vec![Workload::Mixed],
-            threads: vec![1],
-            caches: vec![Peer::QuickCache, Peer::Lru],
+            workloads: vec![],
+            threads: vec![1, 2],
+            caches: Peer::ALL.to_vec(),
             runs: 2,
             run_ms: 5,
             ttl_ms: 1000,
             zipf_s: 1.0,
             quick: false,
         };
-        for workload in [
-            Workload::Read,
-            Workload::Mixed,
-            Workload::Write,
-            Workload::Ttl,
+        for (with_ttl, workloads) in [
+            (
+                false,
+                vec![Workload::Read, Workload::Mixed, Workload::Write],
+            ),
+            (true, vec![Workload::Ttl]),
         ] {
-            let row = Row {
-                workload,
+            let group = Group {
+                keys: 1000,
                 value_size: 8,
-                ttl: Duration::from_secs(1),
+                with_ttl,
+                workloads: workloads.clone(),
                 streams: &streams,
-                threads: 1,
-                run: Duration::from_millis(5),
             };
-            for samples in measure_row(&args, 1000, &row) {
-                let samples = samples.unwrap_or_default();
-                assert_eq!(samples.len(), 2);
-                assert!(samples.iter().all(|s| s.mops > 0.0));
-                // Prefilled with the hottest 10%: reads hit often, writes do no gets.
-                match workload {
-                    Workload::Write => assert!(samples.iter().all(|s| s.hit_percent.is_none())),
-                    _ => assert!(samples.iter().all(|s| s.hit_percent.unwrap_or(0.0) > 30.0)),
+            let rows = measure_group(&args, &group);
+            assert_eq!(rows.len(), workloads.len() * 2);
+            let mut report = Report::new(&args.caches);
+            for (workload, threads, results) in rows {
+                assert_eq!(results.len(), Peer::ALL.len());
+                for samples in &results {
+                    let samples = samples.clone().unwrap_or_default();
+                    assert_eq!(samples.len(), 2, "{workload:?} x{threads}");
+                    assert!(samples.iter().all(|s| s.mops > 0.0));
+                    // Prefilled with the hottest 10%: gets hit often; writes do no gets.
+                    match workload {
+                        Workload::Write => assert!(samples.iter().all(|s| s.hit_percent.is_none())),
+                        _ => assert!(samples.iter().all(|s| s.hit_percent.unwrap_or(0.0) > 30.0)),
+                    }
                 }
+                report.add_row(
+                    [
+                        "1k".into(),
+                        "8 B".into(),
+                        workload.label().into(),
+                        threads.to_string(),
+                    ],
+                    workload,
+                    &results,
+                );
             }
+            assert!(report.wall.render().contains("x |"), "ratio column present");
+            assert!(report.cpu.render().contains("x |"), "ratio column present");
         }
     }
 

@@ -17,13 +17,70 @@ use crate::sync::RwLock;
 pub(crate) type Weigher<K, V> = Box<dyn Fn(&K, &V) -> u64 + Send + Sync>;
 pub(crate) type Listener<K, V> = Box<dyn Fn(&K, &V, Cause) + Send + Sync>;
 
-/// A shard with its read-side counters, padded to its own cache lines.
+/// A shard, padded to its own cache lines.
 #[repr(align(128))]
 pub(crate) struct Cell<K, V> {
     pub(crate) lock: RwLock<Shard<K, V>>,
+    pub(crate) flights: Flights<K, V>,
+}
+
+/// Stripes of the hit and miss counters. Each of the first `STRIPES - 1` stripes is owned by at most
+/// one live thread at a time (slots are handed out and returned when the thread exits), so its owner
+/// counts with a plain load and store, no locked read-modify-write and no shared cache line. Threads
+/// beyond that share the last stripe and count with `fetch_add`. Counts are exact either way.
+const STRIPES: usize = 16;
+
+#[repr(align(128))]
+#[derive(Default)]
+struct Stripe {
     hits: AtomicU64,
     misses: AtomicU64,
-    pub(crate) flights: Flights<K, V>,
+}
+
+/// Free exclusive stripe slots (`None` until first use).
+static FREE_SLOTS: std::sync::Mutex<Option<Vec<usize>>> = std::sync::Mutex::new(None);
+
+/// A thread's stripe slot, returned to the pool when the thread exits.
+struct Slot(usize);
+
+impl Slot {
+    fn acquire() -> Slot {
+        let mut free = FREE_SLOTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let free = free.get_or_insert_with(|| (0..STRIPES - 1).rev().collect());
+        Slot(free.pop().unwrap_or(STRIPES - 1))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if self.0 < STRIPES - 1 {
+            let mut free = FREE_SLOTS
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(free) = free.as_mut() {
+                free.push(self.0);
+            }
+        }
+    }
+}
+
+thread_local! {
+    static SLOT: Slot = Slot::acquire();
+}
+
+/// Adds one to `counter` of this thread's stripe.
+#[inline]
+fn count(stripes: &[Stripe], pick: impl Fn(&Stripe) -> &AtomicU64) {
+    let slot = SLOT.try_with(|s| s.0).unwrap_or(STRIPES - 1);
+    let counter = pick(&stripes[slot]);
+    if slot < STRIPES - 1 {
+        // This thread is the stripe's only writer.
+        counter.store(counter.load(Relaxed) + 1, Relaxed);
+    } else {
+        counter.fetch_add(1, Relaxed);
+    }
 }
 
 /// One page of [`Cache::scan`].
@@ -54,6 +111,7 @@ pub struct Cache<K, V> {
     listener: Option<Listener<K, V>>,
     clock: Arc<dyn Clock>,
     max_cost: AtomicU64,
+    stripes: Box<[Stripe]>,
 }
 
 impl<K, V> std::fmt::Debug for Cache<K, V> {
@@ -84,25 +142,32 @@ impl<K, V> Cache<K, V> {
     ) -> Self {
         let n = shards as u64;
         let now = clock.now_nanos();
+        let hasher = foldhash::fast::RandomState::default();
         let cells = (0..n)
             .map(|i| Cell {
-                lock: RwLock::new(Shard::new(share(max_cost, n, i), counters / n, now)),
-                hits: AtomicU64::new(0),
-                misses: AtomicU64::new(0),
+                lock: RwLock::new(Shard::new(
+                    share(max_cost, n, i),
+                    counters / n,
+                    now,
+                    hasher.clone(),
+                )),
                 flights: Flights::new(),
             })
             .collect();
         Cache {
             cells,
             shift: 64 - shards.trailing_zeros(),
-            hasher: foldhash::fast::RandomState::default(),
+            hasher,
             weigher,
             listener,
             clock,
             max_cost: AtomicU64::new(max_cost),
+            stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
         }
     }
+}
 
+impl<K: Hash, V> Cache<K, V> {
     #[inline]
     pub(crate) fn cell(&self, hash: u64) -> &Cell<K, V> {
         // Shard by bits the shard's table does not use for its buckets or tags.
@@ -176,9 +241,11 @@ impl<K, V> Cache<K, V> {
             max_cost: self.max_cost(),
             ..Stats::default()
         };
+        for st in self.stripes.iter() {
+            s.hits += st.hits.load(Relaxed);
+            s.misses += st.misses.load(Relaxed);
+        }
         for c in self.cells.iter() {
-            s.hits += c.hits.load(Relaxed);
-            s.misses += c.misses.load(Relaxed);
             let shard = c.lock.read();
             shard.counts.add_to(&mut s);
             s.key_count += shard.len() as u64;
@@ -303,18 +370,29 @@ impl<K: Hash + Eq, V> Cache<K, V> {
         Q: Hash + Eq + ?Sized,
         V: Clone,
     {
+        self.get_with(key, |_, v| v.clone())
+    }
+
+    /// Calls `f` with the stored key and value of `key` if present and not expired (a hit), under the
+    /// shard's read lock: keep `f` short and do not call the cache from it.
+    #[inline]
+    pub fn get_with<Q, R>(&self, key: &Q, f: impl FnOnce(&K, &V) -> R) -> Option<R>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let hash = self.hash(key);
         let cell = self.cell(hash);
         let shard = cell.lock.read();
         if let Some(e) = shard.get(hash, key, || self.now()) {
             bump(&e.freq);
-            let v = e.value.clone();
+            let r = f(&e.key, &e.value);
             drop(shard);
-            cell.hits.fetch_add(1, Relaxed);
-            Some(v)
+            count(&self.stripes, |s| &s.hits);
+            Some(r)
         } else {
             drop(shard);
-            cell.misses.fetch_add(1, Relaxed);
+            count(&self.stripes, |s| &s.misses);
             None
         }
     }
@@ -382,7 +460,6 @@ impl<K: Hash + Eq, V> Cache<K, V> {
             } else {
                 0
             };
-            shard.climb(cell.hits.load(Relaxed), cell.misses.load(Relaxed));
             shard.insert(hash, key, value, cost, deadline, now, removed.as_mut())
         };
         self.announce(removed);
@@ -396,15 +473,15 @@ impl<K: Hash + Eq, V> Cache<K, V> {
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        let (k, v) = self
+        let (k, v, cause) = self
             .cell(hash)
             .lock
             .write()
             .remove(hash, key, || self.now())?;
         if let Some(listener) = &self.listener {
-            let _ = catch_unwind(AssertUnwindSafe(|| listener(&k, &v, Cause::Explicit)));
+            let _ = catch_unwind(AssertUnwindSafe(|| listener(&k, &v, cause)));
         }
-        Some(v)
+        (cause == Cause::Explicit).then_some(v)
     }
 
     /// Sets (`Some`) or removes (`None`) the time to live of a present key without touching its value;

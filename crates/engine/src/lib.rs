@@ -11,17 +11,19 @@
 //!   touch only the entry; writes take the write lock and do the policy work and due expirations.
 //! - [`Builder`] (module `builder`): `max_cost`, `num_counters`, `weigher`, `eviction_listener`,
 //!   `clock`, `shards`.
-//! - `shard`: hash table of slab indices + the policy: an admission **window** (FIFO, size tuned by the
-//!   hill climber in `climber`) in front of a **main** CLOCK queue; a window candidate enters main only
+//! - `shard`: hash table of slab indices + the policy: an admission **window** (FIFO, 1% of the
+//!   capacity) in front of a **main** CLOCK queue; a window candidate enters main only
 //!   if the frequency sketch has seen it more often than main's victim.
 //! - `sketch`: the TinyLFU count-min sketch (4-bit counters, one cache line per key, conservative
-//!   update, halving every `num_counters / shards` additions, doorkeeper bits).
+//!   update, four counters per `num_counters`, halving every `16 * num_counters` additions, doorkeeper bits).
 //! - `wheel`: a hierarchical timer wheel (6 x 64 buckets, ~1 ms ticks) reclaiming expired entries
 //!   without reads.
 //! - `slab`: entries in a slab with intrusive lists, so every policy and timer step is O(1).
+//! - [`ByteCache`] (module `packed`): the cache specialised for byte keys and values, each entry's key
+//!   and value in one allocation ([`Packed`]); the facade's `single` backend uses it.
 //! - [`loader`]: single-flight [`Cache::get_or_load`] and [`Cache::get_or_load_async`].
 //! - [`Clock`], [`SystemClock`], [`ManualClock`] (module `clock`); [`Stats`], [`Cause`] (module `stats`).
-//! - `sync`: the shim all locks come from; with the `shuttle` feature, [`sync::shuttle_scope`] swaps in
+//! - `sync`: the shim all locks come from; with the `shuttle` feature, `sync::shuttle_scope` swaps in
 //!   shuttle's primitives for schedule-exploring tests.
 //!
 //! ## Guarantees
@@ -45,7 +47,7 @@
 //! bytes, weigh `key bytes + value bytes + ENTRY_OVERHEAD` as the facade does.
 //!
 //! ## Features
-//! - `shuttle`: builds the [`sync::shuttle_scope`] test hook (pulls in shuttle; tests only).
+//! - `shuttle`: builds the `sync::shuttle_scope` test hook (pulls in shuttle; tests only).
 //!
 //! ## Example
 //! ```
@@ -64,9 +66,9 @@
 
 mod builder;
 mod cache;
-mod climber;
 mod clock;
 pub mod loader;
+mod packed;
 mod shard;
 mod sketch;
 mod slab;
@@ -77,9 +79,14 @@ mod wheel;
 pub use builder::{BuildError, Builder, DEFAULT_NUM_COUNTERS};
 pub use cache::{Cache, ScanPage};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use packed::{ByteCache, Packed};
 pub use stats::{Cause, Stats};
 
 /// Bytes of bookkeeping the engine spends per entry beyond the key and value themselves, to add in a
-/// byte-counting weigher: the slab entry's fields (hash, deadline, links, cost, flags), the hash
-/// table's index and control byte at its load factor, and allocator rounding.
-pub const ENTRY_OVERHEAD: u64 = 64;
+/// byte-counting weigher (the facade and [`ByteCache`] do). Measured with the `entry_overhead` example
+/// (1M entries of 16-byte keys and 64-byte values in a [`ByteCache`]): 75 bytes = the slab entry (48:
+/// the packed buffer's handle, deadline, two pairs of list links, weight and flags), the hash table's
+/// index and control byte at its load factor (~10), and the allocator's header and rounding plus the
+/// 4-byte length prefix (~17). The admission sketch is extra and fixed: 1.875 bytes per
+/// `num_counters`.
+pub const ENTRY_OVERHEAD: u64 = 75;

@@ -1,20 +1,19 @@
 //! One shard: a hash table of slab indices, the W-TinyLFU-style policy and the timer wheel, all behind
 //! the shard's lock (taken by [`crate::Cache`]).
 //!
-//! Policy. New entries enter the **window**, a FIFO whose target share of the capacity is tuned by the
-//! [`Climber`]. When the window overflows, its oldest entry becomes a candidate for the **main** space, a
+//! Policy. New entries enter the **window**, a FIFO holding 1% of the capacity. When the window overflows, its oldest entry becomes a candidate for the **main** space, a
 //! CLOCK queue (an entry hit since the policy last looked gets a second chance). If the shard is over
 //! capacity, the candidate competes with main's CLOCK victim: the one the [`Sketch`] has seen more often
-//! stays, ties keep the incumbent (which protects the cache from scans and loops). Reads only bump a
+//! stays, ties and near-ties keep the incumbent (which protects the cache from scans and loops). Reads only bump a
 //! per-entry saturating hit counter under the read lock; those hits are folded into the sketch when the
 //! policy next looks at the entry, so reads never write shared policy state.
 
 use std::borrow::Borrow;
+use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 
 use hashbrown::HashTable;
 
-use crate::climber::{Climber, INITIAL_SHARE, MAX_SHARE};
 use crate::sketch::Sketch;
 use crate::slab::{Entry, Links, List, NIL, Queue, Slab};
 use crate::stats::{Cause, Counts};
@@ -23,6 +22,15 @@ use crate::wheel::{UNSCHEDULED, Wheel};
 /// Where removed entries go: to the listener (collected, handed over after the lock is released), or
 /// dropped on the spot.
 pub(crate) type Sink<'a, K, V> = Option<&'a mut Vec<(K, V, Cause)>>;
+
+/// The window holds 1/this of the capacity (1%: replays of loop, Zipf and database traces did best
+/// with a small window; an adaptive hill climber did worse on every trace and was removed).
+const WINDOW_DIVISOR: u64 = 100;
+
+/// A candidate must be seen more than this many times more often than the victim to replace it. With 0,
+/// each halving of the sketch briefly ranks keys just seen above incumbents of equal frequency, which
+/// churned loop workloads (up to 3 points lost); 1 fixed them and changed Zipf cells by < 0.3 points.
+const ADMIT_MARGIN: u64 = 1;
 
 /// Saturation of the per-entry hit counter.
 const FREQ_MAX: u8 = 15;
@@ -37,9 +45,11 @@ pub(crate) struct Shard<K, V> {
     window_target: u64,
     sketch: Sketch,
     wheel: Wheel,
-    climber: Climber,
     pub(crate) counts: Counts,
     due: Vec<u32>,
+    /// The cache's hasher: entries do not store their hash, it is recomputed from the key when the
+    /// policy needs it (8 bytes less per entry).
+    hasher: foldhash::fast::RandomState,
 }
 
 /// What an insert did.
@@ -62,7 +72,12 @@ pub(crate) fn bump(freq: &AtomicU8) {
 }
 
 impl<K, V> Shard<K, V> {
-    pub(crate) fn new(capacity: u64, counters: u64, now: u64) -> Self {
+    pub(crate) fn new(
+        capacity: u64,
+        counters: u64,
+        now: u64,
+        hasher: foldhash::fast::RandomState,
+    ) -> Self {
         Shard {
             table: HashTable::new(),
             slab: Slab::new(),
@@ -70,13 +85,20 @@ impl<K, V> Shard<K, V> {
             main: List::default(),
             capacity,
             used: 0,
-            window_target: (capacity as f64 * INITIAL_SHARE) as u64,
+            window_target: capacity / WINDOW_DIVISOR,
             sketch: Sketch::new(counters),
             wheel: Wheel::new(now),
-            climber: Climber::new(capacity),
             counts: Counts::default(),
             due: Vec::new(),
+            hasher,
         }
+    }
+}
+
+impl<K: Hash, V> Shard<K, V> {
+    #[inline]
+    fn hash_of(&self, key: &K) -> u64 {
+        self.hasher.hash_one(key)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -125,18 +147,6 @@ impl<K, V> Shard<K, V> {
         Some(e)
     }
 
-    /// Applies the window-size adjustment the climber asks for, given the shard's hit/miss totals.
-    pub(crate) fn climb(&mut self, hits: u64, misses: u64) {
-        let amount = self
-            .climber
-            .adjust(hits, misses, self.table.len() as u64, self.capacity);
-        if amount != 0.0 {
-            let max = self.capacity as f64 * MAX_SHARE;
-            let target = (self.window_target as f64 + amount).clamp(0.0, max);
-            self.window_target = target as u64;
-        }
-    }
-
     /// Reclaims every entry whose deadline is at or before `now`.
     /// With `exact`, entries due within the current clock tick are found too.
     pub(crate) fn expire(&mut self, now: u64, exact: bool, mut out: Sink<'_, K, V>) {
@@ -154,7 +164,12 @@ impl<K, V> Shard<K, V> {
     /// Takes entry `i` out of every structure and hands it to `out` with `cause`.
     fn evict(&mut self, i: u32, cause: Cause, out: Sink<'_, K, V>) {
         let Some(e) = self.slab.get(i) else { return };
-        let (hash, cost, queue, scheduled) = (e.hash, e.cost, e.queue, e.bucket != UNSCHEDULED);
+        let (hash, cost, queue, scheduled) = (
+            self.hash_of(&e.key),
+            e.cost,
+            e.queue,
+            e.bucket != UNSCHEDULED,
+        );
         let f = e.freq.load(Relaxed);
         if scheduled {
             self.wheel.deschedule(&mut self.slab, i);
@@ -179,35 +194,48 @@ impl<K, V> Shard<K, V> {
         }
     }
 
-    /// Main's CLOCK victim: the first entry from the head not hit since last looked at; hit entries
-    /// fold their hits into the sketch and go to the tail. Bounded by the queue length.
-    fn victim(&mut self) -> u32 {
-        let mut steps = 0;
-        loop {
+    /// Main's CLOCK victim: the first entry from the head not hit since last looked at, other than the
+    /// protected `keep` and the candidate `cand`; hit entries fold their hits into the sketch and go to
+    /// the tail. Bounded: after one lap every hit bit is clear. `NIL` if main holds nothing else.
+    fn victim(&mut self, keep: u32, cand: u32) -> u32 {
+        let limit = 2 * self.main.len + 2;
+        for _ in 0..limit {
             let h = self.main.head;
-            let Some(e) = self.slab.get(h) else { return h };
+            let Some(e) = self.slab.get(h) else {
+                return NIL;
+            };
             let f = e.freq.load(Relaxed);
-            if f == 0 || steps >= self.main.len {
+            if f == 0 && h != keep && h != cand {
                 return h;
             }
             e.freq.store(0, Relaxed);
-            let (hash, cost) = (e.hash, e.cost);
+            let (hash, cost) = (self.hash_of(&e.key), e.cost);
             self.sketch.add(hash, f);
             let mut main = self.main;
             self.slab.unlink(&mut main, h, Links::Policy, cost);
             self.slab.push_back(&mut main, h, Links::Policy, cost);
             self.main = main;
-            steps += 1;
         }
+        NIL
+    }
+
+    /// The oldest window entry other than `keep`, or `NIL`.
+    fn window_victim(&self, keep: u32) -> u32 {
+        let mut i = self.window.head;
+        while i != NIL && i == keep {
+            i = self.slab.next(i, Links::Policy);
+        }
+        i
     }
 
     /// Moves the window's oldest entry to main's tail; returns it.
     fn promote_window_head(&mut self) -> u32 {
         let c = self.window.head;
+        let hasher = &self.hasher;
         let Some(e) = self.slab.get_mut(c) else {
             return NIL;
         };
-        let (hash, cost) = (e.hash, e.cost);
+        let (hash, cost) = (hasher.hash_one(&e.key), e.cost);
         let f = std::mem::replace(e.freq.get_mut(), 0);
         e.queue = Queue::Main;
         let (mut window, mut main) = (self.window, self.main);
@@ -220,9 +248,9 @@ impl<K, V> Shard<K, V> {
         c
     }
 
-    /// Evicts until the shard is within capacity. `new` is the entry just inserted (if any): evicting it
-    /// counts as a rejection.
-    fn make_room(&mut self, new: u32, mut out: Sink<'_, K, V>) {
+    /// Evicts until the shard is within capacity. `new` is the entry just inserted (evicting it counts
+    /// as a rejection); `keep` is an entry just updated, which is never evicted by its own write.
+    fn make_room(&mut self, new: u32, keep: u32, mut out: Sink<'_, K, V>) {
         let cause_for = |i: u32| {
             if i == new {
                 Cause::Rejected
@@ -231,31 +259,30 @@ impl<K, V> Shard<K, V> {
             }
         };
         while self.used > self.capacity {
-            if self.window.cost > self.window_target && !self.window.is_empty() {
-                if self.main.is_empty() {
-                    let c = self.window.head;
-                    self.evict(c, cause_for(c), out.as_deref_mut());
-                    continue;
-                }
-                let v = self.victim();
-                let c = self.promote_window_head();
-                let (Some(ce), Some(ve)) = (self.slab.get(c), self.slab.get(v)) else {
-                    break;
-                };
-                if self.sketch.estimate(ce.hash) > self.sketch.estimate(ve.hash) {
-                    self.evict(v, Cause::Size, out.as_deref_mut());
-                } else {
-                    self.evict(c, cause_for(c), out.as_deref_mut());
-                }
-            } else if !self.main.is_empty() {
-                let v = self.victim();
-                self.evict(v, cause_for(v), out.as_deref_mut());
-            } else if !self.window.is_empty() {
-                let c = self.window.head;
-                self.evict(c, cause_for(c), out.as_deref_mut());
+            let cand = if self.window.cost > self.window_target && !self.window.is_empty() {
+                self.promote_window_head()
             } else {
+                NIL
+            };
+            let v = self.victim(keep, cand);
+            let loser = match (cand != NIL, v != NIL) {
+                (true, true) => {
+                    let (Some(ce), Some(ve)) = (self.slab.get(cand), self.slab.get(v)) else {
+                        break;
+                    };
+                    let admit = cand == keep
+                        || self.sketch.estimate(self.hash_of(&ce.key))
+                            > self.sketch.estimate(self.hash_of(&ve.key)) + ADMIT_MARGIN;
+                    if admit { v } else { cand }
+                }
+                (false, true) => v,
+                (true, false) if cand != keep => cand,
+                _ => self.window_victim(keep),
+            };
+            if loser == NIL {
                 break;
             }
+            self.evict(loser, cause_for(loser), out.as_deref_mut());
         }
         while self.window.cost > self.window_target && !self.window.is_empty() {
             self.promote_window_head();
@@ -277,7 +304,6 @@ impl<K, V> Shard<K, V> {
     where
         K: Eq,
     {
-        self.sketch.increment(hash);
         let fits = u32::try_from(cost)
             .ok()
             .filter(|&c| u64::from(c) <= self.capacity);
@@ -294,7 +320,7 @@ impl<K, V> Shard<K, V> {
             } else {
                 let cost = fits.unwrap_or(0);
                 self.update(i, key, value, cost, deadline, out.as_deref_mut());
-                self.make_room(NIL, out);
+                self.make_room(NIL, i, out);
                 return if self.slab.get(i).is_some() {
                     Inserted::Updated
                 } else {
@@ -302,6 +328,10 @@ impl<K, V> Shard<K, V> {
                 };
             }
         }
+        // A write of an absent key is an access the sketch must see; a write of a present key is
+        // counted on the entry (`update` bumps its hit counter) and folded in later, which spares the
+        // write path a random access into the sketch.
+        self.sketch.increment(hash);
         let Some(cost) = fits else {
             self.counts.record(Cause::Rejected);
             if let Some(out) = out {
@@ -312,7 +342,6 @@ impl<K, V> Shard<K, V> {
         let i = self.slab.insert(Entry {
             key,
             value,
-            hash,
             deadline,
             links: [[NIL; 2]; 2],
             cost,
@@ -320,9 +349,10 @@ impl<K, V> Shard<K, V> {
             queue: Queue::Window,
             freq: AtomicU8::new(0),
         });
-        let slab = &self.slab;
-        self.table
-            .insert_unique(hash, i, |&x| slab.get(x).map_or(0, |e| e.hash));
+        let (slab, hasher) = (&self.slab, &self.hasher);
+        self.table.insert_unique(hash, i, |&x| {
+            slab.get(x).map_or(0, |e| hasher.hash_one(&e.key))
+        });
         let mut window = self.window;
         self.slab.push_back(&mut window, i, Links::Policy, cost);
         self.window = window;
@@ -330,8 +360,8 @@ impl<K, V> Shard<K, V> {
         if deadline != 0 {
             self.wheel.schedule(&mut self.slab, i);
         }
-        self.make_room(i, out);
-        if self.slab.get(i).is_some_and(|e| e.hash == hash) && self.find_index_is(hash, i) {
+        self.make_room(i, NIL, out);
+        if self.find_index_is(hash, i) {
             self.counts.inserts += 1;
             Inserted::New
         } else {
@@ -349,6 +379,8 @@ impl<K, V> Shard<K, V> {
         };
         let old_cost = e.cost;
         let old = std::mem::replace(&mut e.value, value);
+        // Replace the key too: equal keys may still differ in what they carry (a packed key+value).
+        let key = std::mem::replace(&mut e.key, key);
         bump(&e.freq);
         e.cost = cost;
         let queue = e.queue;
@@ -375,13 +407,14 @@ impl<K, V> Shard<K, V> {
         }
     }
 
-    /// Removes `key`; an expired entry is reclaimed as expired and not returned.
+    /// Removes `key`, reporting why: [`Cause::Explicit`] for a live entry, [`Cause::Expired`] for an
+    /// entry whose deadline had passed (reclaimed, but not to be returned to the caller).
     pub(crate) fn remove<Q>(
         &mut self,
         hash: u64,
         key: &Q,
         now: impl FnOnce() -> u64,
-    ) -> Option<(K, V)>
+    ) -> Option<(K, V, Cause)>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
@@ -398,8 +431,7 @@ impl<K, V> Shard<K, V> {
             Cause::Explicit
         };
         self.evict(i, cause, Some(&mut taken));
-        let (k, v, _) = taken.pop()?;
-        (!expired).then_some((k, v))
+        taken.pop()
     }
 
     /// Sets the deadline of a live `key` (0: never expires). False when absent or expired.
@@ -461,8 +493,8 @@ impl<K, V> Shard<K, V> {
     /// Changes the capacity and evicts down to it.
     pub(crate) fn set_capacity(&mut self, capacity: u64, out: Sink<'_, K, V>) {
         self.capacity = capacity;
-        self.window_target = self.window_target.min((capacity as f64 * MAX_SHARE) as u64);
-        self.make_room(NIL, out);
+        self.window_target = capacity / WINDOW_DIVISOR;
+        self.make_room(NIL, NIL, out);
     }
 
     /// Appends up to `limit` live keys from slot `from` on for which `pred` holds; returns the slot to
@@ -509,7 +541,7 @@ impl<K, V> Shard<K, V> {
                 if e.queue != q {
                     return Err(format!("entry {i} in the {q:?} list says {:?}", e.queue));
                 }
-                if !self.find_index_is(e.hash, i) {
+                if !self.find_index_is(self.hash_of(&e.key), i) {
                     return Err(format!("entry {i} is listed but not in the table"));
                 }
                 n += 1;

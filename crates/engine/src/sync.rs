@@ -1,7 +1,7 @@
 //! The one place the engine gets its blocking primitives from.
 //!
 //! Normally these are `parking_lot`'s `RwLock` (shards) and `std`'s `Mutex`/`Condvar` (single-flight
-//! loads). With the `shuttle` feature, a thread inside [`shuttle_scope`] builds the
+//! loads). With the `shuttle` feature, a thread inside `shuttle_scope` builds the
 //! [shuttle](https://docs.rs/shuttle) versions instead, so shuttle can explore the interleavings of the
 //! shard locks and the loader hand-over; everything created outside the scope keeps the fast primitives,
 //! so the rest of the test suite runs unchanged with `--all-features`.

@@ -50,6 +50,10 @@ where
         self.inner.insert(key, (value, Instant::now() + ttl));
     }
 
+    fn len(&self) -> u64 {
+        self.inner.len()
+    }
+
     fn settle(&self) {
         self.inner.settle();
     }

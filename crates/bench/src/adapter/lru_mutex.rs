@@ -28,6 +28,10 @@ impl<K: Key, V: Value> Adapter<K, V> for LruMutex<K, V> {
         self.lock().get(key).cloned()
     }
 
+    fn len(&self) -> u64 {
+        self.lock().len() as u64
+    }
+
     fn insert(&self, key: K, value: V) {
         self.lock().put(key, value);
     }

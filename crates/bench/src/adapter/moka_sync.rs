@@ -20,6 +20,10 @@ impl<K: Key, V: Value> Adapter<K, V> for Moka<K, V> {
         self.0.get(key)
     }
 
+    fn len(&self) -> u64 {
+        self.0.entry_count()
+    }
+
     fn insert(&self, key: K, value: V) {
         self.0.insert(key, value);
     }

@@ -18,6 +18,10 @@ impl<K: Key, V: Value> Adapter<K, V> for Quick<K, V> {
         self.0.get(key)
     }
 
+    fn len(&self) -> u64 {
+        self.0.len() as u64
+    }
+
     fn insert(&self, key: K, value: V) {
         self.0.insert(key, value);
     }

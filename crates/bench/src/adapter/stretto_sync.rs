@@ -22,6 +22,10 @@ impl<K: Key, V: Value> Adapter<K, V> for Stretto<K, V> {
         self.0.get(key).map(|v| v.value().clone())
     }
 
+    fn len(&self) -> u64 {
+        self.0.len() as u64
+    }
+
     fn insert(&self, key: K, value: V) {
         self.0.insert(key, value, 1);
     }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use relaycache_engine::ENTRY_OVERHEAD;
+use relaycache_engine::ByteCache;
 
 use crate::api::{Cache, Capabilities, ScanPage, Stats};
 use crate::config::SingleConfig;
@@ -18,11 +18,11 @@ const MIN_SHARD_BYTES: u64 = 16 << 20;
 /// The in-process backend: a concurrent cache bounded in bytes, with TinyLFU admission and per-key TTL
 /// (see `relaycache_engine` for the policy and guarantees).
 ///
-/// Every entry weighs its key bytes + value bytes + [`ENTRY_OVERHEAD`] bytes of bookkeeping, and the
+/// Every entry weighs its key bytes + value bytes + [`ENTRY_OVERHEAD`](relaycache_engine::ENTRY_OVERHEAD) bytes of bookkeeping, and the
 /// total never exceeds `max_cost`. A write is visible to the next read at once; a new key may be
 /// declined by the admission policy when the cache is full, which is counted in [`Stats::rejections`].
-/// Expired keys are never returned and are reclaimed as later writes come in. Values are copied in once
-/// and handed out as shared [`Bytes`] (no copy per read).
+/// Expired keys are never returned and are reclaimed as later writes come in. Each key and its value
+/// are stored together in one allocation ([`ByteCache`]); values are copied in and out.
 ///
 /// `buffer_items` from the configuration is accepted and ignored: the reference engine buffered that
 /// many reads per batch before applying them to its policy, while this engine applies every read and
@@ -38,7 +38,7 @@ const MIN_SHARD_BYTES: u64 = 16 << 20;
 /// # }).unwrap();
 /// ```
 pub struct SingleCache {
-    engine: relaycache_engine::Cache<Box<[u8]>, Bytes>,
+    engine: ByteCache,
     closed: AtomicBool,
 }
 
@@ -61,12 +61,12 @@ impl SingleCache {
         let by_size = (config.max_cost / MIN_SHARD_BYTES).max(1);
         let shards = (cpus * 4).min(by_size).min(64);
         let shards = 1usize << (63 - shards.max(1).leading_zeros());
-        let engine = relaycache_engine::Cache::<Box<[u8]>, Bytes>::builder()
+        let engine = ByteCache::builder()
             .max_cost(config.max_cost)
             .num_counters(config.num_counters)
             .shards(shards)
-            .weigher(|k, v| (k.len() + v.len()) as u64 + ENTRY_OVERHEAD)
             .build()
+            .map(ByteCache::from_cache)
             .map_err(|e| Error::InvalidArgument(e.to_string()))?;
         Ok(SingleCache {
             engine,
@@ -74,8 +74,8 @@ impl SingleCache {
         })
     }
 
-    /// The engine underneath, for callers that want its full API (`get_or_load`, listener stats...).
-    pub fn engine(&self) -> &relaycache_engine::Cache<Box<[u8]>, Bytes> {
+    /// The engine underneath, for callers that want its full API.
+    pub fn engine(&self) -> &ByteCache {
         &self.engine
     }
 
@@ -88,8 +88,7 @@ impl SingleCache {
     }
 
     fn store(&self, key: &[u8], value: &[u8], ttl: Duration) {
-        self.engine
-            .insert_with_ttl(key.into(), Bytes::copy_from_slice(value), ttl);
+        self.engine.insert_with_ttl(key, value, ttl);
     }
 }
 
@@ -107,7 +106,9 @@ impl Cache for SingleCache {
 
     async fn get(&self, key: &[u8]) -> Result<Bytes> {
         self.check_open()?;
-        self.engine.get(key).ok_or(Error::NotFound)
+        self.engine
+            .get_with(key, Bytes::copy_from_slice)
+            .ok_or(Error::NotFound)
     }
 
     async fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
@@ -149,7 +150,7 @@ impl Cache for SingleCache {
         self.check_open()?;
         let mut found = HashMap::with_capacity(keys.len());
         for key in keys {
-            if let Some(v) = self.engine.get(*key) {
+            if let Some(v) = self.engine.get_with(key, Bytes::copy_from_slice) {
                 found.insert(Bytes::copy_from_slice(key), v);
             }
         }
@@ -196,9 +197,7 @@ impl Cache for SingleCache {
 
     async fn scan(&self, cursor: u64, prefix: &[u8], count: usize) -> Result<ScanPage> {
         self.check_open()?;
-        let page = self
-            .engine
-            .scan(cursor, count.max(1), |k| k.starts_with(prefix));
+        let page = self.engine.scan(cursor, count.max(1), prefix);
         Ok(ScanPage {
             cursor: page.cursor,
             keys: page.keys.into_iter().map(Bytes::from).collect(),

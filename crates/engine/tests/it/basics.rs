@@ -189,3 +189,38 @@ fn frequent_keys_survive_a_scan() {
         "only {kept} of 50 hot keys survived a one-hit scan"
     );
 }
+
+#[test]
+fn byte_cache_replaces_values_in_place() {
+    let c = relaycache_engine::ByteCache::new(1 << 20, 1000).expect("valid");
+    c.insert(b"k", b"first");
+    c.insert(b"k", b"second, longer");
+    assert_eq!(c.get(b"k"), Some(b"second, longer".to_vec()));
+    assert_eq!(c.len(), 1);
+    assert_eq!(c.stats().updates, 1);
+    c.inner().check_invariants().expect("invariants");
+    assert!(c.remove(b"k"));
+    assert_eq!(c.get(b"k"), None);
+}
+
+#[test]
+fn hit_and_miss_counts_are_exact_with_many_threads() {
+    let c = Arc::new(cache(100));
+    c.insert(1, 1);
+    let threads: Vec<_> = (0..40)
+        .map(|_| {
+            let c = Arc::clone(&c);
+            std::thread::spawn(move || {
+                for _ in 0..1000 {
+                    assert_eq!(c.get(&1), Some(1));
+                    assert_eq!(c.get(&2), None);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    let s = c.stats();
+    assert_eq!((s.hits, s.misses), (40_000, 40_000));
+}
