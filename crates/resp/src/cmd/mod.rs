@@ -3,8 +3,9 @@
 //! checks and for the `COMMAND` reply.
 //!
 //! One module per family of verbs: `connection` (PING ECHO HELLO AUTH QUIT SELECT CLIENT), `get`
-//! (GET GETDEL), `set` (SET SETNX SETEX PSETEX), `keys` (DEL UNLINK EXISTS TYPE KEYS SCAN), `expire`
-//! (EXPIRE PEXPIRE PERSIST TTL PTTL), `multi` (MGET MSET), `incr` (INCR DECR INCRBY DECRBY), `server`
+//! (GET GETDEL STRLEN APPEND), `set` (SET SETNX SETEX PSETEX GETSET GETEX), `keys` (DEL UNLINK EXISTS
+//! TOUCH TYPE KEYS SCAN), `expire` (EXPIRE PEXPIRE EXPIREAT PEXPIREAT EXPIRETIME PEXPIRETIME PERSIST TTL
+//! PTTL), `multi` (MGET MSET), `incr` (INCR DECR INCRBY DECRBY), `server`
 //! (INFO COMMAND CONFIG DBSIZE FLUSHDB FLUSHALL TIME CLUSTER.MEMBERS).
 
 mod connection;
@@ -20,7 +21,7 @@ pub use connection::{Client, Hello};
 pub use expire::{Expire, ExpireCondition};
 pub use keys::Scan;
 pub use server::{CommandInfo, Config};
-pub use set::{Expiry, Set, SetCondition};
+pub use set::{Expiry, GetExpiry, Set, SetCondition};
 
 use crate::decode::Args;
 use crate::parse::{CommandError, Cursor};
@@ -52,13 +53,29 @@ pub enum Command<'a> {
     Get(&'a [u8]),
     /// `GETDEL key`.
     GetDel(&'a [u8]),
-    /// `SET`, `SETEX`, `PSETEX`: reply `+OK` (or the old value with `GET`, or null when not written).
+    /// `GETEX key [EX|PX|EXAT|PXAT n | PERSIST]`: the value, changing the key's expiry.
+    GetEx {
+        /// The key.
+        key: &'a [u8],
+        /// What to do with its expiry.
+        expiry: GetExpiry,
+    },
+    /// `STRLEN key`: the value's length, 0 when absent.
+    Strlen(&'a [u8]),
+    /// `APPEND key value`: appends, replies with the new length.
+    Append {
+        /// The key.
+        key: &'a [u8],
+        /// What to append.
+        value: &'a [u8],
+    },
+    /// `SET`, `SETEX`, `PSETEX`, `GETSET`: reply `+OK` (or the old value with `GET`, or null when not written).
     Set(Set<'a>),
     /// `SETNX key value`: reply 1 when written, 0 when the key existed.
     SetNx(Set<'a>),
     /// `DEL key...` / `UNLINK key...`: reply how many existed.
     Del(Args<'a>),
-    /// `EXISTS key...`: reply how many exist (repeats count).
+    /// `EXISTS key...` / `TOUCH key...`: reply how many exist (repeats count).
     Exists(Args<'a>),
     /// `TYPE key`.
     Type(&'a [u8]),
@@ -68,6 +85,14 @@ pub enum Command<'a> {
     Scan(Scan<'a>),
     /// `EXPIRE` / `PEXPIRE`.
     Expire(Expire<'a>),
+    /// `EXPIRETIME key` (`millis` false) or `PEXPIRETIME key` (`millis` true): the absolute Unix
+    /// expiry time, -1 without expiry, -2 when absent.
+    ExpireTime {
+        /// The key.
+        key: &'a [u8],
+        /// Reply in milliseconds.
+        millis: bool,
+    },
     /// `PERSIST key`.
     Persist(&'a [u8]),
     /// `TTL key` (`millis` false) or `PTTL key` (`millis` true).
@@ -149,9 +174,10 @@ const ADMIN: &[&str] = &["loading", "stale"];
 /// Every command the server understands, sorted by name.
 pub static COMMANDS: &[Spec] = &COMMAND_TABLE;
 
-const COMMANDS_LEN: usize = 38;
+const COMMANDS_LEN: usize = 47;
 
 const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
+    spec("append", 3, W, KEY1),
     spec("auth", -2, CONN, NOKEY),
     spec("client", -2, ADMIN, NOKEY),
     spec("cluster.members", 1, ADMIN, NOKEY),
@@ -164,10 +190,14 @@ const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("echo", 2, &["fast"], NOKEY),
     spec("exists", -2, R, KEYS_ALL),
     spec("expire", -3, WF, KEY1),
+    spec("expireat", -3, WF, KEY1),
+    spec("expiretime", 2, R, KEY1),
     spec("flushall", -1, &["write"], NOKEY),
     spec("flushdb", -1, &["write"], NOKEY),
     spec("get", 2, R, KEY1),
     spec("getdel", 2, WF, KEY1),
+    spec("getex", -2, WF, KEY1),
+    spec("getset", 3, W, KEY1),
     spec("hello", -1, CONN, NOKEY),
     spec("incr", 2, W, KEY1),
     spec("incrby", 3, W, KEY1),
@@ -177,6 +207,8 @@ const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("mset", -3, W, (1, -1, 2)),
     spec("persist", 2, WF, KEY1),
     spec("pexpire", -3, WF, KEY1),
+    spec("pexpireat", -3, WF, KEY1),
+    spec("pexpiretime", 2, R, KEY1),
     spec("ping", -1, &["fast"], NOKEY),
     spec("psetex", 4, W, KEY1),
     spec("pttl", 2, R, KEY1),
@@ -186,7 +218,9 @@ const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("set", -3, W, KEY1),
     spec("setex", 4, W, KEY1),
     spec("setnx", 3, W, KEY1),
+    spec("strlen", 2, R, KEY1),
     spec("time", 1, &["loading", "stale", "fast"], NOKEY),
+    spec("touch", -2, R, KEYS_ALL),
     spec("ttl", 2, R, KEY1),
     spec("type", 2, R, KEY1),
     spec("unlink", -2, WF, KEYS_ALL),
@@ -287,15 +321,29 @@ impl<'a> Command<'a> {
             "getdel" => Command::GetDel(key),
             "set" => Command::Set(set::set(&mut c)?),
             "setnx" => Command::SetNx(set::setnx(&mut c)?),
+            "getset" => Command::Set(set::getset(&mut c)?),
+            "getex" => {
+                let (key, expiry) = set::getex(&mut c)?;
+                Command::GetEx { key, expiry }
+            }
+            "strlen" => Command::Strlen(key),
+            "append" => Command::Append {
+                key,
+                value: args.get(2).unwrap_or_default(),
+            },
             "setex" => Command::Set(set::setex(&mut c, "setex", 1000)?),
             "psetex" => Command::Set(set::setex(&mut c, "psetex", 1)?),
             "del" | "unlink" => Command::Del(args.skip(1)),
-            "exists" => Command::Exists(args.skip(1)),
+            "exists" | "touch" => Command::Exists(args.skip(1)),
             "type" => Command::Type(key),
             "keys" => Command::Keys(key),
             "scan" => Command::Scan(keys::scan(&mut c)?),
-            "expire" => Command::Expire(expire::expire(&mut c, "expire", 1000)?),
-            "pexpire" => Command::Expire(expire::expire(&mut c, "pexpire", 1)?),
+            "expire" => Command::Expire(expire::expire(&mut c, "expire", 1000, false)?),
+            "pexpire" => Command::Expire(expire::expire(&mut c, "pexpire", 1, false)?),
+            "expireat" => Command::Expire(expire::expire(&mut c, "expireat", 1000, true)?),
+            "pexpireat" => Command::Expire(expire::expire(&mut c, "pexpireat", 1, true)?),
+            "expiretime" => Command::ExpireTime { key, millis: false },
+            "pexpiretime" => Command::ExpireTime { key, millis: true },
             "persist" => Command::Persist(key),
             "ttl" => Command::Ttl { key, millis: false },
             "pttl" => Command::Ttl { key, millis: true },

@@ -29,6 +29,9 @@ pub(crate) async fn run<C: Cache>(
         Command::Set(set) => strings::set(cache, set, false, w).await,
         Command::SetNx(set) => strings::set(cache, set, true, w).await,
         Command::GetDel(key) => strings::getdel(cache, key, w).await,
+        Command::GetEx { key, expiry } => expire::getex(cache, key, expiry, w).await,
+        Command::Strlen(key) => strings::strlen(cache, key, w).await,
+        Command::Append { key, value } => strings::append(cache, key, value, w).await,
         Command::Mget(keys) => strings::mget(cache, keys, w).await,
         Command::Mset(pairs) => strings::mset(cache, pairs, w).await,
         Command::IncrBy { key, delta } => strings::incr_by(cache, key, delta, w).await,
@@ -41,6 +44,7 @@ pub(crate) async fn run<C: Cache>(
         Command::Flush => keys::flush(cache, w).await,
         Command::Expire(expire) => expire::expire(cache, expire, w).await,
         Command::Persist(key) => expire::persist(cache, key, w).await,
+        Command::ExpireTime { key, millis } => expire::expire_time(cache, key, millis, w).await,
         Command::Ttl { key, millis } => expire::ttl(cache, key, millis, w).await,
         Command::Ping(message) => connection::ping(message, w),
         Command::Echo(message) => {

@@ -1,4 +1,4 @@
-//! GET SET SETNX SETEX PSETEX GETDEL MGET MSET INCR DECR INCRBY DECRBY.
+//! GET SET SETNX SETEX PSETEX GETSET GETDEL STRLEN APPEND MGET MSET INCR DECR INCRBY DECRBY.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -45,13 +45,15 @@ pub(crate) async fn set_plain<C: Cache>(
         Ok(Some(SetExpiry::After(ttl))) => cache.set_with_ttl(set.key, set.value, ttl).await,
         Ok(Some(_)) => cache.set(set.key, set.value).await,
         Ok(None) | Err(()) => {
-            w.error(b"ERR invalid expire time in 'set' command");
+            w.error(format!("ERR invalid expire time in '{}' command", set.name).as_bytes());
             return Flow::Continue;
         }
     };
     match result {
         Ok(()) => w.ok(),
-        Err(Error::InvalidArgument(_)) => w.error(b"ERR invalid expire time in 'set' command"),
+        Err(Error::InvalidArgument(_)) => {
+            w.error(format!("ERR invalid expire time in '{}' command", set.name).as_bytes());
+        }
         Err(e) => return cache_error(&e, w),
     }
     Flow::Continue
@@ -66,7 +68,7 @@ pub(crate) fn now_ms() -> i64 {
 
 /// What a parsed expiry means now: `Ok(None)` for "already expired", `Err(())` when it cannot be
 /// represented (Redis: `invalid expire time`).
-fn resolve(expiry: Expiry) -> Result<Option<SetExpiry>, ()> {
+pub(super) fn resolve(expiry: Expiry) -> Result<Option<SetExpiry>, ()> {
     match expiry {
         Expiry::Never => Ok(Some(SetExpiry::Never)),
         Expiry::Keep => Ok(Some(SetExpiry::Keep)),
@@ -99,7 +101,7 @@ pub(super) async fn set<C: Cache>(
     reply_integer: bool,
     w: &mut Writer<'_>,
 ) -> Flow {
-    let name = if reply_integer { "setnx" } else { "set" };
+    let name = set.name;
     let expiry = match resolve(set.expiry) {
         Ok(Some(e)) => e,
         Ok(None) => {
@@ -236,4 +238,35 @@ pub(super) async fn incr_by<C: Cache>(
         }
         Err(e) => cache_error(&e, w),
     }
+}
+
+pub(super) async fn strlen<C: Cache>(cache: &C, key: &[u8], w: &mut Writer<'_>) -> Flow {
+    match cache.get(key).await {
+        Ok(value) => w.integer(i64::try_from(value.len()).unwrap_or(i64::MAX)),
+        Err(Error::NotFound) => w.integer(0),
+        Err(e) => return cache_error(&e, w),
+    }
+    Flow::Continue
+}
+
+/// `APPEND`: a read then a write keeping the key's expiry (not atomic under concurrent writers to the
+/// same key, like the other composed commands; see docs/server.md).
+pub(super) async fn append<C: Cache>(
+    cache: &C,
+    key: &[u8],
+    value: &[u8],
+    w: &mut Writer<'_>,
+) -> Flow {
+    let mut joined = match cache.get(key).await {
+        Ok(current) => current.to_vec(),
+        Err(Error::NotFound) => Vec::new(),
+        Err(e) => return cache_error(&e, w),
+    };
+    joined.extend_from_slice(value);
+    let options = SetOptions::new().expiry(SetExpiry::Keep);
+    match cache.set_with_options(key, &joined, options).await {
+        Ok(_) => w.integer(i64::try_from(joined.len()).unwrap_or(i64::MAX)),
+        Err(e) => return cache_error(&e, w),
+    }
+    Flow::Continue
 }
