@@ -38,15 +38,39 @@ pub(crate) async fn execute<C: Cache>(
     out: &mut BytesMut,
 ) -> (Flow, Option<usize>) {
     let before = out.len();
-    let (index, parsed) = Command::parse_indexed(args);
+    let (index, mut parsed) = Command::parse_indexed(args);
+    if let Err(e) = &parsed
+        && index.is_some_and(|i| relaycache_resp::cmd::COMMANDS[i].name == "exec")
+    {
+        // Redis: a malformed EXEC discards the transaction and says so, even outside MULTI.
+        session.transaction = None;
+        let reason = e.to_string();
+        let reason = reason.strip_prefix("ERR ").unwrap_or(&reason).to_owned();
+        parsed = Err(CommandError::Other(format!(
+            "EXECABORT Transaction discarded because of: {reason}"
+        )));
+    }
     let mut w = Writer::new(out, session.protocol);
     let command = match gate(parsed, session, &mut w) {
         Some(command) => command,
         None => {
+            // A command refused inside MULTI makes EXEC fail, as in Redis.
+            if let Some(transaction) = session.transaction.as_mut() {
+                transaction.fail();
+            }
             local.error();
             return (Flow::Continue, index);
         }
     };
+    if let Some(transaction) = session.transaction.as_mut()
+        && !matches!(
+            command,
+            Command::Multi | Command::Exec | Command::Discard | Command::Quit
+        )
+    {
+        cmd::queue(args, transaction, &mut w);
+        return (Flow::Continue, index);
+    }
     if let Some(i) = index {
         session.last_command = relaycache_resp::cmd::COMMANDS[i].name;
     }

@@ -6,7 +6,8 @@
 //! (GET GETDEL STRLEN APPEND), `set` (SET SETNX SETEX PSETEX GETSET GETEX), `keys` (DEL UNLINK EXISTS
 //! TOUCH TYPE KEYS SCAN), `expire` (EXPIRE PEXPIRE EXPIREAT PEXPIREAT EXPIRETIME PEXPIRETIME PERSIST TTL
 //! PTTL), `multi` (MGET MSET), `incr` (INCR DECR INCRBY DECRBY), `server`
-//! (INFO COMMAND CONFIG DBSIZE FLUSHDB FLUSHALL TIME CLUSTER.MEMBERS).
+//! (INFO COMMAND CONFIG DBSIZE FLUSHDB FLUSHALL TIME CLUSTER.MEMBERS); MULTI EXEC DISCARD take no
+//! arguments (the server queues and runs the transaction).
 
 mod connection;
 mod expire;
@@ -125,6 +126,12 @@ pub enum Command<'a> {
     Config(Config<'a>),
     /// `TIME`.
     Time,
+    /// `MULTI`: start queueing commands.
+    Multi,
+    /// `EXEC`: run the queued commands.
+    Exec,
+    /// `DISCARD`: drop the queued commands.
+    Discard,
     /// `CLUSTER.MEMBERS`: this node's view of the cluster.
     ClusterMembers,
 }
@@ -170,11 +177,12 @@ const W: &[&str] = &["write", "denyoom"];
 const WF: &[&str] = &["write", "fast"];
 const CONN: &[&str] = &["noscript", "loading", "stale", "fast", "no_auth"];
 const ADMIN: &[&str] = &["loading", "stale"];
+const TX: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
 
 /// Every command the server understands, sorted by name.
 pub static COMMANDS: &[Spec] = &COMMAND_TABLE;
 
-const COMMANDS_LEN: usize = 47;
+const COMMANDS_LEN: usize = 50;
 
 const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("append", 3, W, KEY1),
@@ -187,7 +195,14 @@ const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("decr", 2, W, KEY1),
     spec("decrby", 3, W, KEY1),
     spec("del", -2, &["write"], KEYS_ALL),
+    spec("discard", 1, TX, NOKEY),
     spec("echo", 2, &["fast"], NOKEY),
+    spec(
+        "exec",
+        1,
+        &["noscript", "loading", "stale", "skip_slowlog"],
+        NOKEY,
+    ),
     spec("exists", -2, R, KEYS_ALL),
     spec("expire", -3, WF, KEY1),
     spec("expireat", -3, WF, KEY1),
@@ -205,6 +220,7 @@ const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("keys", 2, &["readonly"], NOKEY),
     spec("mget", -2, R, KEYS_ALL),
     spec("mset", -3, W, (1, -1, 2)),
+    spec("multi", 1, TX, NOKEY),
     spec("persist", 2, WF, KEY1),
     spec("pexpire", -3, WF, KEY1),
     spec("pexpireat", -3, WF, KEY1),
@@ -358,6 +374,9 @@ impl<'a> Command<'a> {
             "command" => Command::CommandInfo(server::command(&mut c)?),
             "config" => Command::Config(server::config(&mut c)?),
             "time" => Command::Time,
+            "multi" => Command::Multi,
+            "exec" => Command::Exec,
+            "discard" => Command::Discard,
             "cluster.members" => Command::ClusterMembers,
             _ => return Err(CommandError::unknown(&args)),
         })

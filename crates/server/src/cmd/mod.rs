@@ -5,12 +5,14 @@ mod expire;
 mod keys;
 mod server;
 mod strings;
+mod transaction;
 
 use relaycache::{Cache, Error};
 use relaycache_resp::Writer;
 use relaycache_resp::cmd::Command;
 
 pub(crate) use strings::{get, is_plain_set, set_plain};
+pub(crate) use transaction::{Transaction, queue};
 
 use crate::dispatch::Flow;
 use crate::server::Shared;
@@ -72,6 +74,9 @@ pub(crate) async fn run<C: Cache>(
         Command::CommandInfo(info) => server::command(info, w),
         Command::Config(config) => server::config(shared, config, w),
         Command::Time => server::time(w),
+        Command::Multi => transaction::multi(session, w),
+        Command::Discard => transaction::discard(session, w),
+        Command::Exec => Box::pin(transaction::exec(shared, session, w)).await,
         Command::ClusterMembers => server::cluster_members(cache, w).await,
         _ => {
             w.error(b"ERR command not supported by this server");

@@ -55,6 +55,10 @@ def check_client(r: redis.Redis, proto: int) -> None:
         results = pipe.execute()
     assert results[:-2] == [True] * len(keys)
     assert results[-2:] == [b"user:7", 11]
+    # The default pipeline is a MULTI/EXEC transaction.
+    with r.pipeline() as pipe:
+        pipe.set("tx", "1").incr("tx").get("tx")
+        assert pipe.execute() == [True, 2, b"2"]
     assert {k.decode() for k in r.scan_iter(match="user:*", count=50)} == keys
     assert {k.decode() for k in r.keys("user:1?")} == {f"user:{i}" for i in range(10, 20)}
     assert r.dbsize() >= len(keys)

@@ -144,3 +144,62 @@ async fn pipelines_and_quit() {
         .await;
     p.assert_same();
 }
+
+#[tokio::test]
+async fn multi_exec_discard() {
+    let mut p = Pair::start().await;
+    p.check_all(
+        "
+        multi
+        set a 1
+        incr a
+        get a
+        exec
+        exec
+        discard
+        multi
+        multi
+        set a 5
+        discard
+        get a
+        multi
+        nosuchcommand x
+        set a 6
+        exec
+        get a
+        multi
+        get
+        exec
+        set s hello
+        multi
+        incr s
+        set a 7
+        mget a s
+        exec
+        multi
+        exec
+        multi x
+        exec x
+        discard x
+        ",
+    )
+    .await;
+    // In a pipeline, and with RESP3 replies.
+    p.check_with(Compare::Shape, "hello 3").await;
+    let mut pipeline = Vec::new();
+    for c in [
+        &[&b"multi"[..]][..],
+        &[b"set", b"p", b"1"],
+        &[b"get", b"missing"],
+        &[b"incrby", b"p", b"41"],
+        &[b"exec"],
+    ] {
+        pipeline.extend(super::encode(c));
+    }
+    p.check_raw(Compare::Exact, "multi pipeline resp3", &pipeline, 5)
+        .await;
+    // QUIT inside MULTI is not queued: it closes the connection.
+    p.check_raw(Compare::Exact, "quit in multi", b"multi\r\nquit\r\n", 3)
+        .await;
+    p.assert_same();
+}
