@@ -21,7 +21,7 @@ pub(crate) enum Flow {
     Close,
 }
 
-/// The reply every command but `AUTH`, `HELLO` and `QUIT` gets before authentication.
+/// The reply every command but `AUTH`, `HELLO`, `QUIT` and `RESET` gets before authentication.
 const NOAUTH: &[u8] = b"NOAUTH Authentication required.";
 
 /// Executes one request and appends its reply to `out`. Returns what to do next and the command's
@@ -65,7 +65,7 @@ pub(crate) async fn execute<C: Cache>(
     if let Some(transaction) = session.transaction.as_mut()
         && !matches!(
             command,
-            Command::Multi | Command::Exec | Command::Discard | Command::Quit
+            Command::Multi | Command::Exec | Command::Discard | Command::Quit | Command::Reset
         )
     {
         cmd::queue(args, transaction, &mut w);
@@ -108,7 +108,7 @@ fn gate<'a>(
             if !session.authenticated
                 && !matches!(
                     command,
-                    Command::Auth { .. } | Command::Hello(_) | Command::Quit
+                    Command::Auth { .. } | Command::Hello(_) | Command::Quit | Command::Reset
                 )
             {
                 w.error(NOAUTH);

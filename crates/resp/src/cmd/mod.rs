@@ -2,8 +2,8 @@
 //! the server executes it. [`COMMANDS`] describes every command (arity, flags, key positions) for arity
 //! checks and for the `COMMAND` reply.
 //!
-//! One module per family of verbs: `connection` (PING ECHO HELLO AUTH QUIT SELECT CLIENT), `get`
-//! (GET GETDEL STRLEN APPEND), `set` (SET SETNX SETEX PSETEX GETSET GETEX), `keys` (DEL UNLINK EXISTS
+//! One module per family of verbs: `connection` (PING ECHO HELLO AUTH QUIT RESET SELECT CLIENT), `get`
+//! (GET GETDEL GETRANGE SUBSTR STRLEN APPEND), `set` (SET SETNX SETEX PSETEX GETSET GETEX), `keys` (DEL UNLINK EXISTS
 //! TOUCH TYPE KEYS SCAN), `expire` (EXPIRE PEXPIRE EXPIREAT PEXPIREAT EXPIRETIME PEXPIRETIME PERSIST TTL
 //! PTTL), `multi` (MGET MSET), `incr` (INCR DECR INCRBY DECRBY), `server`
 //! (INFO COMMAND CONFIG DBSIZE FLUSHDB FLUSHALL TIME CLUSTER.MEMBERS); MULTI EXEC DISCARD take no
@@ -60,6 +60,15 @@ pub enum Command<'a> {
         key: &'a [u8],
         /// What to do with its expiry.
         expiry: GetExpiry,
+    },
+    /// `GETRANGE key start end` / `SUBSTR`: a slice of the value (negative indexes count from the end).
+    GetRange {
+        /// The key.
+        key: &'a [u8],
+        /// First byte index.
+        start: i64,
+        /// Last byte index (inclusive).
+        end: i64,
     },
     /// `STRLEN key`: the value's length, 0 when absent.
     Strlen(&'a [u8]),
@@ -126,6 +135,8 @@ pub enum Command<'a> {
     Config(Config<'a>),
     /// `TIME`.
     Time,
+    /// `RESET`: back to a fresh connection's state (RESP2, no name, no transaction).
+    Reset,
     /// `MULTI`: start queueing commands.
     Multi,
     /// `EXEC`: run the queued commands.
@@ -182,7 +193,7 @@ const TX: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
 /// Every command the server understands, sorted by name.
 pub static COMMANDS: &[Spec] = &COMMAND_TABLE;
 
-const COMMANDS_LEN: usize = 50;
+const COMMANDS_LEN: usize = 53;
 
 const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("append", 3, W, KEY1),
@@ -212,6 +223,7 @@ const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("get", 2, R, KEY1),
     spec("getdel", 2, WF, KEY1),
     spec("getex", -2, WF, KEY1),
+    spec("getrange", 4, &["readonly"], KEY1),
     spec("getset", 3, W, KEY1),
     spec("hello", -1, CONN, NOKEY),
     spec("incr", 2, W, KEY1),
@@ -229,12 +241,14 @@ const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("psetex", 4, W, KEY1),
     spec("pttl", 2, R, KEY1),
     spec("quit", -1, CONN, NOKEY),
+    spec("reset", 1, CONN, NOKEY),
     spec("scan", -2, &["readonly"], NOKEY),
     spec("select", 2, &["loading", "stale", "fast"], NOKEY),
     spec("set", -3, W, KEY1),
     spec("setex", 4, W, KEY1),
     spec("setnx", 3, W, KEY1),
     spec("strlen", 2, R, KEY1),
+    spec("substr", 4, &["readonly"], KEY1),
     spec("time", 1, &["loading", "stale", "fast"], NOKEY),
     spec("touch", -2, R, KEYS_ALL),
     spec("ttl", 2, R, KEY1),
@@ -343,6 +357,15 @@ impl<'a> Command<'a> {
                 Command::GetEx { key, expiry }
             }
             "strlen" => Command::Strlen(key),
+            "getrange" | "substr" => {
+                c.next_bytes()?;
+                Command::GetRange {
+                    key,
+                    start: c.next_i64()?,
+                    end: c.next_i64()?,
+                }
+            }
+            "reset" => Command::Reset,
             "append" => Command::Append {
                 key,
                 value: args.get(2).unwrap_or_default(),

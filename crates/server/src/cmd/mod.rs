@@ -33,6 +33,8 @@ pub(crate) async fn run<C: Cache>(
         Command::GetDel(key) => strings::getdel(cache, key, w).await,
         Command::GetEx { key, expiry } => expire::getex(cache, key, expiry, w).await,
         Command::Strlen(key) => strings::strlen(cache, key, w).await,
+        Command::GetRange { key, start, end } => strings::getrange(cache, key, start, end, w).await,
+        Command::Reset => connection::reset(shared, session, w),
         Command::Append { key, value } => strings::append(cache, key, value, w).await,
         Command::Mget(keys) => strings::mget(cache, keys, w).await,
         Command::Mset(pairs) => strings::mset(cache, pairs, w).await,

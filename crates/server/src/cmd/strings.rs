@@ -1,4 +1,4 @@
-//! GET SET SETNX SETEX PSETEX GETSET GETDEL STRLEN APPEND MGET MSET INCR DECR INCRBY DECRBY.
+//! GET SET SETNX SETEX PSETEX GETSET GETDEL GETRANGE STRLEN APPEND MGET MSET INCR DECR INCRBY DECRBY.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -269,4 +269,54 @@ pub(super) async fn append<C: Cache>(
         Err(e) => return cache_error(&e, w),
     }
     Flow::Continue
+}
+
+/// `GETRANGE`: Redis's index rules (negative from the end, clamped, empty when out of order).
+pub(super) async fn getrange<C: Cache>(
+    cache: &C,
+    key: &[u8],
+    start: i64,
+    end: i64,
+    w: &mut Writer<'_>,
+) -> Flow {
+    let value = match cache.get(key).await {
+        Ok(v) => v,
+        Err(Error::NotFound) => bytes::Bytes::new(),
+        Err(e) => return cache_error(&e, w),
+    };
+    w.bulk(slice(&value, start, end));
+    Flow::Continue
+}
+
+fn slice(value: &[u8], start: i64, end: i64) -> &[u8] {
+    let len = i64::try_from(value.len()).unwrap_or(i64::MAX);
+    if (start < 0 && end < 0 && start > end) || len == 0 {
+        return &[];
+    }
+    let from_end = |i: i64| if i < 0 { (len + i).max(0) } else { i };
+    let (start, end) = (from_end(start), from_end(end).min(len - 1));
+    if start > end {
+        return &[];
+    }
+    let index = |i: i64| usize::try_from(i).unwrap_or(0);
+    value.get(index(start)..=index(end)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slice;
+
+    #[test]
+    fn getrange_indexes() {
+        let v = b"This is a string";
+        assert_eq!(slice(v, 0, 3), b"This");
+        assert_eq!(slice(v, -3, -1), b"ing");
+        assert_eq!(slice(v, 0, -1), v);
+        assert_eq!(slice(v, 10, 100), b"string");
+        assert_eq!(slice(v, 5, 2), b"");
+        assert_eq!(slice(v, -1, -5), b"");
+        assert_eq!(slice(v, -100, 2), b"Thi");
+        assert_eq!(slice(v, 100, 200), b"");
+        assert_eq!(slice(b"", 0, -1), b"");
+    }
 }

@@ -203,3 +203,22 @@ async fn multi_exec_discard() {
         .await;
     p.assert_same();
 }
+
+#[tokio::test]
+async fn reset_restores_a_fresh_connection() {
+    let mut p = Pair::start().await;
+    p.check_with(Compare::Shape, "hello 3 setname named").await;
+    p.check_all(
+        "
+        multi
+        set k v
+        reset
+        exec
+        client getname
+        get missing
+        reset x
+        ",
+    )
+    .await;
+    p.assert_same();
+}

@@ -252,3 +252,40 @@ async fn empty_and_binary_keys_and_values() {
     }
     p.assert_same();
 }
+
+#[tokio::test]
+async fn getrange_substr() {
+    let mut p = Pair::start().await;
+    p.check("set s This_is_a_string").await;
+    for (start, end) in [
+        (0, 3),
+        (-3, -1),
+        (0, -1),
+        (10, 100),
+        (5, 2),
+        (-1, -5),
+        (-100, 2),
+        (100, 200),
+        (0, 0),
+        (-1, -1),
+        (15, 15),
+        (16, 16),
+    ] {
+        p.check(&format!("getrange s {start} {end}")).await;
+        p.check(&format!("substr s {start} {end}")).await;
+    }
+    p.check_all(
+        "
+        getrange missing 0 -1
+        set e x
+        getrange e 0 -1
+        getrange s a 1
+        getrange s 0 1.5
+        getrange s 0
+        getrange s 0 1 2
+        substr s
+        ",
+    )
+    .await;
+    p.assert_same();
+}
