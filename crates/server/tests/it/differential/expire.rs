@@ -139,3 +139,58 @@ async fn expireat_and_expiretime() {
     }
     p.assert_same();
 }
+
+/// Sends `line` to one side until the reply is `:0` (bounded by a deadline); true when it was.
+async fn wait_for_zero(peer: &mut super::Peer, line: &str) -> bool {
+    let args: Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        peer.send(&super::encode(&args)).await;
+        if let Some((relaycache_resp::Frame::Integer(0), _)) = peer.reply().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn keys_expire_on_both() {
+    let mut p = Pair::start().await;
+    p.check_all(
+        "
+        set a v px 150
+        set b v
+        pexpire b 150
+        set c v
+        set d 1 px 150
+        incr d
+        set e v px 150
+        getex e persist
+        set f v
+        getex f px 150
+        ",
+    )
+    .await;
+    for key in ["a", "b", "d", "f"] {
+        p.cases += 1;
+        let line = format!("exists {key}");
+        let redis = wait_for_zero(&mut p.redis, &line).await;
+        let ours = wait_for_zero(&mut p.ours, &line).await;
+        if !(redis && ours) {
+            p.mismatches
+                .push(format!("{key} expired: redis {redis}, ours {ours}"));
+        }
+    }
+    p.check_all(
+        "
+        get a
+        ttl b
+        exists a b c d e f
+        get e
+        ttl e
+        ",
+    )
+    .await;
+    p.assert_same();
+}

@@ -137,3 +137,76 @@ async fn keys_and_scan_glob_patterns() {
         .await;
     p.assert_same();
 }
+
+/// Walks a whole SCAN (cursor until 0, bounded) on one side and returns the keys seen, as a set.
+async fn scan_all(peer: &mut super::Peer, extra: &[&[u8]]) -> std::collections::BTreeSet<Vec<u8>> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut cursor = b"0".to_vec();
+    for _ in 0..10_000 {
+        let mut args: Vec<&[u8]> = vec![b"scan", &cursor];
+        args.extend_from_slice(extra);
+        peer.send(&super::encode(&args)).await;
+        let (reply, _) = peer.reply().await.expect("scan reply");
+        let Frame::Array(parts) = reply else {
+            panic!("scan reply {reply:?}");
+        };
+        let [Frame::Bulk(next), Frame::Array(keys)] = &parts[..] else {
+            panic!("scan reply {parts:?}");
+        };
+        for key in keys {
+            if let Frame::Bulk(k) = key {
+                seen.insert(k.to_vec());
+            }
+        }
+        cursor = next.to_vec();
+        if cursor == b"0" {
+            return seen;
+        }
+    }
+    panic!("scan did not finish in 10000 calls");
+}
+
+#[tokio::test]
+async fn full_scans_with_small_counts_see_the_same_keys() {
+    let mut p = Pair::start().await;
+    let mut mset: Vec<Vec<u8>> = vec![b"mset".to_vec()];
+    for i in 0..600 {
+        let prefix = ["user", "session", "cache"][i % 3];
+        mset.push(format!("{prefix}:{i}").into_bytes());
+        mset.push(b"v".to_vec());
+    }
+    let args: Vec<&[u8]> = mset.iter().map(Vec::as_slice).collect();
+    p.check_args(Compare::Exact, &args).await;
+    p.check("dbsize").await;
+    let options: &[&[&[u8]]] = &[
+        &[],
+        &[b"count", b"7"],
+        &[b"match", b"user:*", b"count", b"5"],
+        &[b"match", b"*:1?", b"count", b"50"],
+        &[b"match", b"session:[0-4]*"],
+        &[b"match", b"nothing*", b"count", b"3"],
+        &[b"type", b"string", b"count", b"100"],
+    ];
+    for extra in options {
+        p.cases += 1;
+        let redis = scan_all(&mut p.redis, extra).await;
+        let ours = scan_all(&mut p.ours, extra).await;
+        if redis != ours {
+            let only = |a: &std::collections::BTreeSet<Vec<u8>>,
+                        b: &std::collections::BTreeSet<Vec<u8>>| {
+                a.difference(b)
+                    .take(5)
+                    .map(|k| String::from_utf8_lossy(k).into_owned())
+                    .collect::<Vec<_>>()
+            };
+            p.mismatches.push(format!(
+                "full scan {extra:?}: redis {} keys, ours {}; only in redis {:?}, only in ours {:?}",
+                redis.len(),
+                ours.len(),
+                only(&redis, &ours),
+                only(&ours, &redis)
+            ));
+        }
+    }
+    p.assert_same();
+}
