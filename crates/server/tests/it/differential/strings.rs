@@ -289,3 +289,32 @@ async fn getrange_substr() {
     .await;
     p.assert_same();
 }
+
+#[tokio::test]
+async fn large_values_and_many_keys() {
+    let mut p = Pair::start().await;
+    let big: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+    p.check_args(Compare::Exact, &[b"set", b"big", &big]).await;
+    p.check_args(Compare::Exact, &[b"get", b"big"]).await;
+    p.check_args(Compare::Exact, &[b"strlen", b"big"]).await;
+    p.check_args(Compare::Exact, &[b"append", b"big", &big[..1000]])
+        .await;
+    p.check_args(Compare::Exact, &[b"getrange", b"big", b"-1005", b"-1"])
+        .await;
+    let keys: Vec<Vec<u8>> = (0..1000).map(|i| format!("k{i}").into_bytes()).collect();
+    let mut mset: Vec<&[u8]> = vec![b"mset"];
+    for key in keys.iter().step_by(2) {
+        mset.push(key);
+        mset.push(key);
+    }
+    p.check_args(Compare::Exact, &mset).await;
+    let mut mget: Vec<&[u8]> = vec![b"mget"];
+    mget.extend(keys.iter().map(Vec::as_slice));
+    p.check_args(Compare::Exact, &mget).await;
+    mget[0] = b"exists";
+    p.check_args(Compare::Exact, &mget).await;
+    mget[0] = b"del";
+    p.check_args(Compare::Exact, &mget).await;
+    p.check("dbsize").await;
+    p.assert_same();
+}
