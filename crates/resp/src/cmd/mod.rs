@@ -5,7 +5,7 @@
 //! One module per family of verbs: `connection` (PING ECHO HELLO AUTH QUIT RESET SELECT CLIENT), `get`
 //! (GET GETDEL GETRANGE SUBSTR STRLEN APPEND), `set` (SET SETNX SETEX PSETEX GETSET GETEX), `keys` (DEL UNLINK EXISTS
 //! TOUCH TYPE KEYS SCAN), `expire` (EXPIRE PEXPIRE EXPIREAT PEXPIREAT EXPIRETIME PEXPIRETIME PERSIST TTL
-//! PTTL), `multi` (MGET MSET), `incr` (INCR DECR INCRBY DECRBY), `server`
+//! PTTL), `multi` (MGET MSET MSETNX), `incr` (INCR DECR INCRBY DECRBY), `server`
 //! (INFO COMMAND CONFIG DBSIZE FLUSHDB FLUSHALL TIME CLUSTER.MEMBERS); MULTI EXEC DISCARD take no
 //! arguments (the server queues and runs the transaction).
 
@@ -116,6 +116,17 @@ pub enum Command<'a> {
     Mget(Args<'a>),
     /// `MSET key value [key value ...]` (pairs, already checked to be even).
     Mset(Args<'a>),
+    /// `MSETNX key value [key value ...]` (pairs, already checked to be even).
+    MsetNx(Args<'a>),
+    /// `RENAME key newkey` (`if_absent` false) or `RENAMENX` (`if_absent` true).
+    Rename {
+        /// The key to move.
+        from: &'a [u8],
+        /// Its new name.
+        to: &'a [u8],
+        /// `RENAMENX`: only when `to` does not exist.
+        if_absent: bool,
+    },
     /// `INCR`, `DECR`, `INCRBY`, `DECRBY`.
     IncrBy {
         /// The key.
@@ -193,7 +204,7 @@ const TX: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
 /// Every command the server understands, sorted by name.
 pub static COMMANDS: &[Spec] = &COMMAND_TABLE;
 
-const COMMANDS_LEN: usize = 53;
+const COMMANDS_LEN: usize = 56;
 
 const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("append", 3, W, KEY1),
@@ -232,6 +243,7 @@ const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("keys", 2, &["readonly"], NOKEY),
     spec("mget", -2, R, KEYS_ALL),
     spec("mset", -3, W, (1, -1, 2)),
+    spec("msetnx", -3, W, (1, -1, 2)),
     spec("multi", 1, TX, NOKEY),
     spec("persist", 2, WF, KEY1),
     spec("pexpire", -3, WF, KEY1),
@@ -241,6 +253,8 @@ const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("psetex", 4, W, KEY1),
     spec("pttl", 2, R, KEY1),
     spec("quit", -1, CONN, NOKEY),
+    spec("rename", 3, &["write"], (1, 2, 1)),
+    spec("renamenx", 3, WF, (1, 2, 1)),
     spec("reset", 1, CONN, NOKEY),
     spec("scan", -2, &["readonly"], NOKEY),
     spec("select", 2, &["loading", "stale", "fast"], NOKEY),
@@ -388,6 +402,15 @@ impl<'a> Command<'a> {
             "pttl" => Command::Ttl { key, millis: true },
             "mget" => Command::Mget(args.skip(1)),
             "mset" => multi::mset(args)?,
+            "msetnx" => match multi::mset(args) {
+                Ok(Command::Mset(pairs)) => Command::MsetNx(pairs),
+                _ => return Err(CommandError::Arity("msetnx")),
+            },
+            "rename" | "renamenx" => Command::Rename {
+                from: key,
+                to: args.get(2).unwrap_or_default(),
+                if_absent: spec.name == "renamenx",
+            },
             "incr" => Command::IncrBy { key, delta: 1 },
             "decr" => Command::IncrBy { key, delta: -1 },
             "incrby" | "decrby" => incr::incrby(&mut c, spec.name == "decrby")?,

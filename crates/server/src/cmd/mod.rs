@@ -38,6 +38,12 @@ pub(crate) async fn run<C: Cache>(
         Command::Append { key, value } => strings::append(cache, key, value, w).await,
         Command::Mget(keys) => strings::mget(cache, keys, w).await,
         Command::Mset(pairs) => strings::mset(cache, pairs, w).await,
+        Command::MsetNx(pairs) => strings::msetnx(cache, pairs, w).await,
+        Command::Rename {
+            from,
+            to,
+            if_absent,
+        } => keys::rename(cache, from, to, if_absent, w).await,
         Command::IncrBy { key, delta } => strings::incr_by(cache, key, delta, w).await,
         Command::Del(keys) => keys::del(cache, keys, w).await,
         Command::Exists(keys) => keys::exists(cache, keys, w).await,

@@ -208,21 +208,44 @@ pub(super) async fn mget<C: Cache>(cache: &C, keys: Args<'_>, w: &mut Writer<'_>
 }
 
 pub(super) async fn mset<C: Cache>(cache: &C, pairs: Args<'_>, w: &mut Writer<'_>) -> Flow {
-    let items: Vec<(&[u8], &[u8])> = (0..pairs.len() / 2)
-        .map(|i| {
-            (
-                pairs.get(2 * i).unwrap_or_default(),
-                pairs.get(2 * i + 1).unwrap_or_default(),
-            )
-        })
-        .collect();
-    match cache.set_multi(&items).await {
+    match cache.set_multi(&pairs_of(pairs)).await {
         Ok(()) => {
             w.ok();
             Flow::Continue
         }
         Err(e) => cache_error(&e, w),
     }
+}
+
+/// Key-value pairs from flat arguments.
+fn pairs_of<'a>(pairs: Args<'a>) -> Vec<(&'a [u8], &'a [u8])> {
+    (0..pairs.len() / 2)
+        .map(|i| {
+            (
+                pairs.get(2 * i).unwrap_or_default(),
+                pairs.get(2 * i + 1).unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// `MSETNX`: checks then writes (not atomic under concurrent writers to the same keys).
+pub(super) async fn msetnx<C: Cache>(cache: &C, pairs: Args<'_>, w: &mut Writer<'_>) -> Flow {
+    for i in (0..pairs.len()).step_by(2) {
+        match cache.exists(pairs.get(i).unwrap_or_default()).await {
+            Ok(false) => {}
+            Ok(true) => {
+                w.integer(0);
+                return Flow::Continue;
+            }
+            Err(e) => return cache_error(&e, w),
+        }
+    }
+    match cache.set_multi(&pairs_of(pairs)).await {
+        Ok(()) => w.integer(1),
+        Err(e) => return cache_error(&e, w),
+    }
+    Flow::Continue
 }
 
 pub(super) async fn incr_by<C: Cache>(

@@ -210,3 +210,45 @@ async fn full_scans_with_small_counts_see_the_same_keys() {
     }
     p.assert_same();
 }
+
+#[tokio::test]
+async fn rename_renamenx_msetnx() {
+    let mut p = Pair::start().await;
+    p.check_all(
+        "
+        rename missing x
+        renamenx missing x
+        rename missing missing
+        set a 1
+        rename a a
+        renamenx a a
+        rename a b
+        exists a b
+        get b
+        set c 3
+        renamenx b c
+        rename b c
+        get c
+        exists b
+        set t v ex 100
+        rename t t2
+        rename
+        rename a
+        rename a b c
+        renamenx a
+        msetnx n1 1 n2 2
+        mget n1 n2
+        msetnx n2 x n3 3
+        exists n3
+        msetnx n3 3 n3 4
+        get n3
+        msetnx n4
+        msetnx
+        msetnx a 1 b
+        ",
+    )
+    .await;
+    p.check_with(super::ttl_compare("ttl"), "ttl t2").await;
+    p.check("exists t").await;
+    p.assert_same();
+}
