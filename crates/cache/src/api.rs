@@ -540,3 +540,137 @@ impl SetOutcome {
         SetOutcome { written, previous }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The default implementations of the Redis-style operations, on a storing backend that does not
+    //! override them.
+    use std::time::Duration;
+
+    use super::*;
+    use crate::backend::SingleCache;
+    use crate::config::SingleConfig;
+
+    fn cache() -> SingleCache {
+        SingleCache::new(&SingleConfig::default()).expect("default config")
+    }
+
+    #[tokio::test]
+    async fn set_with_options_conditions_and_previous_value() {
+        let c = cache();
+        let nx = SetOptions::new().condition(SetCondition::IfAbsent);
+        let xx = SetOptions::new().condition(SetCondition::IfPresent);
+        assert_eq!(
+            c.set_with_options(b"k", b"1", xx).await.unwrap(),
+            SetOutcome::new(false, None)
+        );
+        assert!(
+            c.get(b"k").await.unwrap_err().is_not_found(),
+            "XX on a missing key writes nothing"
+        );
+        assert_eq!(
+            c.set_with_options(b"k", b"1", nx).await.unwrap(),
+            SetOutcome::new(true, None)
+        );
+        let again = c.set_with_options(b"k", b"2", nx).await.unwrap();
+        assert!(!again.written);
+        assert_eq!(c.get(b"k").await.unwrap(), "1");
+        let swapped = c
+            .set_with_options(b"k", b"3", xx.return_previous(true))
+            .await
+            .unwrap();
+        assert_eq!(
+            swapped,
+            SetOutcome::new(true, Some(Bytes::from_static(b"1")))
+        );
+        assert_eq!(c.get(b"k").await.unwrap(), "3");
+    }
+
+    #[tokio::test]
+    async fn set_with_options_expiry() {
+        let c = cache();
+        let ttl = SetOptions::new().expiry(SetExpiry::After(Duration::from_secs(100)));
+        c.set_with_options(b"k", b"v", ttl).await.unwrap();
+        let left = c.ttl(b"k").await.unwrap().expect("has a TTL");
+        assert!(left > Duration::from_secs(99) && left <= Duration::from_secs(100));
+        c.set_with_options(b"k", b"w", SetOptions::new().expiry(SetExpiry::Keep))
+            .await
+            .unwrap();
+        let kept = c.ttl(b"k").await.unwrap().expect("KEEPTTL keeps it");
+        assert!(kept > Duration::from_secs(98) && kept <= left);
+        assert_eq!(c.get(b"k").await.unwrap(), "w");
+        c.set_with_options(b"k", b"x", SetOptions::new())
+            .await
+            .unwrap();
+        assert_eq!(
+            c.ttl(b"k").await.unwrap(),
+            None,
+            "a plain set clears the TTL"
+        );
+        c.set_with_options(b"new", b"x", SetOptions::new().expiry(SetExpiry::Keep))
+            .await
+            .unwrap();
+        assert_eq!(
+            c.ttl(b"new").await.unwrap(),
+            None,
+            "KEEPTTL on a new key: no expiry"
+        );
+    }
+
+    #[tokio::test]
+    async fn take_remove_increment() {
+        let c = cache();
+        assert!(c.take(b"k").await.unwrap_err().is_not_found());
+        c.set(b"k", b"v").await.unwrap();
+        assert_eq!(c.take(b"k").await.unwrap(), "v");
+        assert!(!c.exists(b"k").await.unwrap());
+        c.set(b"k", b"v").await.unwrap();
+        assert!(c.remove(b"k").await.unwrap());
+        assert!(!c.remove(b"k").await.unwrap());
+        assert_eq!(c.increment(b"n", 5).await.unwrap(), 5);
+        assert_eq!(c.increment(b"n", -7).await.unwrap(), -2);
+        assert_eq!(c.get(b"n").await.unwrap(), "-2");
+        c.set_with_ttl(b"t", b"10", Duration::from_secs(100))
+            .await
+            .unwrap();
+        assert_eq!(c.increment(b"t", 1).await.unwrap(), 11);
+        assert!(
+            c.ttl(b"t").await.unwrap().is_some(),
+            "increment keeps the TTL"
+        );
+        c.set(b"s", b"abc").await.unwrap();
+        let err = c.increment(b"s", 1).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cache: invalid argument: value is not an integer or out of range"
+        );
+        c.set(b"max", i64::MAX.to_string().as_bytes())
+            .await
+            .unwrap();
+        let err = c.increment(b"max", 1).await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("increment or decrement would overflow")
+        );
+    }
+
+    #[test]
+    fn counters_parse_like_redis() {
+        assert_eq!(parse_counter(b"0").unwrap(), 0);
+        assert_eq!(parse_counter(b"-42").unwrap(), -42);
+        assert_eq!(parse_counter(b"9223372036854775807").unwrap(), i64::MAX);
+        for bad in [
+            &b""[..],
+            b" 1",
+            b"1 ",
+            b"+1",
+            b"01",
+            b"-0",
+            b"1.5",
+            b"9223372036854775808",
+            b"\xff",
+        ] {
+            assert!(parse_counter(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -6,8 +6,9 @@
 //! that sends without reading has its replies buffered up to `limits.max_output_buffer` and is then
 //! disconnected; it never blocks other clients (each connection is its own task).
 
-use std::future::pending;
+use std::future::{Future, pending};
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use relaycache_resp::{RequestDecoder, Writer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep, sleep_until};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use crate::dispatch::{self, Flow};
 use crate::metrics::{CloseReason, Local};
@@ -113,6 +114,8 @@ impl Conn {
                 }
                 return Ok(end);
             }
+            // Count before replying, so a client that saw its reply also sees it in the metrics.
+            self.local.flush(&shared.metrics);
             self.try_flush(stream)?;
             if self.output.len() as u64 > limits.max_output_buffer {
                 return Ok(End::Closed(CloseReason::OutputBuffer));
@@ -121,7 +124,6 @@ impl Conn {
                 // Give back the memory of one large request.
                 self.input = BytesMut::with_capacity(READ_CHUNK);
             }
-            self.local.flush(&shared.metrics);
 
             // When must something have happened?
             partial_since = if self.input.is_empty() {
@@ -147,37 +149,7 @@ impl Conn {
                     pending::<()>().await;
                 }
             };
-            let event = if self.output.is_empty() {
-                // The common case: wait for input. `read_buf` (unlike `try_read`) lets the runtime
-                // forget the socket's readiness after a short read, saving a syscall per request.
-                self.input.reserve(READ_CHUNK);
-                tokio::select! {
-                    biased;
-                    () = &mut cancelled => Event::Cancelled,
-                    read = stream.read_buf(&mut self.input) => Event::Read(read?),
-                    () = timeout => Event::Timeout,
-                }
-            } else {
-                // Replies are waiting for the client to read: wait for either direction.
-                tokio::select! {
-                    biased;
-                    () = &mut cancelled => Event::Cancelled,
-                    ready = stream.ready(Interest::READABLE | Interest::WRITABLE) => {
-                        let ready = ready?;
-                        let mut read = None;
-                        if ready.is_readable() {
-                            self.input.reserve(READ_CHUNK);
-                            match stream.try_read_buf(&mut self.input) {
-                                Ok(n) => read = Some(n),
-                                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                                Err(e) => return Err(e),
-                            }
-                        }
-                        read.map_or(Event::Writable, Event::Read)
-                    }
-                    () = timeout => Event::Timeout,
-                }
-            };
+            let event = self.next_event(stream, cancelled.as_mut(), timeout).await?;
             match event {
                 Event::Cancelled => {
                     self.drain(stream, shared, session).await?;
@@ -201,6 +173,46 @@ impl Conn {
                 }
             }
         }
+    }
+
+    /// Waits for input, for the socket to take more output (when replies are pending), for the shutdown
+    /// signal, or for `timeout`.
+    async fn next_event(
+        &mut self,
+        stream: &mut TcpStream,
+        cancelled: Pin<&mut WaitForCancellationFutureOwned>,
+        timeout: impl Future<Output = ()>,
+    ) -> io::Result<Event> {
+        if self.output.is_empty() {
+            // The common case: wait for input. `read_buf` (unlike `try_read`) lets the runtime forget
+            // the socket's readiness after a short read, saving a syscall per request.
+            self.input.reserve(READ_CHUNK);
+            return Ok(tokio::select! {
+                biased;
+                () = cancelled => Event::Cancelled,
+                read = stream.read_buf(&mut self.input) => Event::Read(read?),
+                () = timeout => Event::Timeout,
+            });
+        }
+        // Replies are waiting for the client to read them: wait for either direction.
+        Ok(tokio::select! {
+            biased;
+            () = cancelled => Event::Cancelled,
+            ready = stream.ready(Interest::READABLE | Interest::WRITABLE) => {
+                let ready = ready?;
+                let mut read = None;
+                if ready.is_readable() {
+                    self.input.reserve(READ_CHUNK);
+                    match stream.try_read_buf(&mut self.input) {
+                        Ok(n) => read = Some(n),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                read.map_or(Event::Writable, Event::Read)
+            }
+            () = timeout => Event::Timeout,
+        })
     }
 
     /// Executes the complete requests in the input buffer; `Some` when the connection must end.

@@ -91,35 +91,7 @@ async fn execute(conn: &Connection, command: &ClientCommand) -> Result<ExitCode,
             ttl,
             nx,
             xx,
-        } => {
-            let mut args: Vec<Vec<u8>> = vec![
-                b"SET".to_vec(),
-                key.clone().into_bytes(),
-                value.clone().into_bytes(),
-            ];
-            if let Some(ttl) = ttl {
-                let ms = ttl.as_millis().max(1);
-                args.push(b"PX".to_vec());
-                args.push(ms.to_string().into_bytes());
-            }
-            if *nx {
-                args.push(b"NX".to_vec());
-            }
-            if *xx {
-                args.push(b"XX".to_vec());
-            }
-            let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-            match call(&mut client, &refs).await? {
-                Frame::Simple(_) => {
-                    println!("OK");
-                    Ok(ExitCode::SUCCESS)
-                }
-                _ => {
-                    eprintln!("not set: the NX/XX condition did not hold");
-                    Ok(ExitCode::from(NOT_FOUND))
-                }
-            }
-        }
+        } => set(&mut client, key, value, *ttl, *nx, *xx).await,
         ClientCommand::Del { keys } => {
             let mut args: Vec<&[u8]> = vec![b"DEL"];
             args.extend(keys.iter().map(String::as_bytes));
@@ -176,6 +148,42 @@ async fn execute(conn: &Connection, command: &ClientCommand) -> Result<ExitCode,
             count,
             limit,
         } => scan(&mut client, prefix, *count, *limit).await,
+    }
+}
+
+async fn set(
+    client: &mut Client,
+    key: &str,
+    value: &str,
+    ttl: Option<Duration>,
+    nx: bool,
+    xx: bool,
+) -> Result<ExitCode, String> {
+    let mut args: Vec<Vec<u8>> = vec![
+        b"SET".to_vec(),
+        key.as_bytes().to_vec(),
+        value.as_bytes().to_vec(),
+    ];
+    if let Some(ttl) = ttl {
+        args.push(b"PX".to_vec());
+        args.push(ttl.as_millis().max(1).to_string().into_bytes());
+    }
+    if nx {
+        args.push(b"NX".to_vec());
+    }
+    if xx {
+        args.push(b"XX".to_vec());
+    }
+    let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+    match call(client, &refs).await? {
+        Frame::Simple(_) => {
+            println!("OK");
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => {
+            eprintln!("not set: the NX/XX condition did not hold");
+            Ok(ExitCode::from(NOT_FOUND))
+        }
     }
 }
 
