@@ -21,7 +21,7 @@ pub(crate) enum Flow {
     Close,
 }
 
-/// The reply every command but `AUTH`, `HELLO` and `QUIT` gets before authentication.
+/// The reply every command but `AUTH`, `HELLO`, `QUIT` and `RESET` gets before authentication.
 const NOAUTH: &[u8] = b"NOAUTH Authentication required.";
 
 /// Executes one request and appends its reply to `out`. Returns what to do next and the command's
@@ -38,15 +38,39 @@ pub(crate) async fn execute<C: Cache>(
     out: &mut BytesMut,
 ) -> (Flow, Option<usize>) {
     let before = out.len();
-    let (index, parsed) = Command::parse_indexed(args);
+    let (index, mut parsed) = Command::parse_indexed(args);
+    if let Err(e) = &parsed
+        && index.is_some_and(|i| relaycache_resp::cmd::COMMANDS[i].name == "exec")
+    {
+        // Redis: a malformed EXEC discards the transaction and says so, even outside MULTI.
+        session.transaction = None;
+        let reason = e.to_string();
+        let reason = reason.strip_prefix("ERR ").unwrap_or(&reason).to_owned();
+        parsed = Err(CommandError::Other(format!(
+            "EXECABORT Transaction discarded because of: {reason}"
+        )));
+    }
     let mut w = Writer::new(out, session.protocol);
     let command = match gate(parsed, session, &mut w) {
         Some(command) => command,
         None => {
+            // A command refused inside MULTI makes EXEC fail, as in Redis.
+            if let Some(transaction) = session.transaction.as_mut() {
+                transaction.fail();
+            }
             local.error();
             return (Flow::Continue, index);
         }
     };
+    if let Some(transaction) = session.transaction.as_mut()
+        && !matches!(
+            command,
+            Command::Multi | Command::Exec | Command::Discard | Command::Quit | Command::Reset
+        )
+    {
+        cmd::queue(args, transaction, &mut w);
+        return (Flow::Continue, index);
+    }
     if let Some(i) = index {
         session.last_command = relaycache_resp::cmd::COMMANDS[i].name;
     }
@@ -84,7 +108,7 @@ fn gate<'a>(
             if !session.authenticated
                 && !matches!(
                     command,
-                    Command::Auth { .. } | Command::Hello(_) | Command::Quit
+                    Command::Auth { .. } | Command::Hello(_) | Command::Quit | Command::Reset
                 )
             {
                 w.error(NOAUTH);

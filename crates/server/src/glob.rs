@@ -4,6 +4,11 @@
 
 /// True when `text` matches `pattern`.
 pub(crate) fn matches(pattern: &[u8], text: &[u8]) -> bool {
+    // Redis matches an empty text only with an empty pattern; `*` alone matches everything because
+    // KEYS and SCAN treat it as "all keys" before matching.
+    if text.is_empty() {
+        return pattern.is_empty() || pattern == b"*";
+    }
     let (mut p, mut t) = (0, 0);
     // Where to resume after the last `*`: (pattern index after the star, text index it matched up to).
     let mut star: Option<(usize, usize)> = None;
@@ -65,8 +70,8 @@ fn single(pattern: &[u8], p: usize, c: u8) -> Option<(bool, usize)> {
                 if pattern[i] == b'\\' && i + 1 < pattern.len() {
                     hit |= pattern[i + 1] == c;
                     i += 2;
-                } else if i + 2 < pattern.len() && pattern[i + 1] == b'-' && pattern[i + 2] != b']'
-                {
+                } else if i + 2 < pattern.len() && pattern[i + 1] == b'-' {
+                    // As in Redis, `]` right after `-` ends the range, not the class.
                     let (lo, hi) = (
                         pattern[i].min(pattern[i + 2]),
                         pattern[i].max(pattern[i + 2]),
@@ -104,6 +109,12 @@ mod tests {
         let yes = |p: &str, t: &str| assert!(matches(p.as_bytes(), t.as_bytes()), "{p} {t}");
         let no = |p: &str, t: &str| assert!(!matches(p.as_bytes(), t.as_bytes()), "{p} {t}");
         yes("*", "");
+        no("**", "");
+        no("*a*", "");
+        yes("", "");
+        // `[a-]llo`: a range from `a` to `]`, then `llo` inside the unterminated class.
+        no("h[a-]llo", "hallo");
+        yes("h[a-]", "h^");
         yes("*", "abc");
         yes("a*", "abc");
         yes("*c", "abc");

@@ -28,6 +28,8 @@ pub(crate) struct Session {
     pub(crate) created: Instant,
     /// The last command's name, for `CLIENT LIST`.
     pub(crate) last_command: &'static str,
+    /// The commands queued since `MULTI`, if one is open.
+    pub(crate) transaction: Option<crate::cmd::Transaction>,
 }
 
 impl Session {
@@ -43,6 +45,7 @@ impl Session {
             authenticated: !needs_auth,
             created: Instant::now(),
             last_command: "NULL",
+            transaction: None,
         }
     }
 

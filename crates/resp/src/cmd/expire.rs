@@ -2,16 +2,22 @@
 
 use crate::parse::{CommandError, Cursor, is, parse_int};
 
-/// `EXPIRE key seconds [NX|XX|GT|LT]` or `PEXPIRE key milliseconds [...]`.
+/// `EXPIRE key seconds [NX|XX|GT|LT]`, `PEXPIRE key milliseconds [...]`, `EXPIREAT key unix-seconds
+/// [...]` or `PEXPIREAT key unix-milliseconds [...]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Expire<'a> {
     /// The key.
     pub key: &'a [u8],
-    /// The new time to live in milliseconds; zero or negative deletes the key, as in Redis.
+    /// The new time to live in milliseconds (or, when `absolute`, the Unix time in milliseconds); a
+    /// time not in the future deletes the key, as in Redis.
     pub millis: i64,
+    /// `millis` is a Unix time (`EXPIREAT`, `PEXPIREAT`), not a duration.
+    pub absolute: bool,
     /// When to apply it.
     pub condition: ExpireCondition,
-    /// `expire` or `pexpire`, for error messages.
+    /// `XX` together with `GT` or `LT`: the key must also have an expiry.
+    pub require_expiry: bool,
+    /// `expire`, `pexpire`, `expireat` or `pexpireat`, for error messages.
     pub name: &'static str,
 }
 
@@ -35,52 +41,54 @@ pub(super) fn expire<'a>(
     c: &mut Cursor<'a>,
     name: &'static str,
     unit: i64,
+    absolute: bool,
 ) -> Result<Expire<'a>, CommandError> {
     let key = c.next_bytes()?;
-    let millis = parse_int(c.next_bytes()?)?
-        .checked_mul(unit)
-        .ok_or(CommandError::InvalidExpire(name))?;
-    let mut condition = ExpireCondition::Always;
+    let amount = c.next_bytes()?;
+    // Redis checks the options before the number.
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     while let Some(opt) = c.next_opt() {
-        let next = if is(opt, "nx") {
-            ExpireCondition::NoExpiry
+        if is(opt, "nx") {
+            nx = true;
         } else if is(opt, "xx") {
-            ExpireCondition::HasExpiry
+            xx = true;
         } else if is(opt, "gt") {
-            ExpireCondition::Greater
+            gt = true;
         } else if is(opt, "lt") {
-            ExpireCondition::Less
+            lt = true;
         } else {
             return Err(CommandError::Other(format!(
                 "ERR Unsupported option {}",
                 String::from_utf8_lossy(opt)
             )));
-        };
-        let compatible = matches!(
-            (condition, next),
-            (ExpireCondition::Always, _)
-                | (
-                    ExpireCondition::HasExpiry,
-                    ExpireCondition::Greater | ExpireCondition::Less
-                )
-                | (
-                    ExpireCondition::Greater | ExpireCondition::Less,
-                    ExpireCondition::HasExpiry
-                )
-        );
-        if !compatible {
-            return Err(CommandError::Other(
-                "ERR NX and XX, GT or LT options at the same time are not compatible".to_owned(),
-            ));
-        }
-        if condition == ExpireCondition::Always || next != ExpireCondition::HasExpiry {
-            condition = next;
         }
     }
+    if nx && (xx || gt || lt) {
+        return Err(CommandError::Other(
+            "ERR NX and XX, GT or LT options at the same time are not compatible".to_owned(),
+        ));
+    }
+    if gt && lt {
+        return Err(CommandError::Other(
+            "ERR GT and LT options at the same time are not compatible".to_owned(),
+        ));
+    }
+    let condition = match (nx, xx, gt, lt) {
+        (true, ..) => ExpireCondition::NoExpiry,
+        (_, _, true, _) => ExpireCondition::Greater,
+        (_, _, _, true) => ExpireCondition::Less,
+        (_, true, ..) => ExpireCondition::HasExpiry,
+        _ => ExpireCondition::Always,
+    };
+    let millis = parse_int(amount)?
+        .checked_mul(unit)
+        .ok_or(CommandError::InvalidExpire(name))?;
     Ok(Expire {
         key,
         millis,
+        absolute,
         condition,
+        require_expiry: xx,
         name,
     })
 }
@@ -106,5 +114,19 @@ mod tests {
             "ERR invalid expire time in 'expire' command"
         );
         assert!(parse_words(&["expire", "k", "1", "nx", "xx"]).is_err());
+        assert_eq!(
+            parse_words(&["expire", "k", "1", "gt", "lt"]).unwrap_err(),
+            "ERR GT and LT options at the same time are not compatible"
+        );
+        assert!(
+            parse_words(&["expire", "k", "1", "xx", "lt"])
+                .unwrap()
+                .contains("require_expiry: true")
+        );
+        assert!(
+            parse_words(&["pexpireat", "k", "1"])
+                .unwrap()
+                .contains("absolute: true")
+        );
     }
 }

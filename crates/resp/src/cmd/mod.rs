@@ -2,10 +2,12 @@
 //! the server executes it. [`COMMANDS`] describes every command (arity, flags, key positions) for arity
 //! checks and for the `COMMAND` reply.
 //!
-//! One module per family of verbs: `connection` (PING ECHO HELLO AUTH QUIT SELECT CLIENT), `get`
-//! (GET GETDEL), `set` (SET SETNX SETEX PSETEX), `keys` (DEL UNLINK EXISTS TYPE KEYS SCAN), `expire`
-//! (EXPIRE PEXPIRE PERSIST TTL PTTL), `multi` (MGET MSET), `incr` (INCR DECR INCRBY DECRBY), `server`
-//! (INFO COMMAND CONFIG DBSIZE FLUSHDB FLUSHALL TIME CLUSTER.MEMBERS).
+//! One module per family of verbs: `connection` (PING ECHO HELLO AUTH QUIT RESET SELECT CLIENT), `get`
+//! (GET GETDEL GETRANGE SUBSTR STRLEN APPEND), `set` (SET SETNX SETEX PSETEX GETSET GETEX), `keys` (DEL UNLINK EXISTS
+//! TOUCH TYPE KEYS SCAN), `expire` (EXPIRE PEXPIRE EXPIREAT PEXPIREAT EXPIRETIME PEXPIRETIME PERSIST TTL
+//! PTTL), `multi` (MGET MSET MSETNX), `incr` (INCR DECR INCRBY DECRBY), `server`
+//! (INFO COMMAND CONFIG DBSIZE FLUSHDB FLUSHALL TIME CLUSTER.MEMBERS); MULTI EXEC DISCARD take no
+//! arguments (the server queues and runs the transaction).
 
 mod connection;
 mod expire;
@@ -20,7 +22,7 @@ pub use connection::{Client, Hello};
 pub use expire::{Expire, ExpireCondition};
 pub use keys::Scan;
 pub use server::{CommandInfo, Config};
-pub use set::{Expiry, Set, SetCondition};
+pub use set::{Expiry, GetExpiry, Set, SetCondition};
 
 use crate::decode::Args;
 use crate::parse::{CommandError, Cursor};
@@ -52,13 +54,38 @@ pub enum Command<'a> {
     Get(&'a [u8]),
     /// `GETDEL key`.
     GetDel(&'a [u8]),
-    /// `SET`, `SETEX`, `PSETEX`: reply `+OK` (or the old value with `GET`, or null when not written).
+    /// `GETEX key [EX|PX|EXAT|PXAT n | PERSIST]`: the value, changing the key's expiry.
+    GetEx {
+        /// The key.
+        key: &'a [u8],
+        /// What to do with its expiry.
+        expiry: GetExpiry,
+    },
+    /// `GETRANGE key start end` / `SUBSTR`: a slice of the value (negative indexes count from the end).
+    GetRange {
+        /// The key.
+        key: &'a [u8],
+        /// First byte index.
+        start: i64,
+        /// Last byte index (inclusive).
+        end: i64,
+    },
+    /// `STRLEN key`: the value's length, 0 when absent.
+    Strlen(&'a [u8]),
+    /// `APPEND key value`: appends, replies with the new length.
+    Append {
+        /// The key.
+        key: &'a [u8],
+        /// What to append.
+        value: &'a [u8],
+    },
+    /// `SET`, `SETEX`, `PSETEX`, `GETSET`: reply `+OK` (or the old value with `GET`, or null when not written).
     Set(Set<'a>),
     /// `SETNX key value`: reply 1 when written, 0 when the key existed.
     SetNx(Set<'a>),
     /// `DEL key...` / `UNLINK key...`: reply how many existed.
     Del(Args<'a>),
-    /// `EXISTS key...`: reply how many exist (repeats count).
+    /// `EXISTS key...` / `TOUCH key...`: reply how many exist (repeats count).
     Exists(Args<'a>),
     /// `TYPE key`.
     Type(&'a [u8]),
@@ -68,6 +95,14 @@ pub enum Command<'a> {
     Scan(Scan<'a>),
     /// `EXPIRE` / `PEXPIRE`.
     Expire(Expire<'a>),
+    /// `EXPIRETIME key` (`millis` false) or `PEXPIRETIME key` (`millis` true): the absolute Unix
+    /// expiry time, -1 without expiry, -2 when absent.
+    ExpireTime {
+        /// The key.
+        key: &'a [u8],
+        /// Reply in milliseconds.
+        millis: bool,
+    },
     /// `PERSIST key`.
     Persist(&'a [u8]),
     /// `TTL key` (`millis` false) or `PTTL key` (`millis` true).
@@ -81,6 +116,17 @@ pub enum Command<'a> {
     Mget(Args<'a>),
     /// `MSET key value [key value ...]` (pairs, already checked to be even).
     Mset(Args<'a>),
+    /// `MSETNX key value [key value ...]` (pairs, already checked to be even).
+    MsetNx(Args<'a>),
+    /// `RENAME key newkey` (`if_absent` false) or `RENAMENX` (`if_absent` true).
+    Rename {
+        /// The key to move.
+        from: &'a [u8],
+        /// Its new name.
+        to: &'a [u8],
+        /// `RENAMENX`: only when `to` does not exist.
+        if_absent: bool,
+    },
     /// `INCR`, `DECR`, `INCRBY`, `DECRBY`.
     IncrBy {
         /// The key.
@@ -100,6 +146,14 @@ pub enum Command<'a> {
     Config(Config<'a>),
     /// `TIME`.
     Time,
+    /// `RESET`: back to a fresh connection's state (RESP2, no name, no transaction).
+    Reset,
+    /// `MULTI`: start queueing commands.
+    Multi,
+    /// `EXEC`: run the queued commands.
+    Exec,
+    /// `DISCARD`: drop the queued commands.
+    Discard,
     /// `CLUSTER.MEMBERS`: this node's view of the cluster.
     ClusterMembers,
 }
@@ -145,13 +199,15 @@ const W: &[&str] = &["write", "denyoom"];
 const WF: &[&str] = &["write", "fast"];
 const CONN: &[&str] = &["noscript", "loading", "stale", "fast", "no_auth"];
 const ADMIN: &[&str] = &["loading", "stale"];
+const TX: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
 
 /// Every command the server understands, sorted by name.
 pub static COMMANDS: &[Spec] = &COMMAND_TABLE;
 
-const COMMANDS_LEN: usize = 38;
+const COMMANDS_LEN: usize = 56;
 
 const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
+    spec("append", 3, W, KEY1),
     spec("auth", -2, CONN, NOKEY),
     spec("client", -2, ADMIN, NOKEY),
     spec("cluster.members", 1, ADMIN, NOKEY),
@@ -161,13 +217,25 @@ const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("decr", 2, W, KEY1),
     spec("decrby", 3, W, KEY1),
     spec("del", -2, &["write"], KEYS_ALL),
+    spec("discard", 1, TX, NOKEY),
     spec("echo", 2, &["fast"], NOKEY),
+    spec(
+        "exec",
+        1,
+        &["noscript", "loading", "stale", "skip_slowlog"],
+        NOKEY,
+    ),
     spec("exists", -2, R, KEYS_ALL),
     spec("expire", -3, WF, KEY1),
+    spec("expireat", -3, WF, KEY1),
+    spec("expiretime", 2, R, KEY1),
     spec("flushall", -1, &["write"], NOKEY),
     spec("flushdb", -1, &["write"], NOKEY),
     spec("get", 2, R, KEY1),
     spec("getdel", 2, WF, KEY1),
+    spec("getex", -2, WF, KEY1),
+    spec("getrange", 4, &["readonly"], KEY1),
+    spec("getset", 3, W, KEY1),
     spec("hello", -1, CONN, NOKEY),
     spec("incr", 2, W, KEY1),
     spec("incrby", 3, W, KEY1),
@@ -175,18 +243,28 @@ const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("keys", 2, &["readonly"], NOKEY),
     spec("mget", -2, R, KEYS_ALL),
     spec("mset", -3, W, (1, -1, 2)),
+    spec("msetnx", -3, W, (1, -1, 2)),
+    spec("multi", 1, TX, NOKEY),
     spec("persist", 2, WF, KEY1),
     spec("pexpire", -3, WF, KEY1),
+    spec("pexpireat", -3, WF, KEY1),
+    spec("pexpiretime", 2, R, KEY1),
     spec("ping", -1, &["fast"], NOKEY),
     spec("psetex", 4, W, KEY1),
     spec("pttl", 2, R, KEY1),
     spec("quit", -1, CONN, NOKEY),
+    spec("rename", 3, &["write"], (1, 2, 1)),
+    spec("renamenx", 3, WF, (1, 2, 1)),
+    spec("reset", 1, CONN, NOKEY),
     spec("scan", -2, &["readonly"], NOKEY),
     spec("select", 2, &["loading", "stale", "fast"], NOKEY),
     spec("set", -3, W, KEY1),
     spec("setex", 4, W, KEY1),
     spec("setnx", 3, W, KEY1),
+    spec("strlen", 2, R, KEY1),
+    spec("substr", 4, &["readonly"], KEY1),
     spec("time", 1, &["loading", "stale", "fast"], NOKEY),
+    spec("touch", -2, R, KEYS_ALL),
     spec("ttl", 2, R, KEY1),
     spec("type", 2, R, KEY1),
     spec("unlink", -2, WF, KEYS_ALL),
@@ -287,20 +365,52 @@ impl<'a> Command<'a> {
             "getdel" => Command::GetDel(key),
             "set" => Command::Set(set::set(&mut c)?),
             "setnx" => Command::SetNx(set::setnx(&mut c)?),
+            "getset" => Command::Set(set::getset(&mut c)?),
+            "getex" => {
+                let (key, expiry) = set::getex(&mut c)?;
+                Command::GetEx { key, expiry }
+            }
+            "strlen" => Command::Strlen(key),
+            "getrange" | "substr" => {
+                c.next_bytes()?;
+                Command::GetRange {
+                    key,
+                    start: c.next_i64()?,
+                    end: c.next_i64()?,
+                }
+            }
+            "reset" => Command::Reset,
+            "append" => Command::Append {
+                key,
+                value: args.get(2).unwrap_or_default(),
+            },
             "setex" => Command::Set(set::setex(&mut c, "setex", 1000)?),
             "psetex" => Command::Set(set::setex(&mut c, "psetex", 1)?),
             "del" | "unlink" => Command::Del(args.skip(1)),
-            "exists" => Command::Exists(args.skip(1)),
+            "exists" | "touch" => Command::Exists(args.skip(1)),
             "type" => Command::Type(key),
             "keys" => Command::Keys(key),
             "scan" => Command::Scan(keys::scan(&mut c)?),
-            "expire" => Command::Expire(expire::expire(&mut c, "expire", 1000)?),
-            "pexpire" => Command::Expire(expire::expire(&mut c, "pexpire", 1)?),
+            "expire" => Command::Expire(expire::expire(&mut c, "expire", 1000, false)?),
+            "pexpire" => Command::Expire(expire::expire(&mut c, "pexpire", 1, false)?),
+            "expireat" => Command::Expire(expire::expire(&mut c, "expireat", 1000, true)?),
+            "pexpireat" => Command::Expire(expire::expire(&mut c, "pexpireat", 1, true)?),
+            "expiretime" => Command::ExpireTime { key, millis: false },
+            "pexpiretime" => Command::ExpireTime { key, millis: true },
             "persist" => Command::Persist(key),
             "ttl" => Command::Ttl { key, millis: false },
             "pttl" => Command::Ttl { key, millis: true },
             "mget" => Command::Mget(args.skip(1)),
             "mset" => multi::mset(args)?,
+            "msetnx" => match multi::mset(args) {
+                Ok(Command::Mset(pairs)) => Command::MsetNx(pairs),
+                _ => return Err(CommandError::Arity("msetnx")),
+            },
+            "rename" | "renamenx" => Command::Rename {
+                from: key,
+                to: args.get(2).unwrap_or_default(),
+                if_absent: spec.name == "renamenx",
+            },
             "incr" => Command::IncrBy { key, delta: 1 },
             "decr" => Command::IncrBy { key, delta: -1 },
             "incrby" | "decrby" => incr::incrby(&mut c, spec.name == "decrby")?,
@@ -310,6 +420,9 @@ impl<'a> Command<'a> {
             "command" => Command::CommandInfo(server::command(&mut c)?),
             "config" => Command::Config(server::config(&mut c)?),
             "time" => Command::Time,
+            "multi" => Command::Multi,
+            "exec" => Command::Exec,
+            "discard" => Command::Discard,
             "cluster.members" => Command::ClusterMembers,
             _ => return Err(CommandError::unknown(&args)),
         })

@@ -15,6 +15,8 @@ pub struct Set<'a> {
     pub expiry: Expiry,
     /// `GET`: reply with the previous value.
     pub get: bool,
+    /// The command as sent (`set`, `setex`, `psetex`, `setnx`, `getset`), for error messages.
+    pub name: &'static str,
 }
 
 /// `NX` / `XX`.
@@ -51,6 +53,7 @@ pub(super) fn set<'a>(c: &mut Cursor<'a>) -> Result<Set<'a>, CommandError> {
         condition: SetCondition::Always,
         expiry: Expiry::Never,
         get: false,
+        name: "set",
     };
     let mut expire_arg: Option<(&[u8], i64, bool)> = None;
     let mut keep = false;
@@ -63,18 +66,12 @@ pub(super) fn set<'a>(c: &mut Cursor<'a>) -> Result<Set<'a>, CommandError> {
             set.get = true;
         } else if is(opt, "keepttl") && expire_arg.is_none() {
             keep = true;
-        } else if !keep && expire_arg.is_none() && c.remaining() > 0 {
-            let (unit, absolute) = if is(opt, "ex") {
-                (1000, false)
-            } else if is(opt, "px") {
-                (1, false)
-            } else if is(opt, "exat") {
-                (1000, true)
-            } else if is(opt, "pxat") {
-                (1, true)
-            } else {
-                return Err(CommandError::Syntax);
-            };
+        } else if let Some((unit, absolute)) = expiry_option(opt)
+            && !keep
+            // Repeating the same option is allowed (the last one wins), as in Redis; mixing is not.
+            && expire_arg.is_none_or(|(_, u, a)| (u, a) == (unit, absolute))
+            && c.remaining() > 0
+        {
             expire_arg = Some((c.next_bytes()?, unit, absolute));
         } else {
             return Err(CommandError::Syntax);
@@ -94,6 +91,21 @@ pub(super) fn set<'a>(c: &mut Cursor<'a>) -> Result<Set<'a>, CommandError> {
     Ok(set)
 }
 
+/// The unit (ms per unit) and absoluteness of `EX PX EXAT PXAT`.
+fn expiry_option(opt: &[u8]) -> Option<(i64, bool)> {
+    if is(opt, "ex") {
+        Some((1000, false))
+    } else if is(opt, "px") {
+        Some((1, false))
+    } else if is(opt, "exat") {
+        Some((1000, true))
+    } else if is(opt, "pxat") {
+        Some((1, true))
+    } else {
+        None
+    }
+}
+
 pub(super) fn setnx<'a>(c: &mut Cursor<'a>) -> Result<Set<'a>, CommandError> {
     Ok(Set {
         key: c.next_bytes()?,
@@ -101,6 +113,19 @@ pub(super) fn setnx<'a>(c: &mut Cursor<'a>) -> Result<Set<'a>, CommandError> {
         condition: SetCondition::IfAbsent,
         expiry: Expiry::Never,
         get: false,
+        name: "setnx",
+    })
+}
+
+/// `GETSET key value`: `SET key value GET`.
+pub(super) fn getset<'a>(c: &mut Cursor<'a>) -> Result<Set<'a>, CommandError> {
+    Ok(Set {
+        key: c.next_bytes()?,
+        value: c.next_bytes()?,
+        condition: SetCondition::Always,
+        expiry: Expiry::Never,
+        get: true,
+        name: "getset",
     })
 }
 
@@ -117,7 +142,52 @@ pub(super) fn setex<'a>(
         condition: SetCondition::Always,
         expiry: Expiry::In(ms),
         get: false,
+        name,
     })
+}
+
+/// `GETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST]`: what to do with the key's expiry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum GetExpiry {
+    /// Leave it as it is (no option).
+    #[default]
+    Unchanged,
+    /// `PERSIST`: remove it.
+    Persist,
+    /// `EX` / `PX` / `EXAT` / `PXAT`: as for SET.
+    Set(Expiry),
+}
+
+pub(super) fn getex<'a>(c: &mut Cursor<'a>) -> Result<(&'a [u8], GetExpiry), CommandError> {
+    let key = c.next_bytes()?;
+    let mut persist = false;
+    let mut expire_arg: Option<(&[u8], i64, bool)> = None;
+    while let Some(opt) = c.next_opt() {
+        if is(opt, "persist") && expire_arg.is_none() {
+            persist = true;
+        } else if let Some((unit, absolute)) = expiry_option(opt)
+            && !persist
+            && expire_arg.is_none_or(|(_, u, a)| (u, a) == (unit, absolute))
+            && c.remaining() > 0
+        {
+            expire_arg = Some((c.next_bytes()?, unit, absolute));
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    let expiry = match expire_arg {
+        Some((text, unit, absolute)) => {
+            let ms = millis(text, unit, "getex")?;
+            GetExpiry::Set(if absolute {
+                Expiry::At(ms)
+            } else {
+                Expiry::In(ms)
+            })
+        }
+        None if persist => GetExpiry::Persist,
+        None => GetExpiry::Unchanged,
+    };
+    Ok((key, expiry))
 }
 
 /// A positive expire value times `unit`, in milliseconds.
@@ -143,6 +213,18 @@ mod tests {
         assert!(ok(&["set", "k", "v", "KEEPTTL", "XX"]).contains("Keep"));
         let err = |w: &[&str]| parse_words(w).unwrap_err();
         assert_eq!(err(&["set", "k", "v", "nx", "xx"]), "ERR syntax error");
+        assert!(ok(&["getex", "k", "px", "5"]).contains("In(5)"));
+        assert!(ok(&["getex", "k", "persist"]).contains("Persist"));
+        assert_eq!(
+            err(&["getex", "k", "ex", "1", "persist"]),
+            "ERR syntax error"
+        );
+        assert_eq!(
+            err(&["getex", "k", "ex", "0"]),
+            "ERR invalid expire time in 'getex' command"
+        );
+        assert!(ok(&["set", "k", "v", "ex", "1", "ex", "2", "nx", "nx"]).contains("In(2000)"));
+        assert!(ok(&["set", "k", "v", "keepttl", "keepttl", "get", "get"]).contains("Keep"));
         assert_eq!(
             err(&["set", "k", "v", "ex", "1", "px", "1"]),
             "ERR syntax error"

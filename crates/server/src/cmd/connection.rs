@@ -1,4 +1,4 @@
-//! PING HELLO AUTH CLIENT.
+//! PING HELLO AUTH RESET CLIENT.
 
 use relaycache::Cache;
 use relaycache_resp::cmd::{Client, Hello};
@@ -66,6 +66,21 @@ pub(super) fn auth<C: Cache>(
         w.error(WRONGPASS);
         Flow::Continue
     }
+}
+
+/// `RESET`: RESP2, no name, no transaction; unauthenticated again when a password is required (the
+/// connection keeps the limits it had).
+pub(super) fn reset<C: Cache>(
+    shared: &Shared<C>,
+    session: &mut Session,
+    w: &mut Writer<'_>,
+) -> Flow {
+    session.transaction = None;
+    session.name = None;
+    session.protocol = Protocol::Resp2;
+    session.authenticated = shared.password.is_none();
+    Writer::new(w.buffer(), Protocol::Resp2).simple(b"RESET");
+    Flow::Continue
 }
 
 pub(super) fn hello<C: Cache>(

@@ -1,15 +1,27 @@
-//! EXPIRE PEXPIRE PERSIST TTL PTTL.
+//! EXPIRE PEXPIRE EXPIREAT PEXPIREAT PERSIST TTL PTTL EXPIRETIME PEXPIRETIME GETEX.
 
 use std::time::Duration;
 
-use relaycache::{Cache, Error};
+use relaycache::{Cache, Error, SetExpiry};
 use relaycache_resp::Writer;
-use relaycache_resp::cmd::{Expire, ExpireCondition};
+use relaycache_resp::cmd::{Expire, ExpireCondition, GetExpiry};
 
 use super::cache_error;
+use super::strings::{now_ms, resolve};
 use crate::dispatch::Flow;
 
 pub(super) async fn expire<C: Cache>(cache: &C, e: Expire<'_>, w: &mut Writer<'_>) -> Flow {
+    // The time to live from now, in milliseconds. A relative time whose absolute time would overflow
+    // is an error, as in Redis (it never wraps to "already expired").
+    let now = now_ms();
+    let millis = if e.absolute {
+        e.millis.saturating_sub(now)
+    } else if e.millis > i64::MAX - now {
+        w.error(format!("ERR invalid expire time in '{}' command", e.name).as_bytes());
+        return Flow::Continue;
+    } else {
+        e.millis
+    };
     let current = match cache.ttl(e.key).await {
         Ok(t) => t,
         Err(Error::NotFound) => {
@@ -18,7 +30,11 @@ pub(super) async fn expire<C: Cache>(cache: &C, e: Expire<'_>, w: &mut Writer<'_
         }
         Err(err) => return cache_error(&err, w),
     };
-    let new = Duration::from_millis(e.millis.max(0).unsigned_abs());
+    let new = Duration::from_millis(millis.max(0).unsigned_abs());
+    if e.require_expiry && current.is_none() {
+        w.integer(0);
+        return Flow::Continue;
+    }
     let allowed = match e.condition {
         ExpireCondition::Always => true,
         ExpireCondition::NoExpiry => current.is_none(),
@@ -31,7 +47,7 @@ pub(super) async fn expire<C: Cache>(cache: &C, e: Expire<'_>, w: &mut Writer<'_
         w.integer(0);
         return Flow::Continue;
     }
-    let result = if e.millis <= 0 {
+    let result = if millis <= 0 {
         // Redis deletes a key whose new expiry is not in the future.
         cache.remove(e.key).await
     } else {
@@ -77,5 +93,69 @@ pub(super) async fn ttl<C: Cache>(cache: &C, key: &[u8], millis: bool, w: &mut W
         Err(Error::NotFound) => w.integer(-2),
         Err(e) => return cache_error(&e, w),
     }
+    Flow::Continue
+}
+
+pub(super) async fn expire_time<C: Cache>(
+    cache: &C,
+    key: &[u8],
+    millis: bool,
+    w: &mut Writer<'_>,
+) -> Flow {
+    match cache.ttl(key).await {
+        Ok(None) => w.integer(-1),
+        Ok(Some(left)) => {
+            let at = now_ms().saturating_add(i64::try_from(left.as_millis()).unwrap_or(i64::MAX));
+            w.integer(if millis {
+                at
+            } else {
+                at.saturating_add(500) / 1000
+            });
+        }
+        Err(Error::NotFound) => w.integer(-2),
+        Err(e) => return cache_error(&e, w),
+    }
+    Flow::Continue
+}
+
+/// `GETEX`: the value, then the expiry change (a read then an expiry update: not atomic under
+/// concurrent writers to the same key).
+pub(super) async fn getex<C: Cache>(
+    cache: &C,
+    key: &[u8],
+    expiry: GetExpiry,
+    w: &mut Writer<'_>,
+) -> Flow {
+    // An invalid expiry is an error even for a missing key, as in Redis.
+    let change = match expiry {
+        GetExpiry::Unchanged => None,
+        GetExpiry::Persist => Some(None),
+        GetExpiry::Set(e) => match resolve(e) {
+            Ok(Some(SetExpiry::After(ttl))) => Some(Some(ttl)),
+            Ok(_) => Some(Some(Duration::ZERO)),
+            Err(()) => {
+                w.error(b"ERR invalid expire time in 'getex' command");
+                return Flow::Continue;
+            }
+        },
+    };
+    let value = match cache.get(key).await {
+        Ok(v) => v,
+        Err(Error::NotFound) => {
+            w.null();
+            return Flow::Continue;
+        }
+        Err(e) => return cache_error(&e, w),
+    };
+    let applied = match change {
+        None => Ok(()),
+        // An absolute time in the past deletes the key.
+        Some(Some(ttl)) if ttl.is_zero() => cache.delete(key).await,
+        Some(ttl) => cache.expire(key, ttl).await.map(|_| ()),
+    };
+    if let Err(e) = applied {
+        return cache_error(&e, w);
+    }
+    w.bulk(&value);
     Flow::Continue
 }

@@ -1,4 +1,4 @@
-//! DEL UNLINK EXISTS TYPE KEYS SCAN DBSIZE FLUSHDB FLUSHALL.
+//! DEL UNLINK EXISTS TYPE KEYS SCAN DBSIZE FLUSHDB FLUSHALL RENAME RENAMENX.
 
 use bytes::Bytes;
 use relaycache::{Cache, Error};
@@ -113,4 +113,62 @@ pub(super) async fn flush<C: Cache>(cache: &C, w: &mut Writer<'_>) -> Flow {
         }
         Err(e) => cache_error(&e, w),
     }
+}
+
+/// `RENAME` / `RENAMENX`: moves the value and its expiry. Composed of reads and writes (not atomic under
+/// concurrent writers to either key).
+pub(super) async fn rename<C: Cache>(
+    cache: &C,
+    from: &[u8],
+    to: &[u8],
+    if_absent: bool,
+    w: &mut Writer<'_>,
+) -> Flow {
+    let value = match cache.get(from).await {
+        Ok(v) => v,
+        Err(Error::NotFound) => {
+            w.error(b"ERR no such key");
+            return Flow::Continue;
+        }
+        Err(e) => return cache_error(&e, w),
+    };
+    if from == to {
+        if if_absent {
+            w.integer(0);
+        } else {
+            w.ok();
+        }
+        return Flow::Continue;
+    }
+    if if_absent {
+        match cache.exists(to).await {
+            Ok(true) => {
+                w.integer(0);
+                return Flow::Continue;
+            }
+            Ok(false) => {}
+            Err(e) => return cache_error(&e, w),
+        }
+    }
+    let ttl = match cache.ttl(from).await {
+        Ok(t) => t,
+        Err(Error::NotFound) => None,
+        Err(e) => return cache_error(&e, w),
+    };
+    let written = match ttl {
+        Some(ttl) => cache.set_with_ttl(to, &value, ttl).await,
+        None => cache.set(to, &value).await,
+    };
+    if let Err(e) = written {
+        return cache_error(&e, w);
+    }
+    if let Err(e) = cache.delete(from).await {
+        return cache_error(&e, w);
+    }
+    if if_absent {
+        w.integer(1);
+    } else {
+        w.ok();
+    }
+    Flow::Continue
 }

@@ -5,12 +5,14 @@ mod expire;
 mod keys;
 mod server;
 mod strings;
+mod transaction;
 
 use relaycache::{Cache, Error};
 use relaycache_resp::Writer;
 use relaycache_resp::cmd::Command;
 
 pub(crate) use strings::{get, is_plain_set, set_plain};
+pub(crate) use transaction::{Transaction, queue};
 
 use crate::dispatch::Flow;
 use crate::server::Shared;
@@ -29,8 +31,19 @@ pub(crate) async fn run<C: Cache>(
         Command::Set(set) => strings::set(cache, set, false, w).await,
         Command::SetNx(set) => strings::set(cache, set, true, w).await,
         Command::GetDel(key) => strings::getdel(cache, key, w).await,
+        Command::GetEx { key, expiry } => expire::getex(cache, key, expiry, w).await,
+        Command::Strlen(key) => strings::strlen(cache, key, w).await,
+        Command::GetRange { key, start, end } => strings::getrange(cache, key, start, end, w).await,
+        Command::Reset => connection::reset(shared, session, w),
+        Command::Append { key, value } => strings::append(cache, key, value, w).await,
         Command::Mget(keys) => strings::mget(cache, keys, w).await,
         Command::Mset(pairs) => strings::mset(cache, pairs, w).await,
+        Command::MsetNx(pairs) => strings::msetnx(cache, pairs, w).await,
+        Command::Rename {
+            from,
+            to,
+            if_absent,
+        } => keys::rename(cache, from, to, if_absent, w).await,
         Command::IncrBy { key, delta } => strings::incr_by(cache, key, delta, w).await,
         Command::Del(keys) => keys::del(cache, keys, w).await,
         Command::Exists(keys) => keys::exists(cache, keys, w).await,
@@ -41,6 +54,7 @@ pub(crate) async fn run<C: Cache>(
         Command::Flush => keys::flush(cache, w).await,
         Command::Expire(expire) => expire::expire(cache, expire, w).await,
         Command::Persist(key) => expire::persist(cache, key, w).await,
+        Command::ExpireTime { key, millis } => expire::expire_time(cache, key, millis, w).await,
         Command::Ttl { key, millis } => expire::ttl(cache, key, millis, w).await,
         Command::Ping(message) => connection::ping(message, w),
         Command::Echo(message) => {
@@ -68,6 +82,9 @@ pub(crate) async fn run<C: Cache>(
         Command::CommandInfo(info) => server::command(info, w),
         Command::Config(config) => server::config(shared, config, w),
         Command::Time => server::time(w),
+        Command::Multi => transaction::multi(session, w),
+        Command::Discard => transaction::discard(session, w),
+        Command::Exec => Box::pin(transaction::exec(shared, session, w)).await,
         Command::ClusterMembers => server::cluster_members(cache, w).await,
         _ => {
             w.error(b"ERR command not supported by this server");

@@ -1,4 +1,4 @@
-//! GET SET SETNX SETEX PSETEX GETDEL MGET MSET INCR DECR INCRBY DECRBY.
+//! GET SET SETNX SETEX PSETEX GETSET GETDEL GETRANGE STRLEN APPEND MGET MSET INCR DECR INCRBY DECRBY.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -45,13 +45,15 @@ pub(crate) async fn set_plain<C: Cache>(
         Ok(Some(SetExpiry::After(ttl))) => cache.set_with_ttl(set.key, set.value, ttl).await,
         Ok(Some(_)) => cache.set(set.key, set.value).await,
         Ok(None) | Err(()) => {
-            w.error(b"ERR invalid expire time in 'set' command");
+            w.error(format!("ERR invalid expire time in '{}' command", set.name).as_bytes());
             return Flow::Continue;
         }
     };
     match result {
         Ok(()) => w.ok(),
-        Err(Error::InvalidArgument(_)) => w.error(b"ERR invalid expire time in 'set' command"),
+        Err(Error::InvalidArgument(_)) => {
+            w.error(format!("ERR invalid expire time in '{}' command", set.name).as_bytes());
+        }
         Err(e) => return cache_error(&e, w),
     }
     Flow::Continue
@@ -66,7 +68,7 @@ pub(crate) fn now_ms() -> i64 {
 
 /// What a parsed expiry means now: `Ok(None)` for "already expired", `Err(())` when it cannot be
 /// represented (Redis: `invalid expire time`).
-fn resolve(expiry: Expiry) -> Result<Option<SetExpiry>, ()> {
+pub(super) fn resolve(expiry: Expiry) -> Result<Option<SetExpiry>, ()> {
     match expiry {
         Expiry::Never => Ok(Some(SetExpiry::Never)),
         Expiry::Keep => Ok(Some(SetExpiry::Keep)),
@@ -99,7 +101,7 @@ pub(super) async fn set<C: Cache>(
     reply_integer: bool,
     w: &mut Writer<'_>,
 ) -> Flow {
-    let name = if reply_integer { "setnx" } else { "set" };
+    let name = set.name;
     let expiry = match resolve(set.expiry) {
         Ok(Some(e)) => e,
         Ok(None) => {
@@ -206,21 +208,44 @@ pub(super) async fn mget<C: Cache>(cache: &C, keys: Args<'_>, w: &mut Writer<'_>
 }
 
 pub(super) async fn mset<C: Cache>(cache: &C, pairs: Args<'_>, w: &mut Writer<'_>) -> Flow {
-    let items: Vec<(&[u8], &[u8])> = (0..pairs.len() / 2)
-        .map(|i| {
-            (
-                pairs.get(2 * i).unwrap_or_default(),
-                pairs.get(2 * i + 1).unwrap_or_default(),
-            )
-        })
-        .collect();
-    match cache.set_multi(&items).await {
+    match cache.set_multi(&pairs_of(pairs)).await {
         Ok(()) => {
             w.ok();
             Flow::Continue
         }
         Err(e) => cache_error(&e, w),
     }
+}
+
+/// Key-value pairs from flat arguments.
+fn pairs_of<'a>(pairs: Args<'a>) -> Vec<(&'a [u8], &'a [u8])> {
+    (0..pairs.len() / 2)
+        .map(|i| {
+            (
+                pairs.get(2 * i).unwrap_or_default(),
+                pairs.get(2 * i + 1).unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// `MSETNX`: checks then writes (not atomic under concurrent writers to the same keys).
+pub(super) async fn msetnx<C: Cache>(cache: &C, pairs: Args<'_>, w: &mut Writer<'_>) -> Flow {
+    for i in (0..pairs.len()).step_by(2) {
+        match cache.exists(pairs.get(i).unwrap_or_default()).await {
+            Ok(false) => {}
+            Ok(true) => {
+                w.integer(0);
+                return Flow::Continue;
+            }
+            Err(e) => return cache_error(&e, w),
+        }
+    }
+    match cache.set_multi(&pairs_of(pairs)).await {
+        Ok(()) => w.integer(1),
+        Err(e) => return cache_error(&e, w),
+    }
+    Flow::Continue
 }
 
 pub(super) async fn incr_by<C: Cache>(
@@ -235,5 +260,86 @@ pub(super) async fn incr_by<C: Cache>(
             Flow::Continue
         }
         Err(e) => cache_error(&e, w),
+    }
+}
+
+pub(super) async fn strlen<C: Cache>(cache: &C, key: &[u8], w: &mut Writer<'_>) -> Flow {
+    match cache.get(key).await {
+        Ok(value) => w.integer(i64::try_from(value.len()).unwrap_or(i64::MAX)),
+        Err(Error::NotFound) => w.integer(0),
+        Err(e) => return cache_error(&e, w),
+    }
+    Flow::Continue
+}
+
+/// `APPEND`: a read then a write keeping the key's expiry (not atomic under concurrent writers to the
+/// same key, like the other composed commands; see docs/server.md).
+pub(super) async fn append<C: Cache>(
+    cache: &C,
+    key: &[u8],
+    value: &[u8],
+    w: &mut Writer<'_>,
+) -> Flow {
+    let mut joined = match cache.get(key).await {
+        Ok(current) => current.to_vec(),
+        Err(Error::NotFound) => Vec::new(),
+        Err(e) => return cache_error(&e, w),
+    };
+    joined.extend_from_slice(value);
+    let options = SetOptions::new().expiry(SetExpiry::Keep);
+    match cache.set_with_options(key, &joined, options).await {
+        Ok(_) => w.integer(i64::try_from(joined.len()).unwrap_or(i64::MAX)),
+        Err(e) => return cache_error(&e, w),
+    }
+    Flow::Continue
+}
+
+/// `GETRANGE`: Redis's index rules (negative from the end, clamped, empty when out of order).
+pub(super) async fn getrange<C: Cache>(
+    cache: &C,
+    key: &[u8],
+    start: i64,
+    end: i64,
+    w: &mut Writer<'_>,
+) -> Flow {
+    let value = match cache.get(key).await {
+        Ok(v) => v,
+        Err(Error::NotFound) => bytes::Bytes::new(),
+        Err(e) => return cache_error(&e, w),
+    };
+    w.bulk(slice(&value, start, end));
+    Flow::Continue
+}
+
+fn slice(value: &[u8], start: i64, end: i64) -> &[u8] {
+    let len = i64::try_from(value.len()).unwrap_or(i64::MAX);
+    if (start < 0 && end < 0 && start > end) || len == 0 {
+        return &[];
+    }
+    let from_end = |i: i64| if i < 0 { (len + i).max(0) } else { i };
+    let (start, end) = (from_end(start), from_end(end).min(len - 1));
+    if start > end {
+        return &[];
+    }
+    let index = |i: i64| usize::try_from(i).unwrap_or(0);
+    value.get(index(start)..=index(end)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slice;
+
+    #[test]
+    fn getrange_indexes() {
+        let v = b"This is a string";
+        assert_eq!(slice(v, 0, 3), b"This");
+        assert_eq!(slice(v, -3, -1), b"ing");
+        assert_eq!(slice(v, 0, -1), v);
+        assert_eq!(slice(v, 10, 100), b"string");
+        assert_eq!(slice(v, 5, 2), b"");
+        assert_eq!(slice(v, -1, -5), b"");
+        assert_eq!(slice(v, -100, 2), b"Thi");
+        assert_eq!(slice(v, 100, 200), b"");
+        assert_eq!(slice(b"", 0, -1), b"");
     }
 }

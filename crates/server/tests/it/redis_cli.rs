@@ -31,3 +31,27 @@ async fn redis_cli_set_get_and_friends() {
     let (pong, _) = run(&["-3", "ping"]).await.unwrap();
     assert_eq!(pong, "PONG");
 }
+
+/// `redis-cli --bigkeys` walks the key space with SCAN, TYPE and STRLEN: it must find the biggest string.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cli_bigkeys() {
+    let server = start("").await;
+    let addr = server.addr();
+    let run = move |args: &'static [&'static str]| {
+        tokio::task::spawn_blocking(move || redis_cli(addr, args))
+    };
+    assert_eq!(
+        run(&["mset", "a", "1", "bb", "22", "biggest", "0123456789"])
+            .await
+            .unwrap()
+            .0,
+        "OK"
+    );
+    let (out, ok) = run(&["--bigkeys"]).await.unwrap();
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("Biggest string found '\"biggest\"' has 10 bytes"),
+        "{out}"
+    );
+    assert!(out.contains("3 strings with 13 bytes"), "{out}");
+}
