@@ -53,3 +53,52 @@ async fn bytes_used_never_exceeds_max_cost() {
         "a 64 KiB cache of 1 KB values holds dozens: {s:?}"
     );
 }
+
+/// Read-modify-write calls are atomic: concurrent increments are never lost, and of many concurrent
+/// `SET NX` writers exactly one wins, even with plain writers of other keys racing beside them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn read_modify_write_calls_are_atomic() {
+    use relaycache::{SetCondition, SetOptions};
+    let cache = std::sync::Arc::new(
+        relaycache::SingleCache::new(&relaycache::config::SingleConfig::default()).unwrap(),
+    );
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let cache = std::sync::Arc::clone(&cache);
+            tokio::spawn(async move {
+                let mut won = 0;
+                for i in 0..500 {
+                    cache.increment(b"counter", 1).await.unwrap();
+                    let nx = SetOptions::new().condition(SetCondition::IfAbsent);
+                    let key = format!("nx-{i}");
+                    if cache
+                        .set_with_options(key.as_bytes(), &[t], nx)
+                        .await
+                        .unwrap()
+                        .written
+                    {
+                        won += 1;
+                    }
+                    cache
+                        .set(format!("plain-{t}-{i}").as_bytes(), b"x")
+                        .await
+                        .unwrap();
+                    if i % 50 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+                won
+            })
+        })
+        .collect();
+    let mut total_won = 0;
+    for t in tasks {
+        total_won += t.await.unwrap();
+    }
+    assert_eq!(cache.get(b"counter").await.unwrap(), "4000");
+    assert_eq!(total_won, 500, "each NX key must be won exactly once");
+    for i in 0..500 {
+        let owner = cache.get(format!("nx-{i}").as_bytes()).await.unwrap();
+        assert_eq!(owner.len(), 1);
+    }
+}

@@ -1,19 +1,29 @@
 //! `single` mode: an in-process cache on [`relaycache_engine`].
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
 use relaycache_engine::ByteCache;
 
-use crate::api::{Cache, Capabilities, ScanPage, Stats};
+use crate::api::{
+    Cache, Capabilities, ScanPage, SetCondition, SetExpiry, SetOptions, SetOutcome, Stats,
+    parse_counter,
+};
 use crate::config::SingleConfig;
 use crate::error::{Error, Result};
 
 /// Below this share of `max_cost` per shard the cache uses fewer shards, so that large values (up to
 /// this size, or `max_cost` when smaller) always fit a shard.
 const MIN_SHARD_BYTES: u64 = 16 << 20;
+
+/// Number of write locks; a key's lock is chosen by hash. Writes of one key are serialised by it, so
+/// read-modify-write calls (`set_with_options`, `take`, `remove`, `increment`) are atomic with respect to
+/// every other write of the same key. Reads take no lock.
+const WRITE_STRIPES: usize = 256;
 
 /// The in-process backend: a concurrent cache bounded in bytes, with TinyLFU admission and per-key TTL
 /// (see `relaycache_engine` for the policy and guarantees).
@@ -40,6 +50,8 @@ const MIN_SHARD_BYTES: u64 = 16 << 20;
 pub struct SingleCache {
     engine: ByteCache,
     closed: AtomicBool,
+    stripes: Box<[Mutex<()>]>,
+    stripe_hasher: RandomState,
 }
 
 impl std::fmt::Debug for SingleCache {
@@ -71,6 +83,8 @@ impl SingleCache {
         Ok(SingleCache {
             engine,
             closed: AtomicBool::new(false),
+            stripes: (0..WRITE_STRIPES).map(|_| Mutex::new(())).collect(),
+            stripe_hasher: RandomState::new(),
         })
     }
 
@@ -89,6 +103,24 @@ impl SingleCache {
 
     fn store(&self, key: &[u8], value: &[u8], ttl: Duration) {
         self.engine.insert_with_ttl(key, value, ttl);
+    }
+
+    /// The write lock of `key`. Held only across synchronous engine calls, never across an `.await`.
+    fn write_lock(&self, key: &[u8]) -> MutexGuard<'_, ()> {
+        let i = (self.stripe_hasher.hash_one(key) as usize) % self.stripes.len();
+        // The lock guards no data, so a panic while it was held leaves nothing inconsistent.
+        self.stripes[i]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn locked_store(&self, key: &[u8], value: &[u8], ttl: Duration) {
+        let _guard = self.write_lock(key);
+        self.store(key, value, ttl);
+    }
+
+    fn read(&self, key: &[u8]) -> Option<Bytes> {
+        self.engine.get_with(key, Bytes::copy_from_slice)
     }
 }
 
@@ -113,20 +145,84 @@ impl Cache for SingleCache {
 
     async fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
         self.check_open()?;
-        self.store(key, value, Duration::ZERO);
+        self.locked_store(key, value, Duration::ZERO);
         Ok(())
     }
 
     async fn set_with_ttl(&self, key: &[u8], value: &[u8], ttl: Duration) -> Result<()> {
         self.check_open()?;
-        self.store(key, value, ttl);
+        self.locked_store(key, value, ttl);
         Ok(())
     }
 
     async fn delete(&self, key: &[u8]) -> Result<()> {
         self.check_open()?;
+        let _guard = self.write_lock(key);
         self.engine.remove(key);
         Ok(())
+    }
+
+    async fn set_with_options(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        options: SetOptions,
+    ) -> Result<SetOutcome> {
+        self.check_open()?;
+        let _guard = self.write_lock(key);
+        let needs_previous = options.return_previous || options.condition != SetCondition::Always;
+        let previous = if needs_previous { self.read(key) } else { None };
+        let allowed = match options.condition {
+            SetCondition::Always => true,
+            SetCondition::IfAbsent => previous.is_none(),
+            SetCondition::IfPresent => previous.is_some(),
+        };
+        if allowed {
+            let ttl = match options.expiry {
+                SetExpiry::Never => Duration::ZERO,
+                SetExpiry::After(ttl) => ttl.max(Duration::from_nanos(1)),
+                SetExpiry::Keep => match self.engine.ttl(key) {
+                    Some(Some(left)) => left.max(Duration::from_nanos(1)),
+                    Some(None) | None => Duration::ZERO,
+                },
+            };
+            self.store(key, value, ttl);
+        }
+        Ok(SetOutcome::new(allowed, previous))
+    }
+
+    async fn take(&self, key: &[u8]) -> Result<Bytes> {
+        self.check_open()?;
+        let _guard = self.write_lock(key);
+        let value = self.read(key).ok_or(Error::NotFound)?;
+        self.engine.remove(key);
+        Ok(value)
+    }
+
+    async fn remove(&self, key: &[u8]) -> Result<bool> {
+        self.check_open()?;
+        let _guard = self.write_lock(key);
+        let existed = self.engine.contains_key(key);
+        self.engine.remove(key);
+        Ok(existed)
+    }
+
+    async fn increment(&self, key: &[u8], delta: i64) -> Result<i64> {
+        self.check_open()?;
+        let _guard = self.write_lock(key);
+        let current = match self.read(key) {
+            Some(v) => parse_counter(&v)?,
+            None => 0,
+        };
+        let next = current.checked_add(delta).ok_or_else(|| {
+            Error::InvalidArgument("increment or decrement would overflow".to_owned())
+        })?;
+        let ttl = match self.engine.ttl(key) {
+            Some(Some(left)) => left.max(Duration::from_nanos(1)),
+            Some(None) | None => Duration::ZERO,
+        };
+        self.store(key, next.to_string().as_bytes(), ttl);
+        Ok(next)
     }
 
     async fn exists(&self, key: &[u8]) -> Result<bool> {
@@ -150,7 +246,7 @@ impl Cache for SingleCache {
         self.check_open()?;
         let mut found = HashMap::with_capacity(keys.len());
         for key in keys {
-            if let Some(v) = self.engine.get_with(key, Bytes::copy_from_slice) {
+            if let Some(v) = self.read(key) {
                 found.insert(Bytes::copy_from_slice(key), v);
             }
         }
@@ -164,7 +260,7 @@ impl Cache for SingleCache {
     async fn set_multi_with_ttl(&self, items: &[(&[u8], &[u8])], ttl: Duration) -> Result<()> {
         self.check_open()?;
         for (key, value) in items {
-            self.store(key, value, ttl);
+            self.locked_store(key, value, ttl);
         }
         Ok(())
     }
@@ -192,6 +288,7 @@ impl Cache for SingleCache {
 
     async fn expire(&self, key: &[u8], ttl: Option<Duration>) -> Result<bool> {
         self.check_open()?;
+        let _guard = self.write_lock(key);
         Ok(self.engine.set_ttl(key, ttl))
     }
 
