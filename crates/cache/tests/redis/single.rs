@@ -339,3 +339,57 @@ async fn outage_longer_than_the_reconnect_budget_still_recovers() {
     }
     assert_eq!(cache.get(b"k2").await.expect("get").as_ref(), b"v2");
 }
+
+/// `SET NX`, `GETDEL`, `DEL`'s count and `INCRBY` are single Redis commands: concurrent increments are never
+/// lost and each NX key is won once, as with Redis itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn read_modify_write_calls_are_atomic() {
+    use relaycache::{SetCondition, SetOptions};
+    let server = RedisServer::start();
+    let cache = std::sync::Arc::new(
+        builder(&server.url())
+            .prefix("rmw:")
+            .connect()
+            .await
+            .expect("connect"),
+    );
+    let tasks: Vec<_> = (0..8u8)
+        .map(|t| {
+            let cache = std::sync::Arc::clone(&cache);
+            tokio::spawn(async move {
+                let mut won = 0;
+                for i in 0..100 {
+                    cache.increment(b"counter", 1).await.expect("incr");
+                    let nx = SetOptions::new().condition(SetCondition::IfAbsent);
+                    let key = format!("nx-{i}");
+                    if cache
+                        .set_with_options(key.as_bytes(), &[t], nx)
+                        .await
+                        .expect("set nx")
+                        .written
+                    {
+                        won += 1;
+                    }
+                }
+                won
+            })
+        })
+        .collect();
+    let mut total_won = 0;
+    for t in tasks {
+        total_won += t.await.expect("task");
+    }
+    assert_eq!(cache.get(b"counter").await.expect("counter"), "800");
+    assert_eq!(total_won, 100, "each NX key must be won exactly once");
+    cache.set(b"word", b"abc").await.expect("set");
+    let err = cache.increment(b"word", 1).await.expect_err("not a number");
+    assert!(err.to_string().contains("not an integer"), "{err}");
+    let swapped = cache
+        .set_with_options(b"word", b"new", SetOptions::new().return_previous(true))
+        .await
+        .expect("set get");
+    assert_eq!(swapped.previous.as_deref(), Some(&b"abc"[..]));
+    assert_eq!(cache.take(b"word").await.expect("getdel"), "new");
+    assert!(cache.take(b"word").await.expect_err("gone").is_not_found());
+    assert!(!cache.remove(b"word").await.expect("del"));
+}

@@ -35,7 +35,9 @@ use self::conn::Conn;
 use self::health::Health;
 use self::info::NodeInfo;
 use self::keys::Keys;
-use crate::api::{Cache, Capabilities, ScanPage, Stats};
+use crate::api::{
+    Cache, Capabilities, ScanPage, SetCondition, SetExpiry, SetOptions, SetOutcome, Stats,
+};
 use crate::error::{Error, Result};
 
 pub use self::connect::RedisBuilder;
@@ -297,6 +299,81 @@ impl Cache for RedisCache {
         // On a cluster every master must answer: a cluster missing one cannot serve all keys.
         let mut conn = self.conn()?;
         self.call("ping", conn.ping_all()).await
+    }
+
+    async fn set_with_options(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        options: SetOptions,
+    ) -> Result<SetOutcome> {
+        let full = self.keys.full(key);
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(&full[..]).arg(value);
+        match options.condition {
+            SetCondition::Always => {}
+            SetCondition::IfAbsent => {
+                cmd.arg("NX");
+            }
+            SetCondition::IfPresent => {
+                cmd.arg("XX");
+            }
+        }
+        match options.expiry {
+            SetExpiry::Never => {}
+            SetExpiry::Keep => {
+                cmd.arg("KEEPTTL");
+            }
+            SetExpiry::After(ttl) => {
+                if let Some(ms) = ttl_millis(ttl.max(Duration::from_nanos(1)))? {
+                    cmd.arg("PX").arg(ms);
+                }
+            }
+        }
+        if options.return_previous {
+            // One atomic command on the server: SET ... GET (Redis 7 accepts it with NX / XX).
+            cmd.arg("GET");
+            let previous: Option<Vec<u8>> = self.keyed("set", cmd).await?;
+            let written = match options.condition {
+                SetCondition::Always => true,
+                SetCondition::IfAbsent => previous.is_none(),
+                SetCondition::IfPresent => previous.is_some(),
+            };
+            Ok(SetOutcome::new(written, previous.map(Bytes::from)))
+        } else {
+            // `OK` when written, nil when NX / XX declined.
+            let reply: Option<String> = self.keyed("set", cmd).await?;
+            Ok(SetOutcome::new(reply.is_some(), None))
+        }
+    }
+
+    async fn take(&self, key: &[u8]) -> Result<Bytes> {
+        let value: Option<Vec<u8>> = self
+            .keyed("take", key_cmd("GETDEL", &self.keys.full(key)))
+            .await?;
+        self.count(value.is_some());
+        value.map(Bytes::from).ok_or(Error::NotFound)
+    }
+
+    async fn remove(&self, key: &[u8]) -> Result<bool> {
+        let removed: u64 = self
+            .keyed("remove", key_cmd("UNLINK", &self.keys.full(key)))
+            .await?;
+        Ok(removed > 0)
+    }
+
+    async fn increment(&self, key: &[u8], delta: i64) -> Result<i64> {
+        let mut cmd = key_cmd("INCRBY", &self.keys.full(key));
+        cmd.arg(delta);
+        match self.keyed::<i64>("increment", cmd).await {
+            Err(Error::Backend { message, .. }) if message.contains("not an integer") => Err(
+                Error::InvalidArgument("value is not an integer or out of range".to_owned()),
+            ),
+            Err(Error::Backend { message, .. }) if message.contains("overflow") => Err(
+                Error::InvalidArgument("increment or decrement would overflow".to_owned()),
+            ),
+            other => other,
+        }
     }
 
     async fn expire(&self, key: &[u8], ttl: Option<Duration>) -> Result<bool> {
