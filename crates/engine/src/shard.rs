@@ -35,6 +35,9 @@ const ADMIT_MARGIN: u64 = 1;
 /// Saturation of the per-entry hit counter.
 const FREQ_MAX: u8 = 15;
 
+/// Expired entries one write reclaims at most (see [`Shard::expire`]).
+pub(crate) const EXPIRE_BUDGET: usize = 128;
+
 pub(crate) struct Shard<K, V> {
     table: HashTable<u32>,
     slab: Slab<K, V>,
@@ -111,7 +114,7 @@ impl<K: Hash, V> Shard<K, V> {
 
     /// True when some entry has a deadline (only then is the clock worth reading for maintenance).
     pub(crate) fn has_timers(&self) -> bool {
-        self.wheel.len() > 0
+        self.wheel.len() > 0 || !self.due.is_empty()
     }
 
     #[inline]
@@ -147,16 +150,31 @@ impl<K: Hash, V> Shard<K, V> {
         Some(e)
     }
 
-    /// Reclaims every entry whose deadline is at or before `now`.
-    /// With `exact`, entries due within the current clock tick are found too.
+    /// Reclaims entries whose deadline is at or before `now`. A write reclaims at most
+    /// [`EXPIRE_BUDGET`] of them, so that many entries expiring together do not stall one caller; the rest
+    /// wait in `due` (already out of the wheel, still expired, so never returned) for the next calls.
+    /// With `exact` (explicit maintenance), everything due is reclaimed, including entries due within
+    /// the current clock tick.
     pub(crate) fn expire(&mut self, now: u64, exact: bool, mut out: Sink<'_, K, V>) {
-        if self.wheel.len() == 0 {
+        if self.wheel.len() == 0 && self.due.is_empty() {
             return;
         }
         let mut due = std::mem::take(&mut self.due);
         self.wheel.advance(&mut self.slab, now, exact, &mut due);
-        for i in due.drain(..) {
-            self.evict(i, Cause::Expired, out.as_deref_mut());
+        let budget = if exact { usize::MAX } else { EXPIRE_BUDGET };
+        let mut reclaimed = 0;
+        while reclaimed < budget {
+            let Some(i) = due.pop() else { break };
+            // A waiting index may have been removed (and its slot reused) since it was found due: only
+            // an unscheduled, expired entry is still ours to reclaim.
+            let still_due = self
+                .slab
+                .get(i)
+                .is_some_and(|e| e.bucket == UNSCHEDULED && e.deadline != 0 && e.deadline <= now);
+            if still_due {
+                self.evict(i, Cause::Expired, out.as_deref_mut());
+                reclaimed += 1;
+            }
         }
         self.due = due;
     }
@@ -483,6 +501,7 @@ impl<K: Hash, V> Shard<K, V> {
         self.table = HashTable::new();
         self.slab.clear();
         self.wheel.clear();
+        self.due.clear();
         self.sketch.clear();
         self.window = List::default();
         self.main = List::default();

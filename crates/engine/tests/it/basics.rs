@@ -72,6 +72,41 @@ fn ttl_expires_and_is_reclaimed_without_reads() {
     assert_eq!(c.stats().evicted_expired, 100);
 }
 
+/// Many entries expiring at once are reclaimed a bounded batch per write, never returned meanwhile, and
+/// all of them by explicit maintenance.
+#[test]
+fn mass_expiry_is_spread_over_writes() {
+    let clock = ManualClock::new();
+    let c = Cache::<u64, u64>::builder()
+        .max_cost(100_000)
+        .shards(1)
+        .clock(clock.clone())
+        .build()
+        .expect("valid");
+    for i in 0..10_000 {
+        c.insert_with_ttl(i, i, Duration::from_secs(1));
+    }
+    clock.advance(Duration::from_secs(2));
+    c.insert(1_000_000, 0);
+    let after_one_write = c.stats().evicted_expired;
+    assert!(
+        after_one_write > 0 && after_one_write <= 128,
+        "one write reclaimed {after_one_write} expired entries"
+    );
+    assert!(
+        (0..10_000).all(|i| c.get(&i).is_none()),
+        "expired entries are never returned"
+    );
+    c.insert(1_000_001, 0);
+    assert!(
+        c.stats().evicted_expired > after_one_write,
+        "the next write goes on reclaiming"
+    );
+    c.run_pending_tasks();
+    assert_eq!(c.stats().evicted_expired, 10_000);
+    assert_eq!(c.len(), 2);
+}
+
 #[test]
 fn long_ttls_cascade_through_the_wheel() {
     let clock = ManualClock::new();
