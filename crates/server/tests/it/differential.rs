@@ -39,7 +39,7 @@ const REDIS_START: Duration = Duration::from_secs(10);
 pub(crate) struct RedisServer {
     _child: ChildGuard,
     _dir: tempfile::TempDir,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 }
 
 impl RedisServer {

@@ -16,5 +16,6 @@ mod malformed;
 mod python;
 mod redis_cli;
 mod redis_crate;
+mod redis_mode;
 mod shutdown;
 mod support;
