@@ -112,7 +112,12 @@ fn reference_examples_load() {
                 .any(|p| p == &format!("relaycache-{node}:3322"))
         );
     }
-    let redis = load(&repo_file("examples/redis.yaml")).unwrap();
+    let vars = env(&[("REDIS_URL", "redis://cache.internal:7000/2")]);
+    let redis = Config::from_yaml_str_with_env(&repo_file("examples/redis.yaml"), &vars).unwrap();
+    assert_eq!(
+        redis.cache.redis.url.as_deref(),
+        Some("redis://cache.internal:7000/2")
+    );
     assert_eq!(
         redis.cache.redis.url.as_deref(),
         Some("redis://127.0.0.1:6379")
