@@ -118,10 +118,6 @@ fn reference_examples_load() {
         redis.cache.redis.url.as_deref(),
         Some("redis://cache.internal:7000/2")
     );
-    assert_eq!(
-        redis.cache.redis.url.as_deref(),
-        Some("redis://127.0.0.1:6379")
-    );
 }
 
 #[test]
