@@ -5,7 +5,7 @@
 //! | mode | backend | what it is |
 //! |---|---|---|
 //! | `single` (default) | [`SingleCache`] | in-process concurrent cache (TinyLFU admission, byte bound, TTL) |
-//! | `ha` | `HaCache` | embedded cluster node, or client of external nodes |
+//! | `ha` | (not built yet) | embedded cluster node, or client of external nodes; the factory refuses it for now |
 //! | `redis` | `RedisCache` (feature `redis`) | a Redis / Valkey server or a Redis Cluster |
 //! | `disabled` | [`DisabledCache`] | stores nothing: every get misses, every set succeeds |
 //!
