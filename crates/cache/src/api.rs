@@ -203,11 +203,7 @@ pub trait Cache: Send + Sync {
             } else {
                 None
             };
-            let allowed = match options.condition {
-                SetCondition::Always => true,
-                SetCondition::IfAbsent => previous.is_none(),
-                SetCondition::IfPresent => previous.is_some(),
-            };
+            let allowed = options.condition.allows(previous.is_some());
             if allowed {
                 match options.expiry {
                     SetExpiry::Never => self.set(key, value).await?,
@@ -457,6 +453,18 @@ pub enum SetCondition {
     IfAbsent,
     /// Only when the key is present (`XX`).
     IfPresent,
+}
+
+impl SetCondition {
+    /// Whether a write goes ahead, given whether the key is present.
+    #[must_use]
+    pub fn allows(self, present: bool) -> bool {
+        match self {
+            SetCondition::Always => true,
+            SetCondition::IfAbsent => !present,
+            SetCondition::IfPresent => present,
+        }
+    }
 }
 
 /// The expiry [`Cache::set_with_options`] gives the key.

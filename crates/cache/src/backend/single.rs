@@ -119,6 +119,14 @@ impl SingleCache {
         self.store(key, value, ttl);
     }
 
+    /// The TTL that keeps `key`'s current expiry on a rewrite: what is left of it, or zero (none).
+    fn kept_ttl(&self, key: &[u8]) -> Duration {
+        match self.engine.ttl(key) {
+            Some(Some(left)) => left.max(Duration::from_nanos(1)),
+            Some(None) | None => Duration::ZERO,
+        }
+    }
+
     fn read(&self, key: &[u8]) -> Option<Bytes> {
         self.engine.get_with(key, Bytes::copy_from_slice)
     }
@@ -172,19 +180,12 @@ impl Cache for SingleCache {
         let _guard = self.write_lock(key);
         let needs_previous = options.return_previous || options.condition != SetCondition::Always;
         let previous = if needs_previous { self.read(key) } else { None };
-        let allowed = match options.condition {
-            SetCondition::Always => true,
-            SetCondition::IfAbsent => previous.is_none(),
-            SetCondition::IfPresent => previous.is_some(),
-        };
+        let allowed = options.condition.allows(previous.is_some());
         if allowed {
             let ttl = match options.expiry {
                 SetExpiry::Never => Duration::ZERO,
                 SetExpiry::After(ttl) => ttl.max(Duration::from_nanos(1)),
-                SetExpiry::Keep => match self.engine.ttl(key) {
-                    Some(Some(left)) => left.max(Duration::from_nanos(1)),
-                    Some(None) | None => Duration::ZERO,
-                },
+                SetExpiry::Keep => self.kept_ttl(key),
             };
             self.store(key, value, ttl);
         }
@@ -217,11 +218,7 @@ impl Cache for SingleCache {
         let next = current.checked_add(delta).ok_or_else(|| {
             Error::InvalidArgument("increment or decrement would overflow".to_owned())
         })?;
-        let ttl = match self.engine.ttl(key) {
-            Some(Some(left)) => left.max(Duration::from_nanos(1)),
-            Some(None) | None => Duration::ZERO,
-        };
-        self.store(key, next.to_string().as_bytes(), ttl);
+        self.store(key, next.to_string().as_bytes(), self.kept_ttl(key));
         Ok(next)
     }
 

@@ -334,11 +334,7 @@ impl Cache for RedisCache {
             // One atomic command on the server: SET ... GET (Redis 7 accepts it with NX / XX).
             cmd.arg("GET");
             let previous: Option<Vec<u8>> = self.keyed("set", cmd).await?;
-            let written = match options.condition {
-                SetCondition::Always => true,
-                SetCondition::IfAbsent => previous.is_none(),
-                SetCondition::IfPresent => previous.is_some(),
-            };
+            let written = options.condition.allows(previous.is_some());
             Ok(SetOutcome::new(written, previous.map(Bytes::from)))
         } else {
             // `OK` when written, nil when NX / XX declined.
