@@ -3,26 +3,16 @@
 
 use std::time::{Duration, Instant};
 
-use relaycache::testing::{Semantics, Suite};
 use relaycache::{Cache, Error};
 
 use crate::server::RedisCluster;
-use crate::{RESPONSE_TIMEOUT, cluster_builder, tight_cluster_builder};
+use crate::{RESPONSE_TIMEOUT, assert_conformance, cluster_builder, tight_cluster_builder};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_on_a_cluster() {
     let cluster = RedisCluster::start();
     let urls = cluster.urls();
-    Suite::new(Semantics::Stores)
-        .run(|| async {
-            cluster_builder(&urls)
-                .prefix("cc-relay:")
-                .connect()
-                .await
-                .expect("connect")
-        })
-        .await
-        .assert_passed();
+    assert_conformance(|| cluster_builder(&urls).prefix("cc-relay:")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

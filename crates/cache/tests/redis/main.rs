@@ -10,6 +10,7 @@ mod tls;
 use std::time::Duration;
 
 use relaycache::RedisBuilder;
+use relaycache::testing::{Semantics, Suite};
 
 /// The response timeout of the tests that measure failures (stalls, restarts, a dead master): short
 /// enough for fast tests, long enough for a loaded 2-core CI machine.
@@ -18,6 +19,14 @@ pub(crate) const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// The timeouts of the tests that check behaviour, not failure: generous, so that a machine busy
 /// compiling never turns a slow answer into a failed check.
 const RELAXED_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs the conformance suite on caches connected from `make()`'s builder, one per check.
+pub(crate) async fn assert_conformance(make: impl Fn() -> RedisBuilder) {
+    Suite::new(Semantics::Stores)
+        .run(|| async { make().connect().await.expect("connect") })
+        .await
+        .assert_passed();
+}
 
 /// A builder for behaviour tests: relaxed timeouts.
 pub(crate) fn builder(url: &str) -> RedisBuilder {

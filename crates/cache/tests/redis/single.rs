@@ -2,36 +2,23 @@
 
 use std::time::{Duration, Instant};
 
-use relaycache::testing::{Semantics, Suite};
 use relaycache::{AnyCache, Cache, Config, Error};
 
 use crate::server::{RedisServer, free_port, raw};
-use crate::{RESPONSE_TIMEOUT, builder, tight_builder};
+use crate::{RESPONSE_TIMEOUT, assert_conformance, builder, tight_builder};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_with_prefix() {
     let server = RedisServer::start();
     let url = server.url();
-    Suite::new(Semantics::Stores)
-        .run(|| async {
-            builder(&url)
-                .prefix("conformance-prefixed:")
-                .connect()
-                .await
-                .expect("connect")
-        })
-        .await
-        .assert_passed();
+    assert_conformance(|| builder(&url).prefix("conformance-prefixed:")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_without_prefix() {
     let server = RedisServer::start();
     let url = server.url();
-    Suite::new(Semantics::Stores)
-        .run(|| async { builder(&url).prefix("").connect().await.expect("connect") })
-        .await
-        .assert_passed();
+    assert_conformance(|| builder(&url).prefix("")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,12 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use relaycache::testing::{Semantics, Suite};
 use relaycache::{Cache, Error};
 use tempfile::TempDir;
 
-use crate::builder;
 use crate::server::{RedisServer, free_port};
+use crate::{assert_conformance, builder};
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files.
 struct Pki {
@@ -132,18 +131,13 @@ fn path_arg(path: &Path) -> String {
 async fn conformance_over_tls_with_a_private_ca_and_client_certificate() {
     let pki = Pki::new();
     let (_server, url) = pki.server();
-    Suite::new(Semantics::Stores)
-        .run(|| async {
-            builder(&url)
-                .prefix("tls:")
-                .tls_ca_file(pki.path("ca.pem"))
-                .tls_client_cert(pki.path("client.pem"), pki.path("client.key"))
-                .connect()
-                .await
-                .expect("connect over TLS")
-        })
-        .await
-        .assert_passed();
+    assert_conformance(|| {
+        builder(&url)
+            .prefix("tls:")
+            .tls_ca_file(pki.path("ca.pem"))
+            .tls_client_cert(pki.path("client.pem"), pki.path("client.key"))
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
