@@ -158,6 +158,7 @@ impl Conn {
                 }
                 Event::Read(0) => return Ok(End::PeerClosed),
                 Event::Read(_) => {
+                    shared.busy_poll.activity();
                     if !idle.is_zero() {
                         last_input = Instant::now();
                     }

@@ -25,6 +25,7 @@
 //! - `testing` (feature `testing`): `MemoryCache`, a simple storing backend for tests.
 
 mod admin;
+mod busy_poll;
 pub mod cli;
 pub mod client;
 mod cmd;

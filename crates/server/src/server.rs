@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::admin;
+use crate::busy_poll::BusyPoll;
 use crate::connection;
 use crate::metrics::Metrics;
 use crate::session::Session;
@@ -51,6 +52,7 @@ pub(crate) struct Shared<C> {
     pub(crate) port: u16,
     pub(crate) mode: &'static str,
     pub(crate) config_file: Option<String>,
+    pub(crate) busy_poll: BusyPoll,
     limits: Limits,
 }
 
@@ -134,6 +136,7 @@ impl<C: Cache + 'static> Server<C> {
             port,
             mode: config.cache.mode.as_str(),
             config_file: None,
+            busy_poll: BusyPoll::new(server.busy_poll),
             limits,
         };
         Ok(Server {
@@ -195,6 +198,10 @@ impl<C: Cache + 'static> Server<C> {
         } = self;
         let admin_task =
             admin.map(|l| tokio::spawn(admin::serve(l, shared.clone(), shutdown.clone())));
+        let spinner = tokio::spawn({
+            let (shared, shutdown) = (shared.clone(), shutdown.clone());
+            async move { shared.busy_poll.run(shutdown).await }
+        });
         let tracker = TaskTracker::new();
         loop {
             tokio::select! {
@@ -225,6 +232,7 @@ impl<C: Cache + 'static> Server<C> {
                 "shutdown timeout passed; cutting clients off"
             );
         }
+        let _ = spinner.await;
         if let Some(task) = admin_task
             && let Err(e) = task.await
         {

@@ -273,6 +273,10 @@ pub struct ServerConfig {
     /// On SIGINT/SIGTERM, how long connected clients get to finish before they are cut off.
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
+    /// After a request, keep one worker polling the sockets (instead of sleeping) for this long, so
+    /// the next request needs no wake-up; 0 never. It costs CPU only while requests keep coming.
+    #[serde(with = "humantime_serde")]
+    pub busy_poll: Duration,
     /// Protocol limits.
     pub limits: LimitsConfig,
     /// The admin HTTP endpoint (`/healthz`, `/readyz`, `/metrics`, `/stats`).
@@ -288,6 +292,7 @@ impl Default for ServerConfig {
             max_clients: 10_000,
             idle_timeout: Duration::ZERO,
             shutdown_timeout: Duration::from_secs(10),
+            busy_poll: Duration::from_micros(50),
             limits: LimitsConfig::default(),
             admin: AdminConfig::default(),
         }
