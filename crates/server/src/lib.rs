@@ -16,6 +16,7 @@
 //! - [`Server`] / [`ServerHandle`] (module `server`): listeners, accept loop, max clients, graceful
 //!   shutdown.
 //! - `connection`, `session`, `dispatch`, `cmd`: serving one client.
+//! - `busy_poll`: keeps one worker polling the sockets while requests keep coming (`server.busy_poll`).
 //! - `admin`: the axum endpoint (`/healthz /readyz /metrics /stats /cluster`).
 //! - [`metrics`]: counters and their Prometheus rendering.
 //! - `glob`: Redis glob patterns (`KEYS`, `SCAN MATCH`).
