@@ -1,6 +1,7 @@
 //! [`Cache`]: the sharded, concurrent front of the engine.
 
 use std::borrow::Borrow;
+use std::cell::Cell as ThreadCell;
 use std::hash::{BuildHasher, Hash};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -55,6 +56,9 @@ impl Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        // Counts made after this (by other thread-local destructors) go to the shared stripe, since
+        // the slot may be handed to another thread.
+        let _ = STRIPE.try_with(|s| s.set(STRIPES - 1));
         if self.0 < STRIPES - 1 {
             let mut free = FREE_SLOTS
                 .lock()
@@ -67,20 +71,48 @@ impl Drop for Slot {
 }
 
 thread_local! {
+    /// This thread's stripe, `usize::MAX` until its first count. Const-initialised and without a
+    /// destructor, so reading it costs no lazy-initialisation check on the hot path.
+    static STRIPE: ThreadCell<usize> = const { ThreadCell::new(usize::MAX) };
+    /// Owns the slot and gives it back when the thread exits (touched once per thread).
     static SLOT: Slot = Slot::acquire();
+}
+
+/// This thread's stripe index.
+#[inline]
+fn stripe() -> usize {
+    let s = STRIPE.get();
+    if s != usize::MAX {
+        return s;
+    }
+    let s = SLOT.try_with(|s| s.0).unwrap_or(STRIPES - 1);
+    STRIPE.set(s);
+    s
 }
 
 /// Adds one to `counter` of this thread's stripe.
 #[inline]
 fn count(stripes: &[Stripe], pick: impl Fn(&Stripe) -> &AtomicU64) {
-    let slot = SLOT.try_with(|s| s.0).unwrap_or(STRIPES - 1);
-    let counter = pick(&stripes[slot]);
+    let slot = stripe();
+    let Some(stripe) = stripes.get(slot) else {
+        return;
+    };
+    let counter = pick(stripe);
     if slot < STRIPES - 1 {
         // This thread is the stripe's only writer.
         counter.store(counter.load(Relaxed) + 1, Relaxed);
     } else {
         counter.fetch_add(1, Relaxed);
     }
+}
+
+/// The deadline `ttl` after `now` in clock nanoseconds; 0 (none) for a zero `ttl`, never 0 otherwise.
+fn deadline_after(now: u64, ttl: Duration) -> u64 {
+    if ttl.is_zero() {
+        return 0;
+    }
+    let ttl = u64::try_from(ttl.as_nanos()).unwrap_or(u64::MAX);
+    now.saturating_add(ttl).max(1)
 }
 
 /// One page of [`Cache::scan`].
@@ -190,11 +222,7 @@ impl<K: Hash, V> Cache<K, V> {
     }
 
     fn deadline(&self, ttl: Duration) -> u64 {
-        if ttl.is_zero() {
-            return 0;
-        }
-        let ttl = u64::try_from(ttl.as_nanos()).unwrap_or(u64::MAX);
-        self.now().saturating_add(ttl).max(1)
+        deadline_after(self.now(), ttl)
     }
 
     fn sink(&self) -> Removed<K, V> {
@@ -421,21 +449,21 @@ impl<K: Hash + Eq, V> Cache<K, V> {
         let hash = self.hash(key);
         let now = self.now();
         let shard = self.cell(hash).lock.read();
-        let e = shard.get(hash, key, || now)?;
-        Some((e.deadline != 0).then(|| Duration::from_nanos(e.deadline - now)))
+        let (_, deadline) = shard.get_timed(hash, key, || now)?;
+        Some((deadline != 0).then(|| Duration::from_nanos(deadline - now)))
     }
 
     /// Stores `value` under `key` with no expiry, replacing any previous value and TTL. The write is
     /// visible to the next `get` on any thread, unless the admission policy declines a new key (counted
     /// in [`Stats::rejections`], the key is then absent).
     pub fn insert(&self, key: K, value: V) {
-        self.insert_at(key, value, 0);
+        self.insert_at(key, value, 0, 0);
     }
 
     /// As [`insert`](Cache::insert), expiring after `ttl`. A zero `ttl` means no expiry.
     pub fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) {
-        let deadline = self.deadline(ttl);
-        self.insert_at(key, value, deadline);
+        let now = self.now();
+        self.insert_at(key, value, deadline_after(now, ttl), now);
     }
 
     fn weigh(&self, key: &K, value: &V) -> u64 {
@@ -445,8 +473,10 @@ impl<K: Hash + Eq, V> Cache<K, V> {
         }
     }
 
-    /// Inserts with an absolute deadline (0: none); reports what happened.
-    pub(crate) fn insert_at(&self, key: K, value: V, deadline: u64) -> bool {
+    /// Inserts with an absolute deadline (0: none); reports what happened. `now` is the clock read
+    /// that computed the deadline (read outside the shard lock, so the lock is held for less time);
+    /// with no deadline it is ignored and the clock is read only if the shard has timers.
+    pub(crate) fn insert_at(&self, key: K, value: V, deadline: u64, now: u64) -> bool {
         let cost = self.weigh(&key, &value);
         let hash = self.hash(&key);
         let cell = self.cell(hash);
@@ -454,7 +484,7 @@ impl<K: Hash + Eq, V> Cache<K, V> {
         let outcome = {
             let mut shard = cell.lock.write();
             let now = if deadline != 0 || shard.has_timers() {
-                let now = self.now();
+                let now = if deadline != 0 { now } else { self.now() };
                 shard.expire(now, false, removed.as_mut());
                 now
             } else {

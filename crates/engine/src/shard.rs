@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use hashbrown::HashTable;
 
 use crate::sketch::Sketch;
-use crate::slab::{Entry, Links, List, NIL, Queue, Slab};
+use crate::slab::{Entry, Links, List, NIL, Queue, Slab, UNSCHEDULED};
 use crate::stats::{Cause, Counts};
-use crate::wheel::{UNSCHEDULED, Wheel};
+use crate::wheel::Wheel;
 
 /// Where removed entries go: to the listener (collected, handed over after the lock is released), or
 /// dropped on the spot.
@@ -143,11 +143,38 @@ impl<K: Hash, V> Shard<K, V> {
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        let e = self.slab.get(self.find(hash, key)?)?;
-        if e.deadline != 0 && e.deadline <= now() {
+        self.get_timed(hash, key, now).map(|(e, _)| e)
+    }
+
+    /// The live entry for `key` and its deadline (0: none), if any.
+    #[inline]
+    pub(crate) fn get_timed<Q>(
+        &self,
+        hash: u64,
+        key: &Q,
+        now: impl FnOnce() -> u64,
+    ) -> Option<(&Entry<K, V>, u64)>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let i = self.find(hash, key)?;
+        let e = self.slab.get(i)?;
+        if !e.timed() {
+            return Some((e, 0));
+        }
+        let deadline = self.slab.deadline(i);
+        if deadline <= now() {
             return None;
         }
-        Some(e)
+        Some((e, deadline))
+    }
+
+    /// Whether entry `i` has a deadline at or before `now`.
+    #[inline]
+    fn expired(&self, i: u32, now: u64) -> bool {
+        let d = self.slab.deadline(i);
+        d != 0 && d <= now
     }
 
     /// Reclaims entries whose deadline is at or before `now`. A write reclaims at most
@@ -167,10 +194,8 @@ impl<K: Hash, V> Shard<K, V> {
             let Some(i) = due.pop() else { break };
             // A waiting index may have been removed (and its slot reused) since it was found due: only
             // an unscheduled, expired entry is still ours to reclaim.
-            let still_due = self
-                .slab
-                .get(i)
-                .is_some_and(|e| e.bucket == UNSCHEDULED && e.deadline != 0 && e.deadline <= now);
+            let still_due =
+                self.slab.get(i).is_some_and(|e| e.bucket == UNSCHEDULED) && self.expired(i, now);
             if still_due {
                 self.evict(i, Cause::Expired, out.as_deref_mut());
                 reclaimed += 1;
@@ -182,12 +207,7 @@ impl<K: Hash, V> Shard<K, V> {
     /// Takes entry `i` out of every structure and hands it to `out` with `cause`.
     fn evict(&mut self, i: u32, cause: Cause, out: Sink<'_, K, V>) {
         let Some(e) = self.slab.get(i) else { return };
-        let (hash, cost, queue, scheduled) = (
-            self.hash_of(&e.key),
-            e.cost,
-            e.queue,
-            e.bucket != UNSCHEDULED,
-        );
+        let (hash, cost, queue, scheduled) = (self.hash_of(&e.key), e.cost, e.queue, e.scheduled());
         let f = e.freq.load(Relaxed);
         if scheduled {
             self.wheel.deschedule(&mut self.slab, i);
@@ -268,7 +288,9 @@ impl<K: Hash, V> Shard<K, V> {
 
     /// Evicts until the shard is within capacity. `new` is the entry just inserted (evicting it counts
     /// as a rejection); `keep` is an entry just updated, which is never evicted by its own write.
-    fn make_room(&mut self, new: u32, keep: u32, mut out: Sink<'_, K, V>) {
+    /// Returns whether `new` was evicted.
+    fn make_room(&mut self, new: u32, keep: u32, mut out: Sink<'_, K, V>) -> bool {
+        let mut new_evicted = false;
         let cause_for = |i: u32| {
             if i == new {
                 Cause::Rejected
@@ -300,11 +322,13 @@ impl<K: Hash, V> Shard<K, V> {
             if loser == NIL {
                 break;
             }
+            new_evicted |= loser == new;
             self.evict(loser, cause_for(loser), out.as_deref_mut());
         }
         while self.window.cost > self.window_target && !self.window.is_empty() {
             self.promote_window_head();
         }
+        new_evicted
     }
 
     /// Inserts or updates `key`. `deadline` 0 means no expiry.
@@ -326,11 +350,7 @@ impl<K: Hash, V> Shard<K, V> {
             .ok()
             .filter(|&c| u64::from(c) <= self.capacity);
         if let Some(i) = self.find(hash, &key) {
-            let expired = self
-                .slab
-                .get(i)
-                .is_some_and(|e| e.deadline != 0 && e.deadline <= now);
-            if expired {
+            if self.expired(i, now) {
                 self.evict(i, Cause::Expired, out.as_deref_mut());
             } else if fits.is_none() {
                 // The new value cannot be held: the old one must not stay readable either.
@@ -338,7 +358,7 @@ impl<K: Hash, V> Shard<K, V> {
             } else {
                 let cost = fits.unwrap_or(0);
                 self.update(i, key, value, cost, deadline, out.as_deref_mut());
-                self.make_room(NIL, i, out);
+                let _ = self.make_room(NIL, i, out);
                 return if self.slab.get(i).is_some() {
                     Inserted::Updated
                 } else {
@@ -357,16 +377,7 @@ impl<K: Hash, V> Shard<K, V> {
             }
             return Inserted::Rejected;
         };
-        let i = self.slab.insert(Entry {
-            key,
-            value,
-            deadline,
-            links: [[NIL; 2]; 2],
-            cost,
-            bucket: UNSCHEDULED,
-            queue: Queue::Window,
-            freq: AtomicU8::new(0),
-        });
+        let i = self.slab.insert(Entry::new(key, value, cost));
         let (slab, hasher) = (&self.slab, &self.hasher);
         self.table.insert_unique(hash, i, |&x| {
             slab.get(x).map_or(0, |e| hasher.hash_one(&e.key))
@@ -376,14 +387,14 @@ impl<K: Hash, V> Shard<K, V> {
         self.window = window;
         self.used += u64::from(cost);
         if deadline != 0 {
+            self.slab.set_deadline(i, deadline);
             self.wheel.schedule(&mut self.slab, i);
         }
-        self.make_room(i, NIL, out);
-        if self.find_index_is(hash, i) {
+        if self.make_room(i, NIL, out) {
+            Inserted::Rejected
+        } else {
             self.counts.inserts += 1;
             Inserted::New
-        } else {
-            Inserted::Rejected
         }
     }
 
@@ -402,15 +413,10 @@ impl<K: Hash, V> Shard<K, V> {
         bump(&e.freq);
         e.cost = cost;
         let queue = e.queue;
-        let rescheduled = e.deadline != deadline;
-        if rescheduled {
+        if self.slab.deadline(i) != deadline {
             self.wheel.deschedule(&mut self.slab, i);
-            if let Some(e) = self.slab.get_mut(i) {
-                e.deadline = deadline;
-            }
-            if deadline != 0 {
-                self.wheel.schedule(&mut self.slab, i);
-            }
+            self.slab.set_deadline(i, deadline);
+            self.wheel.schedule(&mut self.slab, i);
         }
         let list = match queue {
             Queue::Window => &mut self.window,
@@ -438,10 +444,8 @@ impl<K: Hash, V> Shard<K, V> {
         Q: Eq + ?Sized,
     {
         let i = self.find(hash, key)?;
-        let expired = self
-            .slab
-            .get(i)
-            .is_some_and(|e| e.deadline != 0 && e.deadline <= now());
+        let d = self.slab.deadline(i);
+        let expired = d != 0 && d <= now();
         let mut taken = Vec::with_capacity(1);
         let cause = if expired {
             Cause::Expired
@@ -461,19 +465,12 @@ impl<K: Hash, V> Shard<K, V> {
         let Some(i) = self.find(hash, key) else {
             return false;
         };
-        let Some(e) = self.slab.get_mut(i) else {
-            return false;
-        };
-        if e.deadline != 0 && e.deadline <= now {
+        if self.slab.get(i).is_none() || self.expired(i, now) {
             return false;
         }
         self.wheel.deschedule(&mut self.slab, i);
-        if let Some(e) = self.slab.get_mut(i) {
-            e.deadline = deadline;
-        }
-        if deadline != 0 {
-            self.wheel.schedule(&mut self.slab, i);
-        }
+        self.slab.set_deadline(i, deadline);
+        self.wheel.schedule(&mut self.slab, i);
         true
     }
 
@@ -513,7 +510,7 @@ impl<K: Hash, V> Shard<K, V> {
     pub(crate) fn set_capacity(&mut self, capacity: u64, out: Sink<'_, K, V>) {
         self.capacity = capacity;
         self.window_target = capacity / WINDOW_DIVISOR;
-        self.make_room(NIL, NIL, out);
+        let _ = self.make_room(NIL, NIL, out);
     }
 
     /// Appends up to `limit` live keys from slot `from` on for which `pred` holds; returns the slot to
@@ -536,7 +533,7 @@ impl<K: Hash, V> Shard<K, V> {
                 return Some(i);
             }
             if let Some(e) = self.slab.get(i as u32) {
-                let live = e.deadline == 0 || e.deadline > now;
+                let live = !self.expired(i as u32, now);
                 if live && pred(&e.key) {
                     keys.push(e.key.clone());
                     taken += 1;
@@ -565,7 +562,7 @@ impl<K: Hash, V> Shard<K, V> {
                 }
                 n += 1;
                 c += u64::from(e.cost);
-                i = e.links[Links::Policy as usize][1];
+                i = e.links[1];
             }
             if n != list.len || c != list.cost {
                 return Err(format!("{q:?} list totals are off"));
@@ -577,6 +574,21 @@ impl<K: Hash, V> Shard<K, V> {
             return Err(format!(
                 "{seen} listed entries but {} in the table",
                 self.table.len()
+            ));
+        }
+        let mut scheduled = 0;
+        for i in 0..self.slab.slots() {
+            if let Some(e) = self.slab.get(i as u32) {
+                if e.timed() && self.slab.deadline(i as u32) == 0 {
+                    return Err(format!("entry {i} is timed without a deadline"));
+                }
+                scheduled += usize::from(e.scheduled());
+            }
+        }
+        if scheduled != self.wheel.len() {
+            return Err(format!(
+                "{scheduled} entries in wheel buckets but the wheel counts {}",
+                self.wheel.len()
             ));
         }
         if cost != self.used {

@@ -7,15 +7,13 @@
 //! reported, the rest are re-placed lower. An entry moves down at most six times in its life, so the work
 //! is O(1) amortised per scheduled entry, independent of the number of entries.
 
-use crate::slab::{Links, List, NIL, Slab};
+use crate::slab::{Links, List, NIL, Slab, UNSCHEDULED};
 
 const BITS: u32 = 6;
 const SLOTS: usize = 1 << BITS;
 const LEVELS: usize = 6;
 /// Nanoseconds to ticks.
 const TICK_SHIFT: u32 = 20;
-/// `Entry::bucket` of an entry that is not in the wheel.
-pub(crate) const UNSCHEDULED: u16 = u16::MAX;
 
 /// The timer wheel of one shard.
 pub(crate) struct Wheel {
@@ -55,10 +53,13 @@ impl Wheel {
         level * SLOTS + slot
     }
 
-    /// Puts entry `i` (whose deadline is set) in its bucket.
+    /// Puts entry `i` (whose deadline is set, and which is not in the wheel) in its bucket.
     pub(crate) fn schedule<K, V>(&mut self, slab: &mut Slab<K, V>, i: u32) {
-        let Some(e) = slab.get(i) else { return };
-        let b = self.bucket_for(e.deadline);
+        let deadline = slab.deadline(i);
+        if deadline == 0 {
+            return;
+        }
+        let b = self.bucket_for(deadline);
         let mut list = self.buckets[b];
         slab.push_back(&mut list, i, Links::Timer, 0);
         self.buckets[b] = list;
@@ -71,7 +72,7 @@ impl Wheel {
     /// Takes entry `i` out of the wheel, if it is in it.
     pub(crate) fn deschedule<K, V>(&mut self, slab: &mut Slab<K, V>, i: u32) {
         let Some(e) = slab.get_mut(i) else { return };
-        if e.bucket == UNSCHEDULED {
+        if !e.scheduled() {
             return;
         }
         let b = usize::from(e.bucket);
@@ -126,9 +127,11 @@ impl Wheel {
         while cur != NIL {
             let next = slab.next(cur, Links::Timer);
             let Some(e) = slab.get_mut(cur) else { break };
-            e.links[Links::Timer as usize] = [NIL, NIL];
             e.bucket = UNSCHEDULED;
-            if e.deadline <= now_nanos {
+            let deadline = slab.deadline(cur);
+            // Resetting the deadline clears the links left over from the drained bucket.
+            slab.set_deadline(cur, deadline);
+            if deadline <= now_nanos {
                 due.push(cur);
             } else {
                 self.schedule(slab, cur);

@@ -26,6 +26,11 @@ enum Op {
     Remove {
         key: u8,
     },
+    /// `set_ttl`: `None` removes the expiry, `Some(0)` too.
+    SetTtl {
+        key: u8,
+        ttl_ms: Option<u8>,
+    },
     Advance {
         ms: u8,
     },
@@ -38,6 +43,8 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(key, size, ttl_ms)| Op::Insert { key, size, ttl_ms }),
         4 => (0u8..24).prop_map(|key| Op::Get { key }),
         1 => (0u8..24).prop_map(|key| Op::Remove { key }),
+        2 => (0u8..24, proptest::option::of(0u8..50))
+            .prop_map(|(key, ttl_ms)| Op::SetTtl { key, ttl_ms }),
         2 => (0u8..40).prop_map(|ms| Op::Advance { ms }),
         1 => Just(Op::RunPending),
     ]
@@ -93,6 +100,25 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                         w.is_some_and(|w| w.value == v && live(w, now)),
                         "get returned {v:?} for {key}, which is stale, expired or never written"
                     );
+                    let remaining = cache.ttl(&key).map(|t| t.map(|d| d.as_millis() as u64));
+                    let expected = w.map(|w| w.deadline.map(|d| d - now));
+                    prop_assert_eq!(remaining, expected, "ttl of {}", key);
+                }
+            }
+            Op::SetTtl { key, ttl_ms } => {
+                let ttl = ttl_ms.map(|ms| Duration::from_millis(u64::from(ms)));
+                if cache.set_ttl(&key, ttl) {
+                    let w = model.get_mut(&key);
+                    prop_assert!(
+                        w.as_ref().is_some_and(|w| live(w, now)),
+                        "set_ttl found {} live, the model does not",
+                        key
+                    );
+                    if let Some(w) = w {
+                        w.deadline = ttl_ms.filter(|&ms| ms > 0).map(|ms| now + u64::from(ms));
+                    }
+                } else {
+                    prop_assert_eq!(cache.get(&key), None, "set_ttl missed a live key");
                 }
             }
             Op::Remove { key } => {
