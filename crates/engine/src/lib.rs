@@ -15,7 +15,7 @@
 //!   capacity) in front of a **main** CLOCK queue; a window candidate enters main only
 //!   if the frequency sketch has seen it more often than main's victim.
 //! - `sketch`: the TinyLFU count-min sketch (4-bit counters, one cache line per key, conservative
-//!   update, four counters per `num_counters`, halving every `16 * num_counters` additions, doorkeeper bits).
+//!   update, four counters per `num_counters`, halving every `4 * num_counters` additions, doorkeeper bits).
 //! - `wheel`: a hierarchical timer wheel (6 x 64 buckets, ~1 ms ticks) reclaiming expired entries
 //!   without reads.
 //! - `slab`: entries in a slab with intrusive lists, so every policy and timer step is O(1).

@@ -41,9 +41,9 @@ fn reduce(h: u64, n: u64) -> u64 {
 
 impl Sketch {
     /// A sketch for `tracked` keys (`num_counters` in the configuration), with [`PER_TRACKED`] counters
-    /// and doorkeeper bits per tracked key. Counters are halved after `16 * tracked` increments (a long memory keeps
-    /// frequency-skewed and looping workloads stable; measured with the bench crate's hit-ratio
-    /// replays).
+    /// and doorkeeper bits per tracked key. Counters are halved after `4 * tracked` increments
+    /// (measured with the bench crate's hit-ratio replays: 1x lost points on the Zipf trace, 8x and
+    /// 16x kept stale counts too long for small caches on cpp).
     pub(crate) fn new(tracked: u64) -> Self {
         let tracked = tracked.clamp(32, 1 << 32);
         // 128 counters per 64-byte block; no rounding to a power of two (blocks are picked by
@@ -56,7 +56,7 @@ impl Sketch {
             door: vec![0; usize::try_from(door_words).unwrap_or(1)].into_boxed_slice(),
             door_words,
             additions: 0,
-            sample: tracked * 16,
+            sample: tracked * 4,
         }
     }
 
