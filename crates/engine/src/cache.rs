@@ -481,7 +481,7 @@ impl<K: Hash + Eq, V> Cache<K, V> {
         let hash = self.hash(&key);
         let cell = self.cell(hash);
         let mut removed = self.sink();
-        let outcome = {
+        let (outcome, _replaced) = {
             let mut shard = cell.lock.write();
             let now = if deadline != 0 || shard.has_timers() {
                 let now = if deadline != 0 { now } else { self.now() };
@@ -492,6 +492,7 @@ impl<K: Hash + Eq, V> Cache<K, V> {
             };
             shard.insert(hash, key, value, cost, deadline, now, removed.as_mut())
         };
+        // `_replaced`, the value an update displaced, is dropped here, after the lock is released.
         self.announce(removed);
         outcome != Inserted::Rejected
     }

@@ -331,7 +331,8 @@ impl<K: Hash, V> Shard<K, V> {
         new_evicted
     }
 
-    /// Inserts or updates `key`. `deadline` 0 means no expiry.
+    /// Inserts or updates `key`. `deadline` 0 means no expiry. Without a sink, the key and value an
+    /// update replaced are returned, for the caller to drop after releasing the lock.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn insert(
         &mut self,
@@ -342,7 +343,7 @@ impl<K: Hash, V> Shard<K, V> {
         deadline: u64,
         now: u64,
         mut out: Sink<'_, K, V>,
-    ) -> Inserted
+    ) -> (Inserted, Option<(K, V)>)
     where
         K: Eq,
     {
@@ -357,13 +358,14 @@ impl<K: Hash, V> Shard<K, V> {
                 self.evict(i, Cause::Replaced, out.as_deref_mut());
             } else {
                 let cost = fits.unwrap_or(0);
-                self.update(i, key, value, cost, deadline, out.as_deref_mut());
+                let old = self.update(i, key, value, cost, deadline, out.as_deref_mut());
                 let _ = self.make_room(NIL, i, out);
-                return if self.slab.get(i).is_some() {
+                let outcome = if self.slab.get(i).is_some() {
                     Inserted::Updated
                 } else {
                     Inserted::Rejected
                 };
+                return (outcome, old);
             }
         }
         // A write of an absent key is an access the sketch must see; a write of a present key is
@@ -374,8 +376,9 @@ impl<K: Hash, V> Shard<K, V> {
             self.counts.record(Cause::Rejected);
             if let Some(out) = out {
                 out.push((key, value, Cause::Rejected));
+                return (Inserted::Rejected, None);
             }
-            return Inserted::Rejected;
+            return (Inserted::Rejected, Some((key, value)));
         };
         let i = self.slab.insert(Entry::new(key, value, cost));
         let (slab, hasher) = (&self.slab, &self.hasher);
@@ -391,10 +394,10 @@ impl<K: Hash, V> Shard<K, V> {
             self.wheel.schedule(&mut self.slab, i);
         }
         if self.make_room(i, NIL, out) {
-            Inserted::Rejected
+            (Inserted::Rejected, None)
         } else {
             self.counts.inserts += 1;
-            Inserted::New
+            (Inserted::New, None)
         }
     }
 
@@ -402,9 +405,19 @@ impl<K: Hash, V> Shard<K, V> {
         self.table.find(hash, |&x| x == i).is_some()
     }
 
-    fn update(&mut self, i: u32, key: K, value: V, cost: u32, deadline: u64, out: Sink<'_, K, V>) {
+    /// Replaces entry `i`'s key, value, cost and deadline; the old key and value go to `out`, or are
+    /// returned without one.
+    fn update(
+        &mut self,
+        i: u32,
+        key: K,
+        value: V,
+        cost: u32,
+        deadline: u64,
+        out: Sink<'_, K, V>,
+    ) -> Option<(K, V)> {
         let Some(e) = self.slab.get_mut(i) else {
-            return;
+            return Some((key, value));
         };
         let old_cost = e.cost;
         let old = std::mem::replace(&mut e.value, value);
@@ -426,8 +439,12 @@ impl<K: Hash, V> Shard<K, V> {
         self.used = self.used - u64::from(old_cost) + u64::from(cost);
         self.counts.updates += 1;
         self.counts.record(Cause::Replaced);
-        if let Some(out) = out {
-            out.push((key, old, Cause::Replaced));
+        match out {
+            Some(out) => {
+                out.push((key, old, Cause::Replaced));
+                None
+            }
+            None => Some((key, old)),
         }
     }
 
