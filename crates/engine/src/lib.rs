@@ -84,9 +84,10 @@ pub use stats::{Cause, Stats};
 
 /// Bytes of bookkeeping the engine spends per entry beyond the key and value themselves, to add in a
 /// byte-counting weigher (the facade and [`ByteCache`] do). Measured with the `entry_overhead` example
-/// (1M entries of 16-byte keys and 64-byte values in a [`ByteCache`]): 75 bytes = the slab entry (48:
-/// the packed buffer's handle, deadline, two pairs of list links, weight and flags), the hash table's
-/// index and control byte at its load factor (~10), and the allocator's header and rounding plus the
-/// 4-byte length prefix (~17). The admission sketch is extra and fixed: 1.875 bytes per
+/// (1M entries of 16-byte keys and 64-byte values in a [`ByteCache`]): 69 bytes = the slab entry (32:
+/// the packed buffer's handle, one pair of policy-list links, weight and flags; an entry with a TTL
+/// also has 16 bytes of deadline and timer links in a side array), the slot vector's and the hash
+/// table's spare capacity, the table's index and control byte, and the allocator's header and rounding
+/// plus the 4-byte length prefix. The admission sketch is extra and fixed: 1.875 bytes per
 /// `num_counters`.
-pub const ENTRY_OVERHEAD: u64 = 75;
+pub const ENTRY_OVERHEAD: u64 = 69;
