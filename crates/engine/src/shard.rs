@@ -163,7 +163,7 @@ impl<K: Hash, V> Shard<K, V> {
         if !e.timed() {
             return Some((e, 0));
         }
-        let deadline = self.slab.deadline(i);
+        let deadline = self.slab.timer_deadline(i);
         if deadline <= now() {
             return None;
         }

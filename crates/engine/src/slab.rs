@@ -186,8 +186,25 @@ impl<K, V> Slab<K, V> {
     #[inline]
     pub(crate) fn deadline(&self, i: u32) -> u64 {
         match self.get(i) {
-            Some(e) if e.timed() => self.timers.get(i as usize).map_or(0, |t| t.deadline),
+            Some(e) if e.timed() => self.timer_deadline(i),
             _ => 0,
+        }
+    }
+
+    /// The deadline stored for slot `i`, for a caller that already knows its entry is timed.
+    #[inline]
+    pub(crate) fn timer_deadline(&self, i: u32) -> u64 {
+        self.timers.get(i as usize).map_or(0, |t| t.deadline)
+    }
+
+    /// Marks timed entry `i` as out of the wheel (its bucket list was dropped as a whole): no bucket,
+    /// no timer links; the deadline stays.
+    pub(crate) fn leave_wheel(&mut self, i: u32) {
+        if let Some(Some(e)) = self.slots.get_mut(i as usize) {
+            e.bucket = UNSCHEDULED;
+        }
+        if let Some(t) = self.timers.get_mut(i as usize) {
+            t.links = [NIL; 2];
         }
     }
 

@@ -126,12 +126,11 @@ impl Wheel {
         self.buckets[b] = List::default();
         while cur != NIL {
             let next = slab.next(cur, Links::Timer);
-            let Some(e) = slab.get_mut(cur) else { break };
-            e.bucket = UNSCHEDULED;
-            let deadline = slab.deadline(cur);
-            // Resetting the deadline clears the links left over from the drained bucket.
-            slab.set_deadline(cur, deadline);
-            if deadline <= now_nanos {
+            if slab.get(cur).is_none() {
+                break;
+            }
+            slab.leave_wheel(cur);
+            if slab.deadline(cur) <= now_nanos {
                 due.push(cur);
             } else {
                 self.schedule(slab, cur);

@@ -146,9 +146,7 @@ impl Cache for SingleCache {
 
     async fn get(&self, key: &[u8]) -> Result<Bytes> {
         self.check_open()?;
-        self.engine
-            .get_with(key, Bytes::copy_from_slice)
-            .ok_or(Error::NotFound)
+        self.read(key).ok_or(Error::NotFound)
     }
 
     async fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {

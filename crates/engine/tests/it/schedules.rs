@@ -10,115 +10,105 @@ use shuttle::thread;
 
 const ITERATIONS: usize = 300;
 
+/// Runs `test` under `ITERATIONS` random shuttle schedules.
+fn explore(test: impl Fn() + Send + Sync + 'static) {
+    shuttle_scope(|| shuttle::check_random(test, ITERATIONS));
+}
+
+/// A shared cache of 100 unit-weight entries.
+fn small_cache() -> Arc<Cache<u32, u32>> {
+    Arc::new(
+        Cache::<u32, u32>::builder()
+            .max_cost(100)
+            .build()
+            .expect("valid"),
+    )
+}
+
 #[test]
 fn single_flight_runs_one_loader_per_key() {
-    shuttle_scope(|| {
-        shuttle::check_random(
-            || {
-                let cache = Arc::new(
-                    Cache::<u32, u32>::builder()
-                        .max_cost(100)
-                        .build()
-                        .expect("valid"),
-                );
-                let runs = Arc::new(AtomicUsize::new(0));
-                let handles: Vec<_> = (0..3)
-                    .map(|_| {
-                        let (cache, runs) = (Arc::clone(&cache), Arc::clone(&runs));
-                        thread::spawn(move || {
-                            cache.get_or_load(7, |_| {
-                                runs.fetch_add(1, Ordering::SeqCst);
-                                thread::yield_now();
-                                Ok::<_, ()>(70)
-                            })
-                        })
+    explore(|| {
+        let cache = small_cache();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..3)
+            .map(|_| {
+                let (cache, runs) = (Arc::clone(&cache), Arc::clone(&runs));
+                thread::spawn(move || {
+                    cache.get_or_load(7, |_| {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        thread::yield_now();
+                        Ok::<_, ()>(70)
                     })
-                    .collect();
-                for h in handles {
-                    assert_eq!(h.join().expect("thread"), Ok(70));
-                }
-                assert_eq!(
-                    runs.load(Ordering::SeqCst),
-                    1,
-                    "one loader run for concurrent misses"
-                );
-            },
-            ITERATIONS,
+                })
+            })
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().expect("thread"), Ok(70));
+        }
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            1,
+            "one loader run for concurrent misses"
         );
     });
 }
 
 #[test]
 fn failing_leader_hands_over_without_stranding_waiters() {
-    shuttle_scope(|| {
-        shuttle::check_random(
-            || {
-                let cache = Arc::new(
-                    Cache::<u32, u32>::builder()
-                        .max_cost(100)
-                        .build()
-                        .expect("valid"),
-                );
-                let failing = {
-                    let cache = Arc::clone(&cache);
-                    thread::spawn(move || {
-                        cache.get_or_load(7, |_| {
-                            thread::yield_now();
-                            Err::<u32, _>("boom")
-                        })
-                    })
-                };
-                let waiters: Vec<_> = (0..2)
-                    .map(|_| {
-                        let cache = Arc::clone(&cache);
-                        thread::spawn(move || cache.get_or_load(7, |_| Ok::<_, &str>(70)))
-                    })
-                    .collect();
-                let first = failing.join().expect("thread");
-                assert!(first == Err("boom") || first == Ok(70));
-                for w in waiters {
-                    assert_eq!(w.join().expect("thread"), Ok(70));
-                }
-            },
-            ITERATIONS,
-        );
+    explore(|| {
+        let cache = small_cache();
+        let failing = {
+            let cache = Arc::clone(&cache);
+            thread::spawn(move || {
+                cache.get_or_load(7, |_| {
+                    thread::yield_now();
+                    Err::<u32, _>("boom")
+                })
+            })
+        };
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let cache = Arc::clone(&cache);
+                thread::spawn(move || cache.get_or_load(7, |_| Ok::<_, &str>(70)))
+            })
+            .collect();
+        let first = failing.join().expect("thread");
+        assert!(first == Err("boom") || first == Ok(70));
+        for w in waiters {
+            assert_eq!(w.join().expect("thread"), Ok(70));
+        }
     });
 }
 
 #[test]
 fn racing_inserts_and_evictions_keep_the_shard_consistent() {
-    shuttle_scope(|| {
-        shuttle::check_random(
-            || {
-                let cache = Arc::new(
-                    Cache::<u32, u32>::builder()
-                        .max_cost(6)
-                        .weigher(|_, v| u64::from(*v))
-                        .build()
-                        .expect("valid"),
-                );
-                let handles: Vec<_> = (0..2u32)
-                    .map(|t| {
-                        let cache = Arc::clone(&cache);
-                        thread::spawn(move || {
-                            for i in 0..6 {
-                                cache.insert(t * 10 + i % 4, 1 + i % 3);
-                                let _ = cache.get(&(i % 4));
-                                if i == 3 {
-                                    cache.remove(&(t * 10));
-                                }
-                                assert!(cache.weighted_size() <= 6);
-                            }
-                        })
-                    })
-                    .collect();
-                for h in handles {
-                    h.join().expect("thread");
-                }
-                assert!(cache.weighted_size() <= 6);
-                cache.check_invariants().expect("invariants");
-            },
-            ITERATIONS,
+    explore(|| {
+        let cache = Arc::new(
+            Cache::<u32, u32>::builder()
+                .max_cost(6)
+                .weigher(|_, v| u64::from(*v))
+                .build()
+                .expect("valid"),
         );
+        let handles: Vec<_> = (0..2u32)
+            .map(|t| {
+                let cache = Arc::clone(&cache);
+                thread::spawn(move || {
+                    for i in 0..6 {
+                        cache.insert(t * 10 + i % 4, 1 + i % 3);
+                        let _ = cache.get(&(i % 4));
+                        if i == 3 {
+                            cache.remove(&(t * 10));
+                        }
+                        assert!(cache.weighted_size() <= 6);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().expect("thread");
+        }
+        assert!(cache.weighted_size() <= 6);
+        cache.check_invariants().expect("invariants");
     });
 }
