@@ -163,11 +163,17 @@ impl<K: Hash, V> Shard<K, V> {
         if !e.timed() {
             return Some((e, 0));
         }
-        let deadline = self.slab.timer_deadline(i);
-        if deadline <= now() {
-            return None;
-        }
+        let deadline = self.unexpired_deadline(i, now)?;
         Some((e, deadline))
+    }
+
+    /// The deadline of timed entry `i` if it is still ahead of the clock. Out of line: only entries with
+    /// a deadline read the clock, and keeping that call off the common path keeps lookups small enough
+    /// to inline.
+    #[inline(never)]
+    fn unexpired_deadline(&self, i: u32, now: impl FnOnce() -> u64) -> Option<u64> {
+        let deadline = self.slab.timer_deadline(i);
+        (deadline > now()).then_some(deadline)
     }
 
     /// Whether entry `i` has a deadline at or before `now`.

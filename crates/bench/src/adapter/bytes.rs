@@ -87,6 +87,7 @@ impl<K: Key + KeyBytes, V: Value + ValueBytes> Adapter<K, V> for ByteRelay<K, V>
         })
     }
 
+    #[inline(always)]
     fn get(&self, key: &K) -> Option<V> {
         key.with_bytes(|k| self.cache.get_with(k, V::from_bytes))
             .flatten()
@@ -96,10 +97,12 @@ impl<K: Key + KeyBytes, V: Value + ValueBytes> Adapter<K, V> for ByteRelay<K, V>
         self.cache.len() as u64
     }
 
+    #[inline(always)]
     fn insert(&self, key: K, value: V) {
         key.with_bytes(|k| self.cache.insert(k, &value.bytes()));
     }
 
+    #[inline(always)]
     fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) {
         key.with_bytes(|k| self.cache.insert_with_ttl(k, &value.bytes(), ttl));
     }

@@ -35,6 +35,7 @@ where
         C::build(spec).map(Self::new)
     }
 
+    #[inline(always)]
     fn get(&self, key: &K) -> Option<V> {
         match self.inner.get(key) {
             Some((value, deadline)) if Instant::now() < deadline => Some(value),
@@ -42,10 +43,12 @@ where
         }
     }
 
+    #[inline(always)]
     fn insert(&self, key: K, value: V) {
         self.inner.insert(key, (value, Instant::now() + NEVER));
     }
 
+    #[inline(always)]
     fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) {
         self.inner.insert(key, (value, Instant::now() + ttl));
     }

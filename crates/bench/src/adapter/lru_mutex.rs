@@ -24,6 +24,7 @@ impl<K: Key, V: Value> Adapter<K, V> for LruMutex<K, V> {
         Some(Self(Mutex::new(lru::LruCache::new(capacity))))
     }
 
+    #[inline(always)]
     fn get(&self, key: &K) -> Option<V> {
         self.lock().get(key).cloned()
     }
@@ -32,11 +33,13 @@ impl<K: Key, V: Value> Adapter<K, V> for LruMutex<K, V> {
         self.lock().len() as u64
     }
 
+    #[inline(always)]
     fn insert(&self, key: K, value: V) {
         self.lock().put(key, value);
     }
 
     /// No TTL in `lru`; [`super::run`] wraps it in [`super::Expiring`] for TTL workloads.
+    #[inline(always)]
     fn insert_with_ttl(&self, key: K, value: V, _ttl: Duration) {
         self.lock().put(key, value);
     }

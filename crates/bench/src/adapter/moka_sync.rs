@@ -16,6 +16,7 @@ impl<K: Key, V: Value> Adapter<K, V> for Moka<K, V> {
         Some(Self(builder.build()))
     }
 
+    #[inline(always)]
     fn get(&self, key: &K) -> Option<V> {
         self.0.get(key)
     }
@@ -24,11 +25,13 @@ impl<K: Key, V: Value> Adapter<K, V> for Moka<K, V> {
         self.0.entry_count()
     }
 
+    #[inline(always)]
     fn insert(&self, key: K, value: V) {
         self.0.insert(key, value);
     }
 
     /// Every insert of a TTL workload uses the same TTL, configured cache-wide in [`Self::build`].
+    #[inline(always)]
     fn insert_with_ttl(&self, key: K, value: V, _ttl: Duration) {
         self.0.insert(key, value);
     }

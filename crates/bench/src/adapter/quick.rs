@@ -14,6 +14,7 @@ impl<K: Key, V: Value> Adapter<K, V> for Quick<K, V> {
         )))
     }
 
+    #[inline(always)]
     fn get(&self, key: &K) -> Option<V> {
         self.0.get(key)
     }
@@ -22,11 +23,13 @@ impl<K: Key, V: Value> Adapter<K, V> for Quick<K, V> {
         self.0.len() as u64
     }
 
+    #[inline(always)]
     fn insert(&self, key: K, value: V) {
         self.0.insert(key, value);
     }
 
     /// quick_cache has no TTL; [`super::run`] wraps it in [`super::Expiring`] for TTL workloads.
+    #[inline(always)]
     fn insert_with_ttl(&self, key: K, value: V, _ttl: Duration) {
         self.0.insert(key, value);
     }

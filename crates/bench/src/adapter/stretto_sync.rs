@@ -18,6 +18,7 @@ impl<K: Key, V: Value> Adapter<K, V> for Stretto<K, V> {
             .map(Self)
     }
 
+    #[inline(always)]
     fn get(&self, key: &K) -> Option<V> {
         self.0.get(key).map(|v| v.value().clone())
     }
@@ -26,10 +27,12 @@ impl<K: Key, V: Value> Adapter<K, V> for Stretto<K, V> {
         self.0.len() as u64
     }
 
+    #[inline(always)]
     fn insert(&self, key: K, value: V) {
         self.0.insert(key, value, 1);
     }
 
+    #[inline(always)]
     fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) {
         self.0.insert_with_ttl(key, value, 1, ttl);
     }
