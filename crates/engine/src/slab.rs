@@ -29,6 +29,8 @@ pub(crate) enum Queue {
     Window,
     /// The main space (entries that won admission).
     Main,
+    /// The protected segment of main (entries hit since admission).
+    Protected,
 }
 
 /// `Entry::bucket` of an entry without a deadline.
