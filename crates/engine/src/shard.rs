@@ -51,6 +51,11 @@ fn tie_priority(hash: u64) -> u64 {
     (hash ^ 0x5851_F42D_4C95_7F2D).wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32
 }
 
+/// Indices of the window, probation (main) and protected lists in `Shard::lists`.
+const W: usize = Queue::Window as usize;
+const M: usize = Queue::Main as usize;
+const P: usize = Queue::Protected as usize;
+
 /// Saturation of the per-entry hit counter.
 const FREQ_MAX: u8 = 15;
 
@@ -60,10 +65,8 @@ pub(crate) const EXPIRE_BUDGET: usize = 128;
 pub(crate) struct Shard<K, V> {
     table: HashTable<u32>,
     slab: Slab<K, V>,
-    window: List,
-    main: List,
-    /// Main's protected segment (`main` is its probation segment).
-    protected: List,
+    /// The policy lists, indexed by [`Queue`]: window, probation (main) and protected.
+    lists: [List; 3],
     capacity: u64,
     used: u64,
     window_target: u64,
@@ -87,11 +90,20 @@ pub(crate) enum Inserted {
     Rejected,
 }
 
+/// Bit of an entry's `freq` that every hit sets and the policy clears when it passes the entry (CLOCK's
+/// reference bit). The low four bits count hits not yet folded into the sketch, saturating at
+/// [`FREQ_MAX`]; they are folded when the entry leaves the window, is demoted to probation or is evicted,
+/// not at every pass, so an eviction touches the sketch a few times rather than once per entry passed.
+const REFERENCED: u8 = 0x80;
+
+/// Records a hit on an entry: sets its reference bit and counts it (a plain load and store: hits
+/// racing under the read lock may lose a count, which only makes the sketch a little less precise).
 #[inline]
 pub(crate) fn bump(freq: &AtomicU8) {
     let f = freq.load(Relaxed);
-    if f < FREQ_MAX {
-        freq.store(f + 1, Relaxed);
+    let n = if f & FREQ_MAX < FREQ_MAX { f + 1 } else { f } | REFERENCED;
+    if n != f {
+        freq.store(n, Relaxed);
     }
 }
 
@@ -105,9 +117,7 @@ impl<K, V> Shard<K, V> {
         Shard {
             table: HashTable::new(),
             slab: Slab::new(),
-            window: List::default(),
-            main: List::default(),
-            protected: List::default(),
+            lists: [List::default(); 3],
             capacity,
             used: 0,
             window_target: capacity / WINDOW_DIVISOR,
@@ -236,15 +246,11 @@ impl<K: Hash, V> Shard<K, V> {
     fn evict(&mut self, i: u32, cause: Cause, out: Sink<'_, K, V>) {
         let Some(e) = self.slab.get(i) else { return };
         let (hash, cost, queue, scheduled) = (self.hash_of(&e.key), e.cost, e.queue, e.scheduled());
-        let f = e.freq.load(Relaxed);
+        let f = e.freq.load(Relaxed) & FREQ_MAX;
         if scheduled {
             self.wheel.deschedule(&mut self.slab, i);
         }
-        let list = match queue {
-            Queue::Window => &mut self.window,
-            Queue::Main => &mut self.main,
-            Queue::Protected => &mut self.protected,
-        };
+        let list = &mut self.lists[queue as usize];
         self.slab.unlink(list, i, Links::Policy, cost);
         if let Ok(slot) = self.table.find_entry(hash, |&x| x == i) {
             slot.remove();
@@ -268,31 +274,47 @@ impl<K: Hash, V> Shard<K, V> {
         };
         let (cost, old) = (e.cost, e.queue);
         e.queue = q;
-        let (mut w, mut m, mut p) = (self.window, self.main, self.protected);
-        let from = match old {
-            Queue::Window => &mut w,
-            Queue::Main => &mut m,
-            Queue::Protected => &mut p,
-        };
-        self.slab.unlink(from, h, Links::Policy, cost);
-        let to = match q {
-            Queue::Window => &mut w,
-            Queue::Main => &mut m,
-            Queue::Protected => &mut p,
-        };
-        self.slab.push_back(to, h, Links::Policy, cost);
-        (self.window, self.main, self.protected) = (w, m, p);
+        self.slab
+            .unlink(&mut self.lists[old as usize], h, Links::Policy, cost);
+        self.slab
+            .push_back(&mut self.lists[q as usize], h, Links::Policy, cost);
     }
 
-    /// Folds entry `h`'s pending hits into the sketch; returns them.
-    fn fold(&mut self, h: u32) -> u8 {
-        let Some(e) = self.slab.get(h) else { return 0 };
-        let f = e.freq.swap(0, Relaxed);
-        if f > 0 {
-            let hash = self.hash_of(&e.key);
-            self.sketch.add(hash, f);
+    /// Folds entry `h`'s pending hits into the sketch (its reference bit stays).
+    fn fold(&mut self, h: u32) {
+        let hasher = &self.hasher;
+        let Some(e) = self.slab.get_mut(h) else {
+            return;
+        };
+        let f = e.freq.get_mut();
+        let n = *f & FREQ_MAX;
+        if n > 0 {
+            *f &= REFERENCED;
+            self.sketch.add(hasher.hash_one(&e.key), n);
         }
-        f
+    }
+
+    /// Drops entry `h`'s pending hits without writing them into the sketch, but lets them count towards
+    /// its aging period.
+    fn age(&mut self, h: u32) {
+        let Some(e) = self.slab.get_mut(h) else {
+            return;
+        };
+        let f = e.freq.get_mut();
+        let n = *f & FREQ_MAX;
+        *f &= REFERENCED;
+        self.sketch.note(n);
+    }
+
+    /// Clears entry `h`'s reference bit; returns whether it was set (a hit since last looked at).
+    fn take_reference(&mut self, h: u32) -> bool {
+        let Some(e) = self.slab.get_mut(h) else {
+            return false;
+        };
+        let f = e.freq.get_mut();
+        let was = *f & REFERENCED != 0;
+        *f &= !REFERENCED;
+        was
     }
 
     /// Main's victim, from its probation segment (`main`): the first entry from the head not hit since
@@ -303,30 +325,32 @@ impl<K: Hash, V> Shard<K, V> {
     /// step clears a hit counter or moves an unhit entry, so two laps clear them all. `NIL` if main
     /// holds nothing else.
     fn victim(&mut self, keep: u32, cand: u32) -> u32 {
-        let limit = 4 * (self.main.len + self.protected.len) + 8;
+        let limit = 4 * (self.lists[M].len + self.lists[P].len) + 8;
         let target = (self.capacity - self.window_target) * PROTECTED_PERCENT / 100;
         // Unhit probation entries passed over because they are `keep` or `cand`: once every probation
         // entry is one of them, the victim must come from the protected segment.
         let mut skipped = 0;
         for _ in 0..limit {
-            if self.protected.cost > target || skipped >= self.main.len {
-                let h = self.protected.head;
+            if self.lists[P].cost > target || skipped >= self.lists[M].len {
+                let h = self.lists[P].head;
                 if h == NIL {
                     return NIL;
                 }
-                if self.fold(h) > 0 {
+                if self.take_reference(h) {
+                    self.age(h);
                     self.move_to(h, Queue::Protected);
                 } else {
+                    self.fold(h);
                     self.move_to(h, Queue::Main);
                     skipped = 0;
                 }
                 continue;
             }
-            let h = self.main.head;
-            let Some(e) = self.slab.get(h) else {
+            let h = self.lists[M].head;
+            if h == NIL {
                 return NIL;
-            };
-            if e.freq.load(Relaxed) > 0 {
+            }
+            if self.take_reference(h) {
                 self.fold(h);
                 self.move_to(h, Queue::Protected);
             } else if h == keep || h == cand {
@@ -341,7 +365,7 @@ impl<K: Hash, V> Shard<K, V> {
 
     /// The oldest window entry other than `keep`, or `NIL`.
     fn window_victim(&self, keep: u32) -> u32 {
-        let mut i = self.window.head;
+        let mut i = self.lists[W].head;
         while i != NIL && i == keep {
             i = self.slab.next(i, Links::Policy);
         }
@@ -350,18 +374,17 @@ impl<K: Hash, V> Shard<K, V> {
 
     /// Moves the window's oldest entry to main's tail; returns it.
     fn promote_window_head(&mut self) -> u32 {
-        let c = self.window.head;
+        let c = self.lists[W].head;
         let hasher = &self.hasher;
         let Some(e) = self.slab.get_mut(c) else {
             return NIL;
         };
         let (hash, cost) = (hasher.hash_one(&e.key), e.cost);
-        let f = std::mem::replace(e.freq.get_mut(), 0);
+        let f = std::mem::replace(e.freq.get_mut(), 0) & FREQ_MAX;
         e.queue = Queue::Main;
-        let (mut window, mut main) = (self.window, self.main);
-        self.slab.unlink(&mut window, c, Links::Policy, cost);
-        self.slab.push_back(&mut main, c, Links::Policy, cost);
-        (self.window, self.main) = (window, main);
+        self.slab.unlink(&mut self.lists[W], c, Links::Policy, cost);
+        self.slab
+            .push_back(&mut self.lists[M], c, Links::Policy, cost);
         if f > 0 {
             self.sketch.add(hash, f);
         }
@@ -381,7 +404,7 @@ impl<K: Hash, V> Shard<K, V> {
             }
         };
         while self.used > self.capacity {
-            let cand = if self.window.cost > self.window_target && !self.window.is_empty() {
+            let cand = if self.lists[W].cost > self.window_target && !self.lists[W].is_empty() {
                 self.promote_window_head()
             } else {
                 NIL
@@ -389,6 +412,8 @@ impl<K: Hash, V> Shard<K, V> {
             let v = self.victim(keep, cand);
             let loser = match (cand != NIL, v != NIL) {
                 (true, true) => {
+                    // The victim's hits since its last fold count too.
+                    self.fold(v);
                     let (Some(ce), Some(ve)) = (self.slab.get(cand), self.slab.get(v)) else {
                         break;
                     };
@@ -412,7 +437,7 @@ impl<K: Hash, V> Shard<K, V> {
             new_evicted |= loser == new;
             self.evict(loser, cause_for(loser), out.as_deref_mut());
         }
-        while self.window.cost > self.window_target && !self.window.is_empty() {
+        while self.lists[W].cost > self.window_target && !self.lists[W].is_empty() {
             self.promote_window_head();
         }
         new_evicted
@@ -472,9 +497,8 @@ impl<K: Hash, V> Shard<K, V> {
         self.table.insert_unique(hash, i, |&x| {
             slab.get(x).map_or(0, |e| hasher.hash_one(&e.key))
         });
-        let mut window = self.window;
-        self.slab.push_back(&mut window, i, Links::Policy, cost);
-        self.window = window;
+        self.slab
+            .push_back(&mut self.lists[W], i, Links::Policy, cost);
         self.used += u64::from(cost);
         if deadline != 0 {
             self.slab.set_deadline(i, deadline);
@@ -518,11 +542,7 @@ impl<K: Hash, V> Shard<K, V> {
             self.slab.set_deadline(i, deadline);
             self.wheel.schedule(&mut self.slab, i);
         }
-        let list = match queue {
-            Queue::Window => &mut self.window,
-            Queue::Main => &mut self.main,
-            Queue::Protected => &mut self.protected,
-        };
+        let list = &mut self.lists[queue as usize];
         list.cost = list.cost - u64::from(old_cost) + u64::from(cost);
         self.used = self.used - u64::from(old_cost) + u64::from(cost);
         self.counts.updates += 1;
@@ -605,9 +625,7 @@ impl<K: Hash, V> Shard<K, V> {
         self.wheel.clear();
         self.due.clear();
         self.sketch.clear();
-        self.window = List::default();
-        self.main = List::default();
-        self.protected = List::default();
+        self.lists = [List::default(); 3];
         self.used = 0;
         n
     }
@@ -655,9 +673,9 @@ impl<K: Hash, V> Shard<K, V> {
         let mut seen = 0u64;
         let mut cost = 0u64;
         for (q, list) in [
-            (Queue::Window, &self.window),
-            (Queue::Main, &self.main),
-            (Queue::Protected, &self.protected),
+            (Queue::Window, &self.lists[W]),
+            (Queue::Main, &self.lists[M]),
+            (Queue::Protected, &self.lists[P]),
         ] {
             let mut i = list.head;
             let mut n = 0u32;

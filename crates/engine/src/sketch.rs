@@ -2,24 +2,34 @@
 //! halving (so old popularity fades) and a doorkeeper bit set in front of it (so keys seen once do not
 //! take counters).
 //!
-//! Layout: counters are packed 16 to a `u64`, and the four counters of one key live in one 64-byte block
-//! (one per pair of words), so an update or estimate touches a single cache line. Updates are
-//! conservative: only the counters at the current minimum are incremented.
+//! Layout: the sketch is an array of 64-byte blocks, aligned to cache lines. A key maps to one block,
+//! which holds both its four counters (six words of 16 counters: four rows of 24) and its two
+//! doorkeeper bits (the last two words), so an update or an estimate touches exactly one cache line:
+//! with large sketches that line is usually a miss, and it is the only one. Updates are conservative:
+//! only the counters at the current minimum are incremented.
 
-/// Counters (and doorkeeper bits) per tracked key: 3 x 4 bits + 3 bits = 1.875 bytes per unit of
+/// Counters per tracked key: 3 x 4 bits, plus 4 doorkeeper bits = 2 bytes per unit of
 /// `num_counters`. Chosen with the hit-ratio replays: 2 lost up to 5 points on GLI and loop traces, 4
 /// gained nothing over 3.
 const PER_TRACKED: u64 = 3;
 
+/// Counter words per block (the rest of the block is doorkeeper bits).
+const COUNTER_WORDS: usize = 6;
+
+/// Counters per row of a block (four rows).
+const ROW: u64 = (COUNTER_WORDS as u64 * 16) / 4;
+
 /// Saturation value of a 4-bit counter.
 const MAX: u64 = 15;
 
+/// One cache line of the sketch: `COUNTER_WORDS` words of counters, then doorkeeper bits.
+#[repr(align(64))]
+#[derive(Clone, Copy, Default)]
+struct Block([u64; 8]);
+
 /// Frequency sketch of one shard.
 pub(crate) struct Sketch {
-    words: Box<[u64]>,
-    blocks: u64,
-    door: Box<[u64]>,
-    door_words: u64,
+    blocks: Box<[Block]>,
     additions: u64,
     sample: u64,
 }
@@ -39,81 +49,62 @@ fn reduce(h: u64, n: u64) -> u64 {
     ((h & 0xFFFF_FFFF) * n) >> 32
 }
 
+/// Where one key lives: its block, the word and bit shift of its counter in each row, and its two
+/// doorkeeper bits as `(word, mask)` pairs.
+struct Place {
+    block: usize,
+    counters: [(usize, u32); 4],
+    door: [(usize, u64); 2],
+}
+
 impl Sketch {
     /// A sketch for `tracked` keys (`num_counters` in the configuration), with [`PER_TRACKED`] counters
-    /// and doorkeeper bits per tracked key. Counters are halved after `tracked` increments (10x the
-    /// capacity at the documented 10 counters per entry, as Caffeine does; measured with the bench
-    /// crate's hit-ratio replays: 4x kept stale counts too long for small caches on cpp, -1.5 points at
-    /// capacity 100; 1x lost Zipf points only while main was a single CLOCK queue).
+    /// per tracked key. Counters are halved after `tracked` increments (10x the capacity at the
+    /// documented 10 counters per entry, as Caffeine does; measured with the bench crate's hit-ratio
+    /// replays: 4x kept stale counts too long for small caches on cpp, -1.5 points at capacity 100;
+    /// 1x lost Zipf points only while main was a single CLOCK queue).
     pub(crate) fn new(tracked: u64) -> Self {
         let tracked = tracked.clamp(32, 1 << 32);
-        // 128 counters per 64-byte block; no rounding to a power of two (blocks are picked by
-        // multiply-shift), so memory follows `num_counters` closely.
-        let blocks = (tracked * PER_TRACKED).div_ceil(128).max(1);
-        let door_words = (tracked * PER_TRACKED).div_ceil(64).max(1);
+        // No rounding to a power of two (blocks are picked by multiply-shift), so memory follows
+        // `num_counters` closely.
+        let blocks = (tracked * PER_TRACKED).div_ceil(4 * ROW).max(1);
         Sketch {
-            words: vec![0; usize::try_from(blocks * 8).unwrap_or(8)].into_boxed_slice(),
-            blocks,
-            door: vec![0; usize::try_from(door_words).unwrap_or(1)].into_boxed_slice(),
-            door_words,
+            blocks: vec![Block::default(); usize::try_from(blocks).unwrap_or(1)].into_boxed_slice(),
             additions: 0,
             sample: tracked,
         }
     }
 
-    /// Word index and bit shift of the key's counter in each of the four rows.
     #[inline]
-    fn slots(&self, h: u64) -> [(usize, u32); 4] {
-        let base = (reduce(h, self.blocks) * 8) as usize;
+    fn place(&self, h: u64) -> Place {
+        let block = reduce(h, self.blocks.len() as u64) as usize;
         let b = h >> 32;
-        [
-            (base + (b & 1) as usize, ((b >> 1) & 15) as u32 * 4),
-            (
-                base + 2 + ((b >> 8) & 1) as usize,
-                ((b >> 9) & 15) as u32 * 4,
-            ),
-            (
-                base + 4 + ((b >> 16) & 1) as usize,
-                ((b >> 17) & 15) as u32 * 4,
-            ),
-            (
-                base + 6 + ((b >> 24) & 1) as usize,
-                ((b >> 25) & 15) as u32 * 4,
-            ),
-        ]
+        let counter = |row: u64| {
+            let pos = row * ROW + ((((b >> (8 * row)) & 0xFF) * ROW) >> 8);
+            ((pos >> 4) as usize, ((pos & 15) * 4) as u32)
+        };
+        // The doorkeeper takes bits the block and rows do not use.
+        let d = h.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        let door = |bit: u64| (COUNTER_WORDS + (bit >> 6) as usize, 1u64 << (bit & 63));
+        Place {
+            block,
+            counters: [counter(0), counter(1), counter(2), counter(3)],
+            door: [door(d >> 57), door((d >> 50) & 127)],
+        }
     }
 
     #[inline]
-    fn door_bits(&self, h: u64) -> (usize, u64) {
-        let h = h.rotate_left(17);
-        let word = reduce(h, self.door_words) as usize;
-        let mask = (1u64 << ((h >> 40) & 63)) | (1u64 << ((h >> 50) & 63));
-        (word, mask)
-    }
-
-    #[inline]
-    fn min_count(&self, slots: &[(usize, u32); 4]) -> u64 {
+    fn min_count(words: &[u64; 8], counters: &[(usize, u32); 4]) -> u64 {
         let mut min = MAX;
-        for &(w, s) in slots {
-            min = min.min((self.words[w] >> s) & MAX);
+        for &(w, s) in counters {
+            min = min.min((words[w] >> s) & MAX);
         }
         min
     }
 
-    /// Raises each of the key's counters to at least `min + n` (conservative update).
     #[inline]
-    fn raise(&mut self, slots: &[(usize, u32); 4], n: u64) {
-        let min = self.min_count(slots);
-        let target = (min + n).min(MAX);
-        if target == min {
-            return;
-        }
-        for &(w, s) in slots {
-            let c = (self.words[w] >> s) & MAX;
-            if c < target {
-                self.words[w] += (target - c) << s;
-            }
-        }
+    fn door_open(words: &[u64; 8], door: &[(usize, u64); 2]) -> bool {
+        door.iter().all(|&(w, m)| words[w] & m != 0)
     }
 
     /// Records one occurrence of the key with hash `hash`.
@@ -128,18 +119,37 @@ impl Sketch {
         if n == 0 {
             return;
         }
-        let h = mix(hash);
+        let p = self.place(mix(hash));
         let mut n = u64::from(n);
         self.additions += n;
-        let (dw, dm) = self.door_bits(h);
-        if self.door[dw] & dm != dm {
-            self.door[dw] |= dm;
+        let Some(Block(words)) = self.blocks.get_mut(p.block) else {
+            return;
+        };
+        if !Self::door_open(words, &p.door) {
+            for &(w, m) in &p.door {
+                words[w] |= m;
+            }
             n -= 1;
         }
         if n > 0 {
-            let slots = self.slots(h);
-            self.raise(&slots, n);
+            // Conservative update: raise each counter to at least `min + n`.
+            let min = Self::min_count(words, &p.counters);
+            let target = (min + n).min(MAX);
+            for &(w, s) in &p.counters {
+                let c = (words[w] >> s) & MAX;
+                if c < target {
+                    words[w] += (target - c) << s;
+                }
+            }
         }
+        if self.additions >= self.sample {
+            self.halve();
+        }
+    }
+
+    /// Counts `n` occurrences towards the aging period without recording them.
+    pub(crate) fn note(&mut self, n: u8) {
+        self.additions += u64::from(n);
         if self.additions >= self.sample {
             self.halve();
         }
@@ -148,25 +158,27 @@ impl Sketch {
     /// Estimated occurrences of the key (0..=16) since about the last halving.
     #[inline]
     pub(crate) fn estimate(&self, hash: u64) -> u64 {
-        let h = mix(hash);
-        let (dw, dm) = self.door_bits(h);
-        let door = u64::from(self.door[dw] & dm == dm);
-        self.min_count(&self.slots(h)) + door
+        let p = self.place(mix(hash));
+        let Some(Block(words)) = self.blocks.get(p.block) else {
+            return 0;
+        };
+        Self::min_count(words, &p.counters) + u64::from(Self::door_open(words, &p.door))
     }
 
     /// Halves every counter and clears the doorkeeper: popularity ages.
     fn halve(&mut self) {
-        for w in self.words.iter_mut() {
-            *w = (*w >> 1) & 0x7777_7777_7777_7777;
+        for Block(words) in self.blocks.iter_mut() {
+            for w in &mut words[..COUNTER_WORDS] {
+                *w = (*w >> 1) & 0x7777_7777_7777_7777;
+            }
+            words[COUNTER_WORDS..].fill(0);
         }
-        self.door.fill(0);
         self.additions /= 2;
     }
 
     /// Forgets everything.
     pub(crate) fn clear(&mut self) {
-        self.words.fill(0);
-        self.door.fill(0);
+        self.blocks.fill(Block::default());
         self.additions = 0;
     }
 }
