@@ -59,8 +59,10 @@ const P: usize = Queue::Protected as usize;
 /// Saturation of the per-entry hit counter.
 const FREQ_MAX: u8 = 15;
 
-/// Expired entries one write reclaims at most (see [`Shard::expire`]).
-pub(crate) const EXPIRE_BUDGET: usize = 128;
+/// Expired entries one write reclaims at most (see [`Shard::expire`]): more than the one entry a write
+/// can add, so a backlog shrinks, and few enough that a mass expiry does not stall a write. A write that
+/// needs room takes it from entries waiting to be reclaimed before evicting a live one.
+pub(crate) const EXPIRE_BUDGET: usize = 2;
 
 pub(crate) struct Shard<K, V> {
     table: HashTable<u32>,
@@ -74,6 +76,8 @@ pub(crate) struct Shard<K, V> {
     wheel: Wheel,
     pub(crate) counts: Counts,
     due: Vec<u32>,
+    /// The latest clock reading `due` was filled with: its entries had expired by then.
+    due_at: u64,
     /// The cache's hasher: entries do not store their hash, it is recomputed from the key when the
     /// policy needs it (8 bytes less per entry).
     hasher: foldhash::fast::RandomState,
@@ -125,6 +129,7 @@ impl<K, V> Shard<K, V> {
             wheel: Wheel::new(now),
             counts: Counts::default(),
             due: Vec::new(),
+            due_at: 0,
             hasher,
         }
     }
@@ -224,22 +229,29 @@ impl<K: Hash, V> Shard<K, V> {
         if self.wheel.len() == 0 && self.due.is_empty() {
             return;
         }
-        let mut due = std::mem::take(&mut self.due);
-        self.wheel.advance(&mut self.slab, now, exact, &mut due);
+        self.due_at = self.due_at.max(now);
+        self.wheel
+            .advance(&mut self.slab, now, exact, &mut self.due);
         let budget = if exact { usize::MAX } else { EXPIRE_BUDGET };
         let mut reclaimed = 0;
-        while reclaimed < budget {
-            let Some(i) = due.pop() else { break };
-            // A waiting index may have been removed (and its slot reused) since it was found due: only
-            // an unscheduled, expired entry is still ours to reclaim.
-            let still_due =
-                self.slab.get(i).is_some_and(|e| e.bucket == UNSCHEDULED) && self.expired(i, now);
+        while reclaimed < budget && self.reclaim_one_due(out.as_deref_mut()) {
+            reclaimed += 1;
+        }
+    }
+
+    /// Reclaims one entry found due, if any is waiting; false when none is left. A waiting index may
+    /// have been removed (and its slot reused) or given a new deadline since it was found due: only an
+    /// unscheduled entry expired by `due_at` is still ours to reclaim.
+    fn reclaim_one_due(&mut self, mut out: Sink<'_, K, V>) -> bool {
+        while let Some(i) = self.due.pop() {
+            let still_due = self.slab.get(i).is_some_and(|e| e.bucket == UNSCHEDULED)
+                && self.expired(i, self.due_at);
             if still_due {
                 self.evict(i, Cause::Expired, out.as_deref_mut());
-                reclaimed += 1;
+                return true;
             }
         }
-        self.due = due;
+        false
     }
 
     /// Takes entry `i` out of every structure and hands it to `out` with `cause`.
@@ -404,6 +416,10 @@ impl<K: Hash, V> Shard<K, V> {
             }
         };
         while self.used > self.capacity {
+            // Expired entries waiting to be reclaimed are the first to go.
+            if !self.due.is_empty() && self.reclaim_one_due(out.as_deref_mut()) {
+                continue;
+            }
             let cand = if self.lists[W].cost > self.window_target && !self.lists[W].is_empty() {
                 self.promote_window_head()
             } else {
@@ -537,11 +553,7 @@ impl<K: Hash, V> Shard<K, V> {
         bump(&e.freq);
         e.cost = cost;
         let queue = e.queue;
-        if self.slab.deadline(i) != deadline {
-            self.wheel.deschedule(&mut self.slab, i);
-            self.slab.set_deadline(i, deadline);
-            self.wheel.schedule(&mut self.slab, i);
-        }
+        self.retime(i, deadline);
         let list = &mut self.lists[queue as usize];
         list.cost = list.cost - u64::from(old_cost) + u64::from(cost);
         self.used = self.used - u64::from(old_cost) + u64::from(cost);
@@ -593,10 +605,27 @@ impl<K: Hash, V> Shard<K, V> {
         if self.slab.get(i).is_none() || self.expired(i, now) {
             return false;
         }
+        self.retime(i, deadline);
+        true
+    }
+
+    /// Gives live entry `i` a new deadline (0: none). A later deadline for an entry in the wheel only
+    /// updates the deadline: the entry stays in its earlier bucket and is re-placed when that bucket is
+    /// drained, so refreshing a TTL (the common case: the same key written again with the same TTL)
+    /// does not relink wheel lists. An earlier deadline, or none, moves it at once.
+    fn retime(&mut self, i: u32, deadline: u64) {
+        let old = self.slab.deadline(i);
+        if old == deadline {
+            return;
+        }
+        let scheduled = self.slab.get(i).is_some_and(Entry::scheduled);
+        if scheduled && old != 0 && deadline > old {
+            self.slab.extend_deadline(i, deadline);
+            return;
+        }
         self.wheel.deschedule(&mut self.slab, i);
         self.slab.set_deadline(i, deadline);
         self.wheel.schedule(&mut self.slab, i);
-        true
     }
 
     /// Removes every entry for which `pred` is true (cause [`Cause::Explicit`]); returns how many.

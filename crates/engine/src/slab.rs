@@ -199,14 +199,11 @@ impl<K, V> Slab<K, V> {
         self.timers.get(i as usize).map_or(0, |t| t.deadline)
     }
 
-    /// Marks timed entry `i` as out of the wheel (its bucket list was dropped as a whole): no bucket,
-    /// no timer links; the deadline stays.
-    pub(crate) fn leave_wheel(&mut self, i: u32) {
-        if let Some(Some(e)) = self.slots.get_mut(i as usize) {
-            e.bucket = UNSCHEDULED;
-        }
+    /// Moves the deadline of entry `i`, which has one, later, leaving its wheel links as they are (see
+    /// `Shard::retime`).
+    pub(crate) fn extend_deadline(&mut self, i: u32, deadline: u64) {
         if let Some(t) = self.timers.get_mut(i as usize) {
-            t.links = [NIL; 2];
+            t.deadline = deadline;
         }
     }
 

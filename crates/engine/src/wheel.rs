@@ -6,6 +6,14 @@
 //! time. Advancing drains only the buckets whose time has come, top level first: entries already due are
 //! reported, the rest are re-placed lower. An entry moves down at most six times in its life, so the work
 //! is O(1) amortised per scheduled entry, independent of the number of entries.
+//!
+//! Draining is incremental: buckets whose time has come are queued, and one call moves at most
+//! [`CASCADE_BUDGET`] entries out of them, so a bucket holding many entries (say, a million inserted
+//! within a second with the same TTL) is worked off over many writes instead of stalling one of them.
+//! Entries waiting in a queued bucket are never returned once expired: lookups compare the deadline
+//! itself, the wheel only finds entries to reclaim.
+
+use std::collections::VecDeque;
 
 use crate::slab::{Links, List, NIL, Slab, UNSCHEDULED};
 
@@ -14,12 +22,19 @@ const SLOTS: usize = 1 << BITS;
 const LEVELS: usize = 6;
 /// Nanoseconds to ticks.
 const TICK_SHIFT: u32 = 20;
+/// Entries one (non-exact) advance moves out of queued buckets at most: five times the six moves an
+/// entry makes in its life, so a backlog shrinks while each write stays short.
+pub(crate) const CASCADE_BUDGET: usize = 32;
 
 /// The timer wheel of one shard.
 pub(crate) struct Wheel {
     buckets: Box<[List]>,
     now: u64,
     len: usize,
+    /// Buckets whose time has come and that may still hold entries, in drain order (top level first).
+    queued: VecDeque<u16>,
+    /// Which buckets are in `queued` (one bit per bucket), so each is queued at most once.
+    is_queued: [u64; LEVELS],
 }
 
 impl Wheel {
@@ -28,6 +43,16 @@ impl Wheel {
             buckets: vec![List::default(); SLOTS * LEVELS].into_boxed_slice(),
             now: now_nanos >> TICK_SHIFT,
             len: 0,
+            queued: VecDeque::new(),
+            is_queued: [0; LEVELS],
+        }
+    }
+
+    fn queue(&mut self, b: usize) {
+        let (word, bit) = (b / 64, 1u64 << (b % 64));
+        if self.is_queued[word] & bit == 0 && self.buckets[b].len > 0 {
+            self.is_queued[word] |= bit;
+            self.queued.push_back(b as u16);
         }
     }
 
@@ -83,9 +108,10 @@ impl Wheel {
         self.len -= 1;
     }
 
-    /// Moves the wheel to `now_nanos` and appends to `due` every entry whose deadline has passed (those
-    /// entries are out of the wheel afterwards). Cheap when no tick boundary was crossed. Entries due
-    /// within the current tick are found on the next tick, or at once when `exact`.
+    /// Moves the wheel to `now_nanos` and appends to `due` entries whose deadline has passed (those
+    /// entries are out of the wheel afterwards). Buckets whose time has come are queued and drained at
+    /// most [`CASCADE_BUDGET`] entries per call; with `exact`, everything is drained, including entries
+    /// due within the current tick. Cheap when no tick boundary was crossed and nothing is queued.
     pub(crate) fn advance<K, V>(
         &mut self,
         slab: &mut Slab<K, V>,
@@ -95,47 +121,62 @@ impl Wheel {
     ) {
         let new = now_nanos >> TICK_SHIFT;
         let old = self.now;
-        if new <= old {
-            if exact {
-                self.drain(slab, (old as usize) & (SLOTS - 1), now_nanos, due);
-                self.drain(slab, (old as usize + 1) & (SLOTS - 1), now_nanos, due);
-            }
-            return;
-        }
-        self.now = new;
-        for level in (0..LEVELS).rev() {
-            let shift = BITS * level as u32;
-            let (from, to) = (old >> shift, new >> shift);
-            if from == to {
-                continue;
-            }
-            let steps = (to - from).min(SLOTS as u64);
-            for k in 1..=steps {
-                let b = level * SLOTS + ((from + k) as usize & (SLOTS - 1));
-                self.drain(slab, b, now_nanos, due);
+        if new > old {
+            self.now = new;
+            for level in (0..LEVELS).rev() {
+                let shift = BITS * level as u32;
+                let (from, to) = (old >> shift, new >> shift);
+                let steps = to.saturating_sub(from).min(SLOTS as u64);
+                for k in 1..=steps {
+                    self.queue(level * SLOTS + ((from + k) as usize & (SLOTS - 1)));
+                }
             }
         }
         if exact {
-            self.drain(slab, (new as usize + 1) & (SLOTS - 1), now_nanos, due);
+            self.queue(new as usize & (SLOTS - 1));
+            self.queue((new as usize + 1) & (SLOTS - 1));
+        }
+        let mut budget = if exact { usize::MAX } else { CASCADE_BUDGET };
+        while let Some(&b) = self.queued.front() {
+            let b = usize::from(b);
+            // Entries re-placed into the bucket being drained (not due yet, within the current tick) go
+            // to its tail: taking only the entries present now visits each of them once.
+            let present = self.buckets[b].len as usize;
+            let take = present.min(budget);
+            self.drain(slab, b, now_nanos, take, due);
+            budget -= take;
+            if take < present {
+                break;
+            }
+            self.queued.pop_front();
+            self.is_queued[b / 64] &= !(1u64 << (b % 64));
+            if budget == 0 {
+                break;
+            }
         }
     }
 
-    fn drain<K, V>(&mut self, slab: &mut Slab<K, V>, b: usize, now_nanos: u64, due: &mut Vec<u32>) {
-        let mut cur = self.buckets[b].head;
-        self.len -= self.buckets[b].len as usize;
-        self.buckets[b] = List::default();
-        while cur != NIL {
-            let next = slab.next(cur, Links::Timer);
-            if slab.get(cur).is_none() {
+    /// Takes `n` entries from the front of bucket `b`: due ones go to `due`, the others are re-placed
+    /// by their deadline.
+    fn drain<K, V>(
+        &mut self,
+        slab: &mut Slab<K, V>,
+        b: usize,
+        now_nanos: u64,
+        n: usize,
+        due: &mut Vec<u32>,
+    ) {
+        for _ in 0..n {
+            let cur = self.buckets[b].head;
+            if cur == NIL || slab.get(cur).is_none() {
                 break;
             }
-            slab.leave_wheel(cur);
+            self.deschedule(slab, cur);
             if slab.deadline(cur) <= now_nanos {
                 due.push(cur);
             } else {
                 self.schedule(slab, cur);
             }
-            cur = next;
         }
     }
 
@@ -143,5 +184,72 @@ impl Wheel {
     pub(crate) fn clear(&mut self) {
         self.buckets.fill(List::default());
         self.len = 0;
+        self.queued.clear();
+        self.is_queued = [0; LEVELS];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::slab::Entry;
+
+    /// A slab of `n` entries with deadlines `deadline(i)`, all scheduled in a wheel created at time 0.
+    fn scheduled(n: u32, deadline: impl Fn(u32) -> u64) -> (Slab<u32, ()>, Wheel) {
+        let mut slab = Slab::new();
+        let mut wheel = Wheel::new(0);
+        for k in 0..n {
+            let i = slab.insert(Entry::new(k, (), 1));
+            slab.set_deadline(i, deadline(k));
+            wheel.schedule(&mut slab, i);
+        }
+        (slab, wheel)
+    }
+
+    #[test]
+    fn a_full_bucket_is_drained_a_budget_at_a_time() {
+        let n = 10 * CASCADE_BUDGET as u32;
+        // Deadlines spread over one second: they share upper-level buckets.
+        let (mut slab, mut wheel) = scheduled(n, |k| 1_000_000_000 + u64::from(k) * 100_000);
+        assert_eq!(wheel.len(), n as usize);
+        let later = 3_000_000_000;
+        let mut due = Vec::new();
+        let mut calls = 0;
+        while due.len() < n as usize {
+            let before = due.len();
+            wheel.advance(&mut slab, later, false, &mut due);
+            assert!(
+                due.len() - before <= CASCADE_BUDGET,
+                "one call reported {} entries",
+                due.len() - before
+            );
+            calls += 1;
+            assert!(calls <= 4 * n as usize, "advance made no progress");
+        }
+        due.sort_unstable();
+        due.dedup();
+        assert_eq!(due.len(), n as usize, "every entry reported exactly once");
+        assert_eq!(wheel.len(), 0);
+    }
+
+    #[test]
+    fn exact_drains_everything_due_including_the_current_tick() {
+        // Half due at `now` (some within the current tick), half due later.
+        let now = 5_000_000_000u64;
+        let (mut slab, mut wheel) = scheduled(4000, |k| {
+            if k % 2 == 0 {
+                now - u64::from(k) * 10
+            } else {
+                now + 1_000_000_000 + u64::from(k)
+            }
+        });
+        let mut due = Vec::new();
+        wheel.advance(&mut slab, now, true, &mut due);
+        assert_eq!(due.len(), 2000);
+        assert!(due.iter().all(|&i| slab.deadline(i) <= now));
+        assert_eq!(wheel.len(), 2000, "entries not due stay scheduled");
+        wheel.advance(&mut slab, now + 2_000_000_000, true, &mut due);
+        assert_eq!(due.len(), 4000);
+        assert_eq!(wheel.len(), 0);
     }
 }
