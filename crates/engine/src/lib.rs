@@ -1,7 +1,7 @@
 //! # relaycache-engine
 //!
 //! The in-process cache engine behind relaycache's `single` mode: a concurrent, sharded cache bounded
-//! by the total weight of its entries, with TinyLFU admission, an adaptive W-TinyLFU-style policy,
+//! by the total weight of its entries, with TinyLFU admission, a W-TinyLFU-style policy,
 //! per-entry time to live, statistics, an eviction listener and single-flight loading. It is
 //! synchronous, owns no threads and does not depend on tokio.
 //!
@@ -11,13 +11,15 @@
 //!   touch only the entry; writes take the write lock and do the policy work and due expirations.
 //! - [`Builder`] (module `builder`): `max_cost`, `num_counters`, `weigher`, `eviction_listener`,
 //!   `clock`, `shards`.
-//! - `shard`: hash table of slab indices + the policy: an admission **window** (FIFO, 1% of the
-//!   capacity) in front of a **main** CLOCK queue; a window candidate enters main only
-//!   if the frequency sketch has seen it more often than main's victim.
-//! - `sketch`: the TinyLFU count-min sketch (4-bit counters, one cache line per key, conservative
-//!   update, four counters per `num_counters`, halving every `4 * num_counters` additions, doorkeeper bits).
+//! - `shard`: hash table of slab indices + the policy: an admission **window** (FIFO, 0.5% of the
+//!   capacity) in front of a **main** space, a segmented CLOCK (probation + protected, 80% of main);
+//!   a window candidate enters main only if the frequency sketch has seen it more often than
+//!   probation's victim (near-ties go by a fixed per-key priority).
+//! - `sketch`: the TinyLFU count-min sketch (4-bit counters, conservative update, 2 bytes per unit
+//!   of `num_counters`, halving every `num_counters` additions); a key's four counters and its two
+//!   doorkeeper bits share one 64-byte block, so an update or estimate touches one cache line.
 //! - `wheel`: a hierarchical timer wheel (6 x 64 buckets, ~1 ms ticks) reclaiming expired entries
-//!   without reads.
+//!   without reads, draining due buckets incrementally (at most 128 entries per write).
 //! - `slab`: entries in a slab with intrusive lists, so every policy and timer step is O(1).
 //! - [`ByteCache`] (module `packed`): the cache specialised for byte keys and values, each entry's key
 //!   and value in one allocation ([`Packed`]); the facade's `single` backend uses it.

@@ -62,7 +62,7 @@ const FREQ_MAX: u8 = 15;
 /// Expired entries one write reclaims at most (see [`Shard::expire`]): more than the one entry a write
 /// can add, so a backlog shrinks, and few enough that a mass expiry does not stall a write. A write that
 /// needs room takes it from entries waiting to be reclaimed before evicting a live one.
-pub(crate) const EXPIRE_BUDGET: usize = 2;
+pub(crate) const EXPIRE_BUDGET: usize = 16;
 
 pub(crate) struct Shard<K, V> {
     table: HashTable<u32>,

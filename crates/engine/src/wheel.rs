@@ -22,9 +22,9 @@ const SLOTS: usize = 1 << BITS;
 const LEVELS: usize = 6;
 /// Nanoseconds to ticks.
 const TICK_SHIFT: u32 = 20;
-/// Entries one (non-exact) advance moves out of queued buckets at most: five times the six moves an
-/// entry makes in its life, so a backlog shrinks while each write stays short.
-pub(crate) const CASCADE_BUDGET: usize = 32;
+/// Entries one (non-exact) advance moves out of queued buckets at most: far more than the six moves an
+/// entry makes per deadline, so a backlog shrinks quickly, while one write does a bounded amount of work.
+pub(crate) const CASCADE_BUDGET: usize = 128;
 
 /// The timer wheel of one shard.
 pub(crate) struct Wheel {
