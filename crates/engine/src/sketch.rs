@@ -22,14 +22,17 @@ const ROW: u64 = (COUNTER_WORDS as u64 * 16) / 4;
 /// Saturation value of a 4-bit counter.
 const MAX: u64 = 15;
 
-/// One cache line of the sketch: `COUNTER_WORDS` words of counters, then doorkeeper bits.
-#[repr(align(64))]
-#[derive(Clone, Copy, Default)]
-struct Block([u64; 8]);
+/// Words in a block: one cache line, `COUNTER_WORDS` words of counters, then doorkeeper bits.
+const BLOCK_WORDS: usize = 8;
 
 /// Frequency sketch of one shard.
 pub(crate) struct Sketch {
-    blocks: Box<[Block]>,
+    /// The blocks, from `offset` on. Allocated zeroed, so pages no key has touched yet take no memory,
+    /// with one spare block so the first one can start on a 64-byte boundary.
+    words: Box<[u64]>,
+    /// First word of block 0 (0..8): the words before it are padding up to a cache-line boundary.
+    offset: usize,
+    blocks: u64,
     additions: u64,
     sample: u64,
 }
@@ -68,16 +71,36 @@ impl Sketch {
         // No rounding to a power of two (blocks are picked by multiply-shift), so memory follows
         // `num_counters` closely.
         let blocks = (tracked * PER_TRACKED).div_ceil(4 * ROW).max(1);
+        let len = usize::try_from(blocks + 1).map_or(usize::MAX, |b| b.saturating_mul(BLOCK_WORDS));
+        let words = vec![0u64; len].into_boxed_slice();
+        let misalign = (words.as_ptr() as usize) % 64;
         Sketch {
-            blocks: vec![Block::default(); usize::try_from(blocks).unwrap_or(1)].into_boxed_slice(),
+            offset: ((64 - misalign) % 64) / 8,
+            words,
+            blocks,
             additions: 0,
             sample: tracked,
         }
     }
 
+    /// Block `b`'s words.
+    #[inline]
+    fn block(&self, b: usize) -> Option<&[u64; BLOCK_WORDS]> {
+        self.words
+            .get(self.offset + b * BLOCK_WORDS..)?
+            .first_chunk()
+    }
+
+    #[inline]
+    fn block_mut(&mut self, b: usize) -> Option<&mut [u64; BLOCK_WORDS]> {
+        self.words
+            .get_mut(self.offset + b * BLOCK_WORDS..)?
+            .first_chunk_mut()
+    }
+
     #[inline]
     fn place(&self, h: u64) -> Place {
-        let block = reduce(h, self.blocks.len() as u64) as usize;
+        let block = reduce(h, self.blocks) as usize;
         let b = h >> 32;
         let counter = |row: u64| {
             let pos = row * ROW + ((((b >> (8 * row)) & 0xFF) * ROW) >> 8);
@@ -94,7 +117,7 @@ impl Sketch {
     }
 
     #[inline]
-    fn min_count(words: &[u64; 8], counters: &[(usize, u32); 4]) -> u64 {
+    fn min_count(words: &[u64; BLOCK_WORDS], counters: &[(usize, u32); 4]) -> u64 {
         let mut min = MAX;
         for &(w, s) in counters {
             min = min.min((words[w] >> s) & MAX);
@@ -103,7 +126,7 @@ impl Sketch {
     }
 
     #[inline]
-    fn door_open(words: &[u64; 8], door: &[(usize, u64); 2]) -> bool {
+    fn door_open(words: &[u64; BLOCK_WORDS], door: &[(usize, u64); 2]) -> bool {
         door.iter().all(|&(w, m)| words[w] & m != 0)
     }
 
@@ -122,7 +145,7 @@ impl Sketch {
         let p = self.place(mix(hash));
         let mut n = u64::from(n);
         self.additions += n;
-        let Some(Block(words)) = self.blocks.get_mut(p.block) else {
+        let Some(words) = self.block_mut(p.block) else {
             return;
         };
         if !Self::door_open(words, &p.door) {
@@ -159,7 +182,7 @@ impl Sketch {
     #[inline]
     pub(crate) fn estimate(&self, hash: u64) -> u64 {
         let p = self.place(mix(hash));
-        let Some(Block(words)) = self.blocks.get(p.block) else {
+        let Some(words) = self.block(p.block) else {
             return 0;
         };
         Self::min_count(words, &p.counters) + u64::from(Self::door_open(words, &p.door))
@@ -167,7 +190,9 @@ impl Sketch {
 
     /// Halves every counter and clears the doorkeeper: popularity ages.
     fn halve(&mut self) {
-        for Block(words) in self.blocks.iter_mut() {
+        let start = self.offset;
+        let end = start + self.blocks as usize * BLOCK_WORDS;
+        for words in self.words[start..end].chunks_exact_mut(BLOCK_WORDS) {
             for w in &mut words[..COUNTER_WORDS] {
                 *w = (*w >> 1) & 0x7777_7777_7777_7777;
             }
@@ -178,7 +203,7 @@ impl Sketch {
 
     /// Forgets everything.
     pub(crate) fn clear(&mut self) {
-        self.blocks.fill(Block::default());
+        self.words.fill(0);
         self.additions = 0;
     }
 }
