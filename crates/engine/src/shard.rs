@@ -377,11 +377,14 @@ impl<K: Hash, V> Shard<K, V> {
 
     /// The oldest window entry other than `keep`, or `NIL`.
     fn window_victim(&self, keep: u32) -> u32 {
-        let mut i = self.lists[W].head;
-        while i != NIL && i == keep {
-            i = self.slab.next(i, Links::Policy);
+        let w = &self.lists[W];
+        if w.head != keep {
+            w.head
+        } else if w.len > 1 {
+            self.slab.next(w.head, Links::Policy)
+        } else {
+            NIL
         }
-        i
     }
 
     /// Moves the window's oldest entry to main's tail; returns it.
@@ -706,10 +709,14 @@ impl<K: Hash, V> Shard<K, V> {
             (Queue::Main, &self.lists[M]),
             (Queue::Protected, &self.lists[P]),
         ] {
+            // The tail's `next` is not maintained: walk `len` entries and check the last is the tail.
             let mut i = list.head;
             let mut n = 0u32;
             let mut c = 0u64;
-            while i != NIL {
+            if list.len == 0 && (list.head != NIL || list.tail != NIL) {
+                return Err(format!("empty {q:?} list has ends"));
+            }
+            while n < list.len {
                 let e = self.slab.get(i).ok_or("list points at a free slot")?;
                 if e.queue != q {
                     return Err(format!("entry {i} in the {q:?} list says {:?}", e.queue));
@@ -719,7 +726,13 @@ impl<K: Hash, V> Shard<K, V> {
                 }
                 n += 1;
                 c += u64::from(e.cost);
-                i = e.links[1];
+                if n == list.len {
+                    if i != list.tail {
+                        return Err(format!("{q:?} list does not end at its tail"));
+                    }
+                } else {
+                    i = e.links[1];
+                }
             }
             if n != list.len || c != list.cost {
                 return Err(format!("{q:?} list totals are off"));

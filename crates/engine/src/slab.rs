@@ -252,36 +252,38 @@ impl<K, V> Slab<K, V> {
     /// Appends entry `i` at the tail of `list`.
     pub(crate) fn push_back(&mut self, list: &mut List, i: u32, which: Links, cost: u32) {
         let tail = list.tail;
-        *self.link(i, which) = [tail, NIL];
-        if tail == NIL {
+        if list.len == 0 {
             list.head = i;
         } else {
             self.link(tail, which)[1] = i;
         }
+        self.link(i, which)[0] = tail;
         list.tail = i;
         list.cost += u64::from(cost);
         list.len += 1;
     }
 
-    /// Removes entry `i` from `list`.
+    /// Removes entry `i` from `list`. The head's `prev` and the tail's `next` are never read (ends are
+    /// recognised by the list's `head` and `tail`), so they are not kept up to date: taking the head or
+    /// the tail off a list touches no other entry, the common case for a queue and a CLOCK hand.
     pub(crate) fn unlink(&mut self, list: &mut List, i: u32, which: Links, cost: u32) {
         let [prev, next] = *self.link(i, which);
-        if prev == NIL {
-            list.head = next;
-        } else {
+        let (is_head, is_tail) = (list.head == i, list.tail == i);
+        if is_head {
+            list.head = if is_tail { NIL } else { next };
+        } else if !is_tail {
             self.link(prev, which)[1] = next;
         }
-        if next == NIL {
-            list.tail = prev;
-        } else {
+        if is_tail {
+            list.tail = if is_head { NIL } else { prev };
+        } else if !is_head {
             self.link(next, which)[0] = prev;
         }
-        *self.link(i, which) = [NIL, NIL];
         list.cost -= u64::from(cost);
         list.len -= 1;
     }
 
-    /// Index after `i` in its `which` list.
+    /// Index after `i` in its `which` list; meaningless for the list's tail.
     #[inline]
     pub(crate) fn next(&self, i: u32, which: Links) -> u32 {
         match which {
