@@ -86,10 +86,11 @@ pub use stats::{Cause, Stats};
 
 /// Bytes of bookkeeping the engine spends per entry beyond the key and value themselves, to add in a
 /// byte-counting weigher (the facade and [`ByteCache`] do). Measured with the `entry_overhead` example
-/// (1M entries of 16-byte keys and 64-byte values in a [`ByteCache`]): 69 bytes = the slab entry (32:
-/// the packed buffer's handle, one pair of policy-list links, weight and flags; an entry with a TTL
-/// also has 16 bytes of deadline and timer links in a side array), the slot vector's and the hash
-/// table's spare capacity, the table's index and control byte, and the allocator's header and rounding
-/// plus the 4-byte length prefix. The admission sketch is extra and fixed: 1.875 bytes per
-/// `num_counters`.
-pub const ENTRY_OVERHEAD: u64 = 69;
+/// with a token sketch (`-- 1000000 1000`: 1M entries of 16-byte keys and 64-byte values in a
+/// [`ByteCache`]): 59 bytes = the slab entry (32: the packed buffer's handle, one pair of policy-list
+/// links, weight and flags; an entry with a TTL also has 16 bytes of deadline and timer links in a side
+/// array), the slot vector's and the hash table's spare capacity, the table's index and control byte,
+/// and the allocator's header and rounding plus the 4-byte length prefix. The admission sketch is extra
+/// and fixed by `num_counters`, not by the entries: 2 bytes per counter (20 bytes per entry at the
+/// recommended 10 counters per entry).
+pub const ENTRY_OVERHEAD: u64 = 59;
