@@ -413,34 +413,28 @@ fn measure_group(args: &Args, group: &Group<'_>) -> Vec<(Workload, usize, CacheS
             )
         })
         .collect();
+    let row = |workload, threads: usize, run| Row {
+        workload,
+        value_size: group.value_size,
+        ttl: ttl_duration,
+        streams: group.streams,
+        threads: threads.max(1),
+        run,
+    };
     if group.with_ttl {
         // Every prefilled entry got its TTL within the same second, so they all expire together. Let
         // that one-off wave pass before measuring: run the TTL workload on each cache, unmeasured, for
         // one TTL. The runs then see steady-state expiry: entries written at the workload's rate
         // expiring at that rate (plus what expires while the other caches take their turn).
-        let row = Row {
-            workload: Workload::Ttl,
-            value_size: group.value_size,
-            ttl: ttl_duration,
-            streams: group.streams,
-            threads: 1,
-            run: ttl_duration,
-        };
+        let warm = row(Workload::Ttl, 1, ttl_duration);
         for runner in runners.iter().flatten() {
-            let _ = runner.measure(&row, usize::MAX);
+            let _ = runner.measure(&warm, usize::MAX);
         }
     }
     let mut out = Vec::new();
     for &workload in &group.workloads {
         for &threads in &args.threads {
-            let row = Row {
-                workload,
-                value_size: group.value_size,
-                ttl: ttl_duration,
-                streams: group.streams,
-                threads: threads.max(1),
-                run: Duration::from_millis(args.run_ms),
-            };
+            let row = row(workload, threads, Duration::from_millis(args.run_ms));
             let mut samples: CacheSamples = runners
                 .iter()
                 .map(|r| r.as_ref().map(|_| Vec::with_capacity(args.runs)))

@@ -293,29 +293,31 @@ impl<K: Hash, V> Shard<K, V> {
             .push_back(&mut self.lists[q as usize], h, Links::Policy, cost);
     }
 
-    /// Folds entry `h`'s pending hits into the sketch (its reference bit stays).
-    fn fold(&mut self, h: u32) {
-        let hasher = &self.hasher;
+    /// Takes entry `h`'s pending hit count (its reference bit stays).
+    fn take_pending(&mut self, h: u32) -> u8 {
         let Some(e) = self.slab.get_mut(h) else {
-            return;
+            return 0;
         };
         let f = e.freq.get_mut();
         let n = *f & FREQ_MAX;
+        *f &= REFERENCED;
+        n
+    }
+
+    /// Folds entry `h`'s pending hits into the sketch (its reference bit stays).
+    fn fold(&mut self, h: u32) {
+        let n = self.take_pending(h);
         if n > 0 {
-            *f &= REFERENCED;
-            self.sketch.add(hasher.hash_one(&e.key), n);
+            if let Some(e) = self.slab.get(h) {
+                self.sketch.add(self.hasher.hash_one(&e.key), n);
+            }
         }
     }
 
     /// Drops entry `h`'s pending hits without writing them into the sketch, but lets them count towards
     /// its aging period.
     fn age(&mut self, h: u32) {
-        let Some(e) = self.slab.get_mut(h) else {
-            return;
-        };
-        let f = e.freq.get_mut();
-        let n = *f & FREQ_MAX;
-        *f &= REFERENCED;
+        let n = self.take_pending(h);
         self.sketch.note(n);
     }
 
@@ -390,22 +392,16 @@ impl<K: Hash, V> Shard<K, V> {
         }
     }
 
-    /// Moves the window's oldest entry to main's tail; returns it.
+    /// Moves the window's oldest entry to main's tail, its hits folded into the sketch and its reference
+    /// bit cleared; returns it.
     fn promote_window_head(&mut self) -> u32 {
         let c = self.lists[W].head;
-        let hasher = &self.hasher;
-        let Some(e) = self.slab.get_mut(c) else {
+        if c == NIL {
             return NIL;
-        };
-        let (hash, cost) = (hasher.hash_one(&e.key), e.cost);
-        let f = std::mem::replace(e.freq.get_mut(), 0) & FREQ_MAX;
-        e.queue = Queue::Main;
-        self.slab.unlink(&mut self.lists[W], c, Links::Policy, cost);
-        self.slab
-            .push_back(&mut self.lists[M], c, Links::Policy, cost);
-        if f > 0 {
-            self.sketch.add(hash, f);
         }
+        self.fold(c);
+        self.take_reference(c);
+        self.move_to(c, Queue::Main);
         c
     }
 

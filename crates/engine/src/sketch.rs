@@ -143,31 +143,27 @@ impl Sketch {
             return;
         }
         let p = self.place(mix(hash));
-        let mut n = u64::from(n);
-        self.additions += n;
-        let Some(words) = self.block_mut(p.block) else {
-            return;
-        };
-        if !Self::door_open(words, &p.door) {
-            for &(w, m) in &p.door {
-                words[w] |= m;
+        if let Some(words) = self.block_mut(p.block) {
+            let mut n = u64::from(n);
+            if !Self::door_open(words, &p.door) {
+                for &(w, m) in &p.door {
+                    words[w] |= m;
+                }
+                n -= 1;
             }
-            n -= 1;
-        }
-        if n > 0 {
-            // Conservative update: raise each counter to at least `min + n`.
-            let min = Self::min_count(words, &p.counters);
-            let target = (min + n).min(MAX);
-            for &(w, s) in &p.counters {
-                let c = (words[w] >> s) & MAX;
-                if c < target {
-                    words[w] += (target - c) << s;
+            if n > 0 {
+                // Conservative update: raise each counter to at least `min + n`.
+                let min = Self::min_count(words, &p.counters);
+                let target = (min + n).min(MAX);
+                for &(w, s) in &p.counters {
+                    let c = (words[w] >> s) & MAX;
+                    if c < target {
+                        words[w] += (target - c) << s;
+                    }
                 }
             }
         }
-        if self.additions >= self.sample {
-            self.halve();
-        }
+        self.note(n);
     }
 
     /// Counts `n` occurrences towards the aging period without recording them.
