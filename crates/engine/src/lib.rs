@@ -14,10 +14,12 @@
 //! - `shard`: hash table of slab indices + the policy: an admission **window** (FIFO, 0.5% of the
 //!   capacity) in front of a **main** space, a segmented CLOCK (probation + protected, 80% of main);
 //!   a window candidate enters main only if the frequency sketch has seen it more often than
-//!   probation's victim (near-ties go by a fixed per-key priority).
+//!   probation's victim (near-ties go by a fixed per-key priority). Each entry keeps its key's count
+//!   (`slab::Meta`): the sketch is read once when a key is inserted and written back when an entry
+//!   that was hit leaves; admission and hit folding never touch it in between.
 //! - `sketch`: the TinyLFU count-min sketch (4-bit counters, conservative update, 2 bytes per unit
 //!   of `num_counters`, halving every `num_counters` additions); a key's four counters and its two
-//!   doorkeeper bits share one 64-byte block, so an update or estimate touches one cache line.
+//!   doorkeeper bits share one 64-byte block, so an update touches one cache line.
 //! - `wheel`: a hierarchical timer wheel (6 x 64 buckets, ~1 ms ticks) reclaiming expired entries
 //!   without reads, draining due buckets incrementally (at most 128 entries per write).
 //! - `slab`: entries in a slab with intrusive lists, so every policy and timer step is O(1).

@@ -7,9 +7,11 @@
 //! probation; an entry hit since the policy last looked gets a second chance, protected overflow goes
 //! back to probation). If the shard is over capacity, the candidate competes with probation's
 //! victim: the one the [`Sketch`] has seen more often stays; ties keep the incumbent and near-ties go
-//! by a fixed per-key priority (which protects the cache from scans and loops). Reads only bump a
-//! per-entry saturating hit counter under the read lock; those hits are folded into the sketch when the
-//! policy next looks at the entry, so reads never write shared policy state.
+//! by a fixed per-key priority (which protects the cache from scans and loops). Both counts come from
+//! the entries, which keep their key's count while cached and write it back into the sketch when they
+//! leave (see `slab::Meta`), so admission reads no sketch line. Reads only bump a per-entry saturating
+//! hit counter under the read lock; those hits are folded into the entry's count when the policy next
+//! looks at the entry, so reads never write shared policy state.
 
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
@@ -17,6 +19,8 @@ use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 
 use hashbrown::HashTable;
 
+#[cfg(test)]
+use crate::sketch::Count;
 use crate::sketch::Sketch;
 use crate::slab::{Entry, Links, List, NIL, Queue, Slab, UNSCHEDULED};
 use crate::stats::{Cause, Counts};
@@ -95,10 +99,10 @@ pub(crate) enum Inserted {
 }
 
 /// Bit of an entry's `freq` that every hit sets and the policy clears when it passes the entry (CLOCK's
-/// reference bit). The low four bits count hits not yet folded into the sketch, saturating at
-/// [`FREQ_MAX`]; they are folded when the entry leaves the window, moves from probation to protected,
-/// is demoted to probation or is evicted. A protected entry the CLOCK passes only counts its hits towards
-/// the sketch's aging (see [`Shard::victim`]), which spares the sketch a write per pass.
+/// reference bit). The low four bits count hits not yet folded into the entry's count of its key,
+/// saturating at [`FREQ_MAX`]; they are folded when the entry leaves the window, moves from probation
+/// to protected, is demoted to probation or is evicted (then into the sketch). A protected entry the
+/// CLOCK passes only counts its hits towards the sketch's aging (see [`Shard::victim`]).
 const REFERENCED: u8 = 0x80;
 
 /// Records a hit on an entry: sets its reference bit and counts it (a plain load and store: hits
@@ -258,8 +262,13 @@ impl<K: Hash, V> Shard<K, V> {
     /// Takes entry `i` out of every structure and hands it to `out` with `cause`.
     fn evict(&mut self, i: u32, cause: Cause, out: Sink<'_, K, V>) {
         let Some(e) = self.slab.get(i) else { return };
-        let (hash, cost, queue, scheduled) = (self.hash_of(&e.key), e.cost, e.queue, e.scheduled());
+        let (hash, cost, queue, scheduled) =
+            (self.hash_of(&e.key), e.cost, e.queue(), e.scheduled());
         let f = e.freq.load(Relaxed) & FREQ_MAX;
+        // The entry's count goes back into the sketch, so the key's history outlives it (its pending
+        // hits too, unless the caller removed it).
+        let f = if cause == Cause::Explicit { 0 } else { f };
+        let (count, ahead) = (e.count().plus(f), e.ahead() || f > 0);
         if scheduled {
             self.wheel.deschedule(&mut self.slab, i);
         }
@@ -268,8 +277,10 @@ impl<K: Hash, V> Shard<K, V> {
         if let Ok(slot) = self.table.find_entry(hash, |&x| x == i) {
             slot.remove();
         }
-        if f > 0 && cause != Cause::Explicit {
-            self.sketch.add(hash, f);
+        if ahead {
+            self.sketch.raise(hash, count);
+            self.sketch.note(f);
+            self.age_if_due();
         }
         self.used -= u64::from(cost);
         self.counts.record(cause);
@@ -285,8 +296,8 @@ impl<K: Hash, V> Shard<K, V> {
         let Some(e) = self.slab.get_mut(h) else {
             return;
         };
-        let (cost, old) = (e.cost, e.queue);
-        e.queue = q;
+        let (cost, old) = (e.cost, e.queue());
+        e.set_queue(q);
         self.slab
             .unlink(&mut self.lists[old as usize], h, Links::Policy, cost);
         self.slab
@@ -304,13 +315,26 @@ impl<K: Hash, V> Shard<K, V> {
         n
     }
 
-    /// Folds entry `h`'s pending hits into the sketch (its reference bit stays).
+    /// Halves the sketch and the counts entries keep of it, once an aging period is over.
+    fn age_if_due(&mut self) {
+        if self.sketch.due(self.table.len()) {
+            self.sketch.halve();
+            for e in self.slab.entries_mut() {
+                e.set_count(e.count().halved(), e.ahead());
+            }
+        }
+    }
+
+    /// Folds entry `h`'s pending hits into its key's count (its reference bit stays). The sketch gets
+    /// them when the entry leaves (see `slab::Meta`); they count towards its aging now.
     fn fold(&mut self, h: u32) {
         let n = self.take_pending(h);
         if n > 0 {
-            if let Some(e) = self.slab.get(h) {
-                self.sketch.add(self.hasher.hash_one(&e.key), n);
+            if let Some(e) = self.slab.get_mut(h) {
+                e.set_count(e.count().plus(n), true);
             }
+            self.sketch.note(n);
+            self.age_if_due();
         }
     }
 
@@ -319,6 +343,7 @@ impl<K: Hash, V> Shard<K, V> {
     fn age(&mut self, h: u32) {
         let n = self.take_pending(h);
         self.sketch.note(n);
+        self.age_if_due();
     }
 
     /// Clears entry `h`'s reference bit; returns whether it was set (a hit since last looked at).
@@ -334,7 +359,7 @@ impl<K: Hash, V> Shard<K, V> {
 
     /// Main's victim, from its probation segment (`main`): the first entry from the head not hit since
     /// last looked at, other than the protected `keep` and the candidate `cand`. Hit probation entries
-    /// fold their hits into the sketch and move to the protected segment; while that is over its share,
+    /// fold their hits into their count and move to the protected segment; while that is over its share,
     /// its head is demoted to probation's tail (folding its hits), or, if hit since last looked at, goes
     /// round again (CLOCK; its hits then only count towards the sketch's aging: folding them there too
     /// moved no replayed cell beyond replay noise, leaving them out of the aging count cost cpp at 100
@@ -392,7 +417,7 @@ impl<K: Hash, V> Shard<K, V> {
         }
     }
 
-    /// Moves the window's oldest entry to main's tail, its hits folded into the sketch and its reference
+    /// Moves the window's oldest entry to main's tail, its hits folded into its count and its reference
     /// bit cleared; returns it.
     fn promote_window_head(&mut self) -> u32 {
         let c = self.lists[W].head;
@@ -435,14 +460,15 @@ impl<K: Hash, V> Shard<K, V> {
                     let (Some(ce), Some(ve)) = (self.slab.get(cand), self.slab.get(v)) else {
                         break;
                     };
-                    let (hc, hv) = (self.hash_of(&ce.key), self.hash_of(&ve.key));
-                    let (ec, ev) = (self.sketch.estimate(hc), self.sketch.estimate(hv));
+                    // The counts the entries keep: no sketch read (see `Meta`).
+                    let (ec, ev) = (ce.count().estimate(), ve.count().estimate());
+                    let near_tie = ec == ev + ADMIT_MARGIN && ec >= 2;
+                    let by_priority = near_tie && {
+                        let (hc, hv) = (self.hash_of(&ce.key), self.hash_of(&ve.key));
+                        tie_priority(hc) > tie_priority(hv)
+                    };
                     // A candidate seen only once (the doorkeeper's bit) never wins a near-tie.
-                    let admit = cand == keep
-                        || ec > ev + ADMIT_MARGIN
-                        || (ec == ev + ADMIT_MARGIN
-                            && ec >= 2
-                            && tie_priority(hc) > tie_priority(hv));
+                    let admit = cand == keep || ec > ev + ADMIT_MARGIN || by_priority;
                     if admit { v } else { cand }
                 }
                 (false, true) => v,
@@ -498,11 +524,12 @@ impl<K: Hash, V> Shard<K, V> {
                 return (outcome, old);
             }
         }
-        // A write of an absent key is an access the sketch must see; a write of a present key is
-        // counted on the entry (`update` bumps its hit counter) and folded in later, which spares the
-        // write path a random access into the sketch.
-        self.sketch.increment(hash);
+        // A write of an absent key is an access the sketch must see (and the new entry starts from the
+        // key's count there); a write of a present key is counted on the entry (`update` bumps its hit
+        // counter) and folded in later, which spares the write path a random access into the sketch.
+        let count = self.sketch.increment(hash);
         let Some(cost) = fits else {
+            self.age_if_due();
             self.counts.record(Cause::Rejected);
             if let Some(out) = out {
                 out.push((key, value, Cause::Rejected));
@@ -510,13 +537,14 @@ impl<K: Hash, V> Shard<K, V> {
             }
             return (Inserted::Rejected, Some((key, value)));
         };
-        let i = self.slab.insert(Entry::new(key, value, cost));
+        let i = self.slab.insert(Entry::new(key, value, cost, count));
         let (slab, hasher) = (&self.slab, &self.hasher);
         self.table.insert_unique(hash, i, |&x| {
             slab.get(x).map_or(0, |e| hasher.hash_one(&e.key))
         });
         self.slab
             .push_back(&mut self.lists[W], i, Links::Policy, cost);
+        self.age_if_due();
         self.used += u64::from(cost);
         if deadline != 0 {
             self.slab.set_deadline(i, deadline);
@@ -554,7 +582,7 @@ impl<K: Hash, V> Shard<K, V> {
         let key = std::mem::replace(&mut e.key, key);
         bump(&e.freq);
         e.cost = cost;
-        let queue = e.queue;
+        let queue = e.queue();
         self.retime(i, deadline);
         let list = &mut self.lists[queue as usize];
         list.cost = list.cost - u64::from(old_cost) + u64::from(cost);
@@ -717,8 +745,8 @@ impl<K: Hash, V> Shard<K, V> {
             }
             while n < list.len {
                 let e = self.slab.get(i).ok_or("list points at a free slot")?;
-                if e.queue != q {
-                    return Err(format!("entry {i} in the {q:?} list says {:?}", e.queue));
+                if e.queue() != q {
+                    return Err(format!("entry {i} in the {q:?} list says {:?}", e.queue()));
                 }
                 if !self.find_index_is(self.hash_of(&e.key), i) {
                     return Err(format!("entry {i} is listed but not in the table"));
@@ -770,5 +798,83 @@ impl<K: Hash, V> Shard<K, V> {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shard() -> (Shard<u64, ()>, u64) {
+        let s = Shard::new(4, 1000, 0, foldhash::fast::RandomState::default());
+        let h = s.hash_of(&7);
+        (s, h)
+    }
+
+    /// Key 7 inserted and hit `hits` times; returns its index.
+    fn hit(s: &mut Shard<u64, ()>, h: u64, hits: usize) -> u32 {
+        s.insert(h, 7, (), 1, 0, 0, None);
+        let i = s.find(h, &7).expect("inserted");
+        for _ in 0..hits {
+            bump(&s.slab.get(i).expect("live").freq);
+        }
+        i
+    }
+
+    #[test]
+    fn an_evicted_entrys_hits_reach_the_sketch() {
+        let (mut s, h) = shard();
+        let i = hit(&mut s, h, 6);
+        assert_eq!(s.sketch.count(h).estimate(), 1, "inserting counts once");
+        s.evict(i, Cause::Size, None);
+        assert_eq!(
+            s.sketch.count(h).estimate(),
+            7,
+            "its 6 hits are written back"
+        );
+    }
+
+    #[test]
+    fn folded_hits_stay_with_the_entry_until_it_leaves() {
+        let (mut s, h) = shard();
+        let i = hit(&mut s, h, 6);
+        s.fold(i);
+        let e = s.slab.get(i).expect("live");
+        assert_eq!(e.count().estimate(), 7);
+        assert!(e.ahead());
+        assert_eq!(
+            s.sketch.count(h).estimate(),
+            1,
+            "the sketch is not written by a fold"
+        );
+        // Explicit removal writes back what was folded, not hits still pending.
+        bump(&s.slab.get(i).expect("live").freq);
+        let _ = s.remove(h, &7, || 0);
+        assert_eq!(s.sketch.count(h).estimate(), 7);
+    }
+
+    #[test]
+    fn halving_halves_entry_counts_too() {
+        let (mut s, h) = shard();
+        let i = hit(&mut s, h, 9);
+        s.fold(i);
+        assert_eq!(s.slab.get(i).map(|e| e.count().estimate()), Some(10));
+        // Fill the rest of the aging period.
+        s.sketch.note(u8::MAX);
+        while !s.sketch.due(s.table.len()) {
+            s.sketch.note(u8::MAX);
+        }
+        s.age_if_due();
+        let kept = s.slab.get(i).map(|e| e.count());
+        assert_eq!(
+            kept,
+            Some(Count {
+                min: 4,
+                door: false
+            }),
+            "9 halves to 4, doorkeeper cleared"
+        );
+        s.evict(i, Cause::Size, None);
+        assert_eq!(s.sketch.count(h).estimate(), 4);
     }
 }

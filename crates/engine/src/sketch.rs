@@ -25,6 +25,50 @@ const MAX: u64 = 15;
 /// Words in a block: one cache line, `COUNTER_WORDS` words of counters, then doorkeeper bits.
 const BLOCK_WORDS: usize = 8;
 
+/// What the sketch holds for one key: its smallest counter and whether its doorkeeper bits are set.
+/// Entries keep the count of their key (see `slab::Meta`), so the policy compares candidate and victim
+/// without reading the sketch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Count {
+    /// The smallest of the key's counters (0..=15).
+    pub(crate) min: u8,
+    /// Whether the key was seen since the last halving (its doorkeeper bits are set).
+    pub(crate) door: bool,
+}
+
+impl Count {
+    /// Estimated occurrences (0..=16): the counter, plus one for the doorkeeper.
+    #[inline]
+    pub(crate) fn estimate(self) -> u64 {
+        u64::from(self.min) + u64::from(self.door)
+    }
+
+    /// The count after `n` more occurrences, as [`Sketch::add`] would make it: the first since the last
+    /// halving opens the doorkeeper, the rest raise the counter (saturating).
+    #[inline]
+    pub(crate) fn plus(self, n: u8) -> Count {
+        let mut n = n;
+        let mut door = self.door;
+        if n > 0 && !door {
+            door = true;
+            n -= 1;
+        }
+        Count {
+            min: self.min.saturating_add(n).min(MAX as u8),
+            door,
+        }
+    }
+
+    /// The count after a halving: counters halve, doorkeepers are cleared.
+    #[inline]
+    pub(crate) fn halved(self) -> Count {
+        Count {
+            min: self.min >> 1,
+            door: false,
+        }
+    }
+}
+
 /// Frequency sketch of one shard.
 pub(crate) struct Sketch {
     /// The blocks, from `offset` on. Allocated zeroed, so pages no key has touched yet take no memory,
@@ -84,7 +128,7 @@ impl Sketch {
     }
 
     /// Block `b`'s words.
-    #[inline]
+    #[cfg(test)]
     fn block(&self, b: usize) -> Option<&[u64; BLOCK_WORDS]> {
         self.words
             .get(self.offset + b * BLOCK_WORDS..)?
@@ -130,62 +174,105 @@ impl Sketch {
         door.iter().all(|&(w, m)| words[w] & m != 0)
     }
 
-    /// Records one occurrence of the key with hash `hash`.
+    /// Records one occurrence of the key with hash `hash`; returns the key's count after it.
     #[inline]
-    pub(crate) fn increment(&mut self, hash: u64) {
-        self.add(hash, 1);
+    pub(crate) fn increment(&mut self, hash: u64) -> Count {
+        self.add(hash, 1)
     }
 
-    /// Records `n` occurrences (hits counted lazily by an entry, folded in when the policy looks at it).
-    /// The first occurrence since the last halving only sets the doorkeeper.
-    pub(crate) fn add(&mut self, hash: u64, n: u8) {
-        if n == 0 {
-            return;
-        }
+    /// Records `n` occurrences (hits counted lazily by an entry, folded in when the policy looks at it)
+    /// and returns the key's count after them. The first occurrence since the last halving only sets
+    /// the doorkeeper. The caller checks [`Sketch::due`] afterwards.
+    pub(crate) fn add(&mut self, hash: u64, n: u8) -> Count {
         let p = self.place(mix(hash));
-        if let Some(words) = self.block_mut(p.block) {
-            let mut n = u64::from(n);
-            if !Self::door_open(words, &p.door) {
-                for &(w, m) in &p.door {
-                    words[w] |= m;
-                }
-                n -= 1;
+        let Some(words) = self.block_mut(p.block) else {
+            return Count::default();
+        };
+        let mut left = u64::from(n);
+        if left > 0 && !Self::door_open(words, &p.door) {
+            for &(w, m) in &p.door {
+                words[w] |= m;
             }
-            if n > 0 {
-                // Conservative update: raise each counter to at least `min + n`.
-                let min = Self::min_count(words, &p.counters);
-                let target = (min + n).min(MAX);
-                for &(w, s) in &p.counters {
-                    let c = (words[w] >> s) & MAX;
-                    if c < target {
-                        words[w] += (target - c) << s;
-                    }
-                }
-            }
+            left -= 1;
         }
+        let mut min = Self::min_count(words, &p.counters);
+        if left > 0 {
+            // Conservative update: raise each counter to at least `min + n`.
+            let target = (min + left).min(MAX);
+            for &(w, s) in &p.counters {
+                let c = (words[w] >> s) & MAX;
+                if c < target {
+                    words[w] += (target - c) << s;
+                }
+            }
+            min = target;
+        }
+        let count = Count {
+            min: min as u8,
+            door: Self::door_open(words, &p.door),
+        };
         self.note(n);
+        count
     }
 
-    /// Counts `n` occurrences towards the aging period without recording them.
+    /// Writes back a count kept outside the sketch (by a cached entry, see `slab::Meta`): opens the key's
+    /// doorkeeper if `c` has it open and raises its counters to at least `c.min`. Occurrences were
+    /// already counted towards aging when they were added to `c` ([`Sketch::note`]).
+    pub(crate) fn raise(&mut self, hash: u64, c: Count) {
+        let p = self.place(mix(hash));
+        let Some(words) = self.block_mut(p.block) else {
+            return;
+        };
+        if c.door {
+            for &(w, m) in &p.door {
+                words[w] |= m;
+            }
+        }
+        let target = u64::from(c.min).min(MAX);
+        for &(w, s) in &p.counters {
+            let v = (words[w] >> s) & MAX;
+            if v < target {
+                words[w] += (target - v) << s;
+            }
+        }
+    }
+
+    /// Counts `n` occurrences towards the aging period without recording them. The caller checks
+    /// [`Sketch::due`] afterwards.
     pub(crate) fn note(&mut self, n: u8) {
         self.additions += u64::from(n);
-        if self.additions >= self.sample {
-            self.halve();
+    }
+
+    /// Whether the sketch should be halved: one aging period of additions has passed, and at least as
+    /// many as `entries` (the entries whose counts the caller halves with it, so that work stays O(1)
+    /// per addition however small the sketch is configured).
+    #[inline]
+    pub(crate) fn due(&self, entries: usize) -> bool {
+        self.additions >= self.sample.max(entries as u64)
+    }
+
+    /// The key's count (the policy reads the copies entries keep; this is for checking them).
+    #[cfg(test)]
+    pub(crate) fn count(&self, hash: u64) -> Count {
+        let p = self.place(mix(hash));
+        let Some(words) = self.block(p.block) else {
+            return Count::default();
+        };
+        Count {
+            min: Self::min_count(words, &p.counters) as u8,
+            door: Self::door_open(words, &p.door),
         }
     }
 
     /// Estimated occurrences of the key (0..=16) since about the last halving.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn estimate(&self, hash: u64) -> u64 {
-        let p = self.place(mix(hash));
-        let Some(words) = self.block(p.block) else {
-            return 0;
-        };
-        Self::min_count(words, &p.counters) + u64::from(Self::door_open(words, &p.door))
+        self.count(hash).estimate()
     }
 
-    /// Halves every counter and clears the doorkeeper: popularity ages.
-    fn halve(&mut self) {
+    /// Halves every counter and clears the doorkeeper: popularity ages. Entries' counts are halved
+    /// with it by the caller ([`Count::halved`]).
+    pub(crate) fn halve(&mut self) {
         let start = self.offset;
         let end = start + self.blocks as usize * BLOCK_WORDS;
         for words in self.words[start..end].chunks_exact_mut(BLOCK_WORDS) {
@@ -235,10 +322,49 @@ mod tests {
         let mut k = 1000u64;
         while s.estimate(7) >= 9 && k < 3000 {
             s.increment(k);
+            if s.due(0) {
+                s.halve();
+            }
             k += 1;
         }
         let est = s.estimate(7);
         assert!(est <= 5, "after halving the count is about half, got {est}");
+    }
+
+    #[test]
+    fn an_entrys_count_follows_the_sketch() {
+        // `Count::plus` must predict what `Sketch::add` does to a key (no collisions here), including
+        // the doorkeeper, saturation, and counting again after a halving.
+        let mut s = Sketch::new(1 << 12);
+        let mut kept = Count::default();
+        for (step, n) in [1u8, 0, 3, 1, 15, 2, 0, 1].into_iter().enumerate() {
+            kept = kept.plus(n);
+            assert_eq!(s.add(99, n), kept, "step {step}: add {n}");
+            assert_eq!(s.count(99), kept);
+            if step == 3 {
+                s.halve();
+                kept = kept.halved();
+                assert_eq!(s.count(99), kept, "halving");
+            }
+        }
+        assert_eq!(kept.estimate(), 16, "saturated counter plus the doorkeeper");
+    }
+
+    #[test]
+    fn raise_writes_back_a_count_ahead() {
+        let mut s = Sketch::new(1 << 12);
+        s.increment(5);
+        s.raise(5, Count { min: 9, door: true });
+        assert_eq!(s.estimate(5), 10);
+        // Never lowers a count.
+        s.raise(
+            5,
+            Count {
+                min: 2,
+                door: false,
+            },
+        );
+        assert_eq!(s.estimate(5), 10);
     }
 
     #[test]

@@ -8,7 +8,10 @@
 //! `u64` key and a `Bytes` value), so more of the hot entries stay in the CPU caches, and a lookup of an
 //! entry without a deadline reads nothing else.
 
+use std::num::NonZeroU8;
 use std::sync::atomic::AtomicU8;
+
+use crate::sketch::Count;
 
 /// The "no entry" index.
 pub(crate) const NIL: u32 = u32::MAX;
@@ -33,6 +36,63 @@ pub(crate) enum Queue {
     Protected,
 }
 
+/// An entry's policy state in one byte: its queue (bits 0-1, stored as 1..=3 so the byte is never zero
+/// and `Option<Entry>` keeps a niche), the frequency count of its key (bits 2-5: the smallest counter;
+/// bit 6: the doorkeeper) and whether that count is ahead of the sketch (bit 7).
+///
+/// While a key is cached, the entry's count stands in for the sketch's: it is read from the sketch
+/// when the key is inserted, the entry's hits are added to it when they are folded, it is halved with
+/// the sketch, and it is written back into the sketch (if ahead of it) when the entry leaves. So the
+/// policy compares a candidate with a victim, and folds hits, without touching the sketch, whose line
+/// for a key is usually a cache miss: the sketch is read once per inserted key and written once per
+/// evicted entry that was hit. What the entry's count leaves out is other keys' collisions in the
+/// sketch, which only ever inflate a count.
+#[derive(Clone, Copy)]
+pub(crate) struct Meta(NonZeroU8);
+
+impl Meta {
+    const QUEUE: u8 = 0b11;
+    const MIN_SHIFT: u32 = 2;
+    const DOOR: u8 = 0x40;
+    const AHEAD: u8 = 0x80;
+
+    /// Queue `q` with count `c`, `ahead` of the sketch or not.
+    #[inline]
+    pub(crate) fn new(q: Queue, c: Count, ahead: bool) -> Self {
+        let bits = (q as u8 + 1)
+            | ((c.min & 15) << Self::MIN_SHIFT)
+            | if c.door { Self::DOOR } else { 0 }
+            | if ahead { Self::AHEAD } else { 0 };
+        Meta(NonZeroU8::new(bits).unwrap_or(NonZeroU8::MIN))
+    }
+
+    /// Whether the count holds occurrences the sketch has not been given yet.
+    #[inline]
+    pub(crate) fn ahead(self) -> bool {
+        self.0.get() & Self::AHEAD != 0
+    }
+
+    /// The queue the entry is in.
+    #[inline]
+    pub(crate) fn queue(self) -> Queue {
+        match self.0.get() & Self::QUEUE {
+            1 => Queue::Window,
+            2 => Queue::Main,
+            _ => Queue::Protected,
+        }
+    }
+
+    /// The sketch's count for the entry's key.
+    #[inline]
+    pub(crate) fn count(self) -> Count {
+        let b = self.0.get();
+        Count {
+            min: (b >> Self::MIN_SHIFT) & 15,
+            door: b & Self::DOOR != 0,
+        }
+    }
+}
+
 /// `Entry::bucket` of an entry without a deadline.
 pub(crate) const NO_DEADLINE: u16 = u16::MAX;
 /// `Entry::bucket` of an entry with a deadline that is not in the timer wheel (found due, waiting to be
@@ -45,7 +105,8 @@ pub(crate) struct Entry<K, V> {
     pub(crate) key: K,
     /// Hits since the policy last looked at this entry (saturating); written under the read lock.
     pub(crate) freq: AtomicU8,
-    pub(crate) queue: Queue,
+    /// Queue and sketch count.
+    pub(crate) meta: Meta,
     /// Timer-wheel bucket, or [`UNSCHEDULED`] / [`NO_DEADLINE`].
     pub(crate) bucket: u16,
     pub(crate) cost: u32,
@@ -55,17 +116,48 @@ pub(crate) struct Entry<K, V> {
 }
 
 impl<K, V> Entry<K, V> {
-    /// A new entry without a deadline, in no list.
-    pub(crate) fn new(key: K, value: V, cost: u32) -> Self {
+    /// A new entry without a deadline, in no list (its queue says window), whose key the sketch counts
+    /// `count`.
+    pub(crate) fn new(key: K, value: V, cost: u32, count: Count) -> Self {
         Entry {
             key,
             freq: AtomicU8::new(0),
-            queue: Queue::Window,
+            meta: Meta::new(Queue::Window, count, false),
             bucket: NO_DEADLINE,
             cost,
             value,
             links: [NIL; 2],
         }
+    }
+
+    /// The queue the entry is in.
+    #[inline]
+    pub(crate) fn queue(&self) -> Queue {
+        self.meta.queue()
+    }
+
+    /// Moves the entry to queue `q` (its lists are the caller's business).
+    #[inline]
+    pub(crate) fn set_queue(&mut self, q: Queue) {
+        self.meta = Meta::new(q, self.meta.count(), self.meta.ahead());
+    }
+
+    /// The sketch's count for the entry's key.
+    #[inline]
+    pub(crate) fn count(&self) -> Count {
+        self.meta.count()
+    }
+
+    /// Sets the count of the entry's key; `ahead` when it now holds occurrences the sketch lacks.
+    #[inline]
+    pub(crate) fn set_count(&mut self, c: Count, ahead: bool) {
+        self.meta = Meta::new(self.meta.queue(), c, ahead);
+    }
+
+    /// Whether the entry's count holds occurrences the sketch lacks.
+    #[inline]
+    pub(crate) fn ahead(&self) -> bool {
+        self.meta.ahead()
     }
 
     /// Whether the entry has a deadline.
@@ -161,6 +253,11 @@ impl<K, V> Slab<K, V> {
     #[inline]
     pub(crate) fn get_mut(&mut self, i: u32) -> Option<&mut Entry<K, V>> {
         self.slots.get_mut(i as usize)?.as_mut()
+    }
+
+    /// Every live entry, mutably.
+    pub(crate) fn entries_mut(&mut self) -> impl Iterator<Item = &mut Entry<K, V>> {
+        self.slots.iter_mut().flatten()
     }
 
     /// Number of slots (live or free): the range of valid indices.

@@ -192,6 +192,7 @@ impl Wheel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sketch::Count;
     use crate::slab::Entry;
 
     /// A slab of `n` entries with deadlines `deadline(i)`, all scheduled in a wheel created at time 0.
@@ -199,7 +200,7 @@ mod tests {
         let mut slab = Slab::new();
         let mut wheel = Wheel::new(0);
         for k in 0..n {
-            let i = slab.insert(Entry::new(k, (), 1));
+            let i = slab.insert(Entry::new(k, (), 1, Count::default()));
             slab.set_deadline(i, deadline(k));
             wheel.schedule(&mut slab, i);
         }
