@@ -38,7 +38,12 @@ impl Default for SystemClock {
 impl Clock for SystemClock {
     #[inline]
     fn now_nanos(&self) -> u64 {
-        u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        // Seconds and nanoseconds rather than `as_nanos` (a u128): this runs on every read of an entry
+        // with a deadline. Overflows after 584 years of uptime.
+        let d = Instant::now().saturating_duration_since(self.origin);
+        d.as_secs()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(d.subsec_nanos()))
     }
 }
 
