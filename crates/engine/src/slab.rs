@@ -99,8 +99,13 @@ pub(crate) const NO_DEADLINE: u16 = u16::MAX;
 /// reclaimed). Buckets below this are wheel buckets.
 pub(crate) const UNSCHEDULED: u16 = u16::MAX - 1;
 
-/// One cached entry and its bookkeeping. (Not `repr(C)`: that costs `Option<Entry>` its niche, 8
-/// bytes per entry, measured.)
+/// One cached entry and its bookkeeping. `repr(C)` keeps what a lookup reads (key, hit counter, timer
+/// bucket, then the value) together at the start and the policy links at the end: left to the compiler,
+/// the value came first and the key last, so a lookup read the whole entry, and with entries 56 bytes
+/// apart more of them crossed a cache line (callgrind, 1M keys, reads: 3.92 L1 misses per hit, 3.72 with
+/// this order; 10M-key writes 6.33 per write, 6.06). `Option<Entry>` still needs no tag: `meta` is never
+/// zero.
+#[repr(C)]
 pub(crate) struct Entry<K, V> {
     pub(crate) key: K,
     /// Hits since the policy last looked at this entry (saturating); written under the read lock.
@@ -387,5 +392,33 @@ impl<K, V> Slab<K, V> {
             Links::Policy => self.get(i).map_or(NIL, |e| e.links[1]),
             Links::Timer => self.timers.get(i as usize).map_or(NIL, |t| t.links[1]),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Entry;
+
+    /// Stand-in for `bytes::Bytes` (the engine does not depend on it): four words, one a reference.
+    #[allow(dead_code)]
+    struct BytesLike {
+        ptr: *const u8,
+        len: usize,
+        data: std::sync::atomic::AtomicPtr<()>,
+        vtable: &'static u8,
+    }
+
+    #[test]
+    fn an_entry_keeps_its_size_and_a_lookup_reads_one_span() {
+        type E = Entry<u64, BytesLike>;
+        // `Option<Entry>` uses the queue byte's niche: no tag word.
+        assert_eq!(std::mem::size_of::<Option<E>>(), 56);
+        assert_eq!(std::mem::size_of::<Option<Entry<[u8; 16], ()>>>(), 32);
+        // What a lookup reads (key, hit counter, timer bucket, value) lies in the first 48 bytes, the
+        // policy links after them.
+        assert_eq!(std::mem::offset_of!(E, key), 0);
+        assert!(std::mem::offset_of!(E, freq) < 16 && std::mem::offset_of!(E, bucket) < 16);
+        assert_eq!(std::mem::offset_of!(E, value), 16);
+        assert_eq!(std::mem::offset_of!(E, links), 48);
     }
 }
