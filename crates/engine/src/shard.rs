@@ -19,9 +19,7 @@ use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 
 use hashbrown::HashTable;
 
-#[cfg(test)]
-use crate::sketch::Count;
-use crate::sketch::Sketch;
+use crate::sketch::{Count, Sketch};
 use crate::slab::{Entry, Links, List, NIL, Queue, Slab, UNSCHEDULED};
 use crate::stats::{Cause, Counts};
 use crate::wheel::Wheel;
@@ -63,6 +61,11 @@ const P: usize = Queue::Protected as usize;
 /// Saturation of the per-entry hit counter.
 const FREQ_MAX: u8 = 15;
 
+/// Slots the halving walk advances per sketch addition (see `Shard::aging`). After a halving, the next
+/// one is at least `slots / 2` additions away (the sketch halves its addition count and waits for as
+/// many as the shard has slots), so 4 per addition finishes the walk with half the period to spare.
+const WALK_PACE: usize = 4;
+
 /// Expired entries one write reclaims at most (see [`Shard::expire`]): more than the one entry a write
 /// can add, so a backlog shrinks, and few enough that a mass expiry does not stall a write. A write that
 /// needs room takes it from entries waiting to be reclaimed before evicting a live one.
@@ -85,6 +88,14 @@ pub(crate) struct Shard<K, V> {
     /// The cache's hasher: entries do not store their hash, it is recomputed from the key when the
     /// policy needs it (8 bytes less per entry).
     hasher: foldhash::fast::RandomState,
+    /// Parity of the sketch halvings so far. An entry whose [`Entry::epoch`] differs holds a count from
+    /// before the last halving, and [`Shard::count_of`] halves it when read.
+    epoch: bool,
+    /// The halving walk: slots below this have been brought to the current epoch. It advances
+    /// [`WALK_PACE`] slots per sketch addition, so it is done well before the next halving (which
+    /// comes after at least half as many additions as there are slots): the counts entries keep are
+    /// halved a few at a time, not in one pause.
+    aging: usize,
 }
 
 /// What an insert did.
@@ -136,6 +147,8 @@ impl<K, V> Shard<K, V> {
             due: Vec::new(),
             due_at: 0,
             hasher,
+            epoch: false,
+            aging: 0,
         }
     }
 }
@@ -249,7 +262,7 @@ impl<K: Hash, V> Shard<K, V> {
     /// unscheduled entry expired by `due_at` is still ours to reclaim.
     fn reclaim_one_due(&mut self, mut out: Sink<'_, K, V>) -> bool {
         while let Some(i) = self.due.pop() {
-            let still_due = self.slab.get(i).is_some_and(|e| e.bucket == UNSCHEDULED)
+            let still_due = self.slab.get(i).is_some_and(|e| e.bucket() == UNSCHEDULED)
                 && self.expired(i, self.due_at);
             if still_due {
                 self.evict(i, Cause::Expired, out.as_deref_mut());
@@ -268,7 +281,7 @@ impl<K: Hash, V> Shard<K, V> {
         // The entry's count goes back into the sketch, so the key's history outlives it (its pending
         // hits too, unless the caller removed it).
         let f = if cause == Cause::Explicit { 0 } else { f };
-        let (count, ahead) = (e.count().plus(f), e.ahead() || f > 0);
+        let (count, ahead) = (self.count_of(e).plus(f), e.ahead() || f > 0);
         if scheduled {
             self.wheel.deschedule(&mut self.slab, i);
         }
@@ -280,7 +293,7 @@ impl<K: Hash, V> Shard<K, V> {
         if ahead {
             self.sketch.raise(hash, count);
             self.sketch.note(f);
-            self.age_if_due();
+            self.aged(f);
         }
         self.used -= u64::from(cost);
         self.counts.record(cause);
@@ -315,14 +328,46 @@ impl<K: Hash, V> Shard<K, V> {
         n
     }
 
-    /// Halves the sketch and the counts entries keep of it, once an aging period is over.
-    fn age_if_due(&mut self) {
-        if self.sketch.due(self.table.len()) {
+    /// The count entry `e` keeps of its key, as of now: halved once if the sketch was halved since it was
+    /// set and the halving walk has not reached it yet.
+    #[inline]
+    fn count_of(&self, e: &Entry<K, V>) -> Count {
+        if e.epoch() == self.epoch {
+            e.count()
+        } else {
+            e.count().halved()
+        }
+    }
+
+    /// Bookkeeping after `n` additions to the sketch: moves the halving walk on, and once the aging
+    /// period is over, halves the sketch and starts a new walk over the entries' counts.
+    fn aged(&mut self, n: u8) {
+        if self.aging < self.slab.slots() {
+            self.walk(WALK_PACE * usize::from(n));
+        }
+        if self.sketch.due(self.slab.slots()) {
+            // Reached only if additions outran the walk (it is normally long done): finish it, so no
+            // count is two halvings behind.
+            self.walk(usize::MAX);
             self.sketch.halve();
-            for e in self.slab.entries_mut() {
-                e.set_count(e.count().halved(), e.ahead());
+            self.epoch = !self.epoch;
+            self.aging = 0;
+        }
+    }
+
+    /// Brings the counts of up to `steps` slots from the walk's position to the current epoch.
+    fn walk(&mut self, steps: usize) {
+        let end = self.aging.saturating_add(steps).min(self.slab.slots());
+        let epoch = self.epoch;
+        for i in self.aging..end {
+            if let Some(e) = self.slab.get_mut(i as u32) {
+                if e.epoch() != epoch {
+                    let (c, ahead) = (e.count().halved(), e.ahead());
+                    e.set_count(c, ahead, epoch);
+                }
             }
         }
+        self.aging = end;
     }
 
     /// Folds entry `h`'s pending hits into its key's count (its reference bit stays). The sketch gets
@@ -330,11 +375,14 @@ impl<K: Hash, V> Shard<K, V> {
     fn fold(&mut self, h: u32) {
         let n = self.take_pending(h);
         if n > 0 {
-            if let Some(e) = self.slab.get_mut(h) {
-                e.set_count(e.count().plus(n), true);
+            let epoch = self.epoch;
+            if let Some(c) = self.slab.get(h).map(|e| self.count_of(e).plus(n)) {
+                if let Some(e) = self.slab.get_mut(h) {
+                    e.set_count(c, true, epoch);
+                }
             }
             self.sketch.note(n);
-            self.age_if_due();
+            self.aged(n);
         }
     }
 
@@ -343,7 +391,7 @@ impl<K: Hash, V> Shard<K, V> {
     fn age(&mut self, h: u32) {
         let n = self.take_pending(h);
         self.sketch.note(n);
-        self.age_if_due();
+        self.aged(n);
     }
 
     /// Clears entry `h`'s reference bit; returns whether it was set (a hit since last looked at).
@@ -461,7 +509,7 @@ impl<K: Hash, V> Shard<K, V> {
                         break;
                     };
                     // The counts the entries keep: no sketch read (see `Meta`).
-                    let (ec, ev) = (ce.count().estimate(), ve.count().estimate());
+                    let (ec, ev) = (self.count_of(ce).estimate(), self.count_of(ve).estimate());
                     let near_tie = ec == ev + ADMIT_MARGIN && ec >= 2;
                     let by_priority = near_tie && {
                         let (hc, hv) = (self.hash_of(&ce.key), self.hash_of(&ve.key));
@@ -529,7 +577,7 @@ impl<K: Hash, V> Shard<K, V> {
         // counter) and folded in later, which spares the write path a random access into the sketch.
         let count = self.sketch.increment(hash);
         let Some(cost) = fits else {
-            self.age_if_due();
+            self.aged(1);
             self.counts.record(Cause::Rejected);
             if let Some(out) = out {
                 out.push((key, value, Cause::Rejected));
@@ -537,14 +585,16 @@ impl<K: Hash, V> Shard<K, V> {
             }
             return (Inserted::Rejected, Some((key, value)));
         };
-        let i = self.slab.insert(Entry::new(key, value, cost, count));
+        let i = self
+            .slab
+            .insert(Entry::new(key, value, cost, count, self.epoch));
         let (slab, hasher) = (&self.slab, &self.hasher);
         self.table.insert_unique(hash, i, |&x| {
             slab.get(x).map_or(0, |e| hasher.hash_one(&e.key))
         });
         self.slab
             .push_back(&mut self.lists[W], i, Links::Policy, cost);
-        self.age_if_due();
+        self.aged(1);
         self.used += u64::from(cost);
         if deadline != 0 {
             self.slab.set_deadline(i, deadline);
@@ -686,6 +736,7 @@ impl<K: Hash, V> Shard<K, V> {
         self.sketch.clear();
         self.lists = [List::default(); 3];
         self.used = 0;
+        self.aging = 0;
         n
     }
 
@@ -776,6 +827,9 @@ impl<K: Hash, V> Shard<K, V> {
         let mut scheduled = 0;
         for i in 0..self.slab.slots() {
             if let Some(e) = self.slab.get(i as u32) {
+                if i < self.aging && e.epoch() != self.epoch {
+                    return Err(format!("entry {i} is behind the halving walk"));
+                }
                 if e.timed() && self.slab.deadline(i as u32) == 0 {
                     return Err(format!("entry {i} is timed without a deadline"));
                 }
@@ -853,21 +907,25 @@ mod tests {
         assert_eq!(s.sketch.count(h).estimate(), 7);
     }
 
+    /// Adds to the sketch's aging count until it halves (the walk keeps pace meanwhile).
+    fn halve_once(s: &mut Shard<u64, ()>) {
+        let epoch = s.epoch;
+        while s.epoch == epoch {
+            s.sketch.note(1);
+            s.aged(1);
+        }
+    }
+
     #[test]
     fn halving_halves_entry_counts_too() {
         let (mut s, h) = shard();
         let i = hit(&mut s, h, 9);
         s.fold(i);
-        assert_eq!(s.slab.get(i).map(|e| e.count().estimate()), Some(10));
-        // Fill the rest of the aging period.
-        s.sketch.note(u8::MAX);
-        while !s.sketch.due(s.table.len()) {
-            s.sketch.note(u8::MAX);
-        }
-        s.age_if_due();
-        let kept = s.slab.get(i).map(|e| e.count());
+        let kept = |s: &Shard<u64, ()>| s.slab.get(i).map(|e| s.count_of(e));
+        assert_eq!(kept(&s).map(Count::estimate), Some(10));
+        halve_once(&mut s);
         assert_eq!(
-            kept,
+            kept(&s),
             Some(Count {
                 min: 4,
                 door: false
@@ -876,5 +934,49 @@ mod tests {
         );
         s.evict(i, Cause::Size, None);
         assert_eq!(s.sketch.count(h).estimate(), 4);
+    }
+
+    #[test]
+    fn the_halving_walk_halves_each_count_once() {
+        let mut s: Shard<u64, ()> =
+            Shard::new(1000, 100, 0, foldhash::fast::RandomState::default());
+        for k in 0..200u64 {
+            let h = s.hash_of(&k);
+            s.insert(h, k, (), 1, 0, 0, None);
+            let i = s.find(h, &k).expect("inserted");
+            for _ in 0..8 {
+                bump(&s.slab.get(i).expect("live").freq);
+            }
+            s.fold(i);
+        }
+        let before: Vec<(u64, Count)> = (0..200u64)
+            .filter_map(|k| {
+                let i = s.find(s.hash_of(&k), &k)?;
+                Some((k, s.count_of(s.slab.get(i)?)))
+            })
+            .collect();
+        halve_once(&mut s);
+        assert!(
+            s.aging < s.slab.slots(),
+            "the walk is spread over later additions"
+        );
+        // Read before and after the walk reaches them: halved exactly once either way.
+        for step in 0..2 {
+            for &(k, c) in &before {
+                let i = s.find(s.hash_of(&k), &k).expect("still cached");
+                let now = s.slab.get(i).map(|e| s.count_of(e));
+                assert_eq!(
+                    now,
+                    Some(c.halved()),
+                    "key {k}, {} walk",
+                    ["during", "after"][step]
+                );
+            }
+            while s.aging < s.slab.slots() {
+                s.sketch.note(1);
+                s.aged(1);
+            }
+            s.check().expect("invariants");
+        }
     }
 }

@@ -42,7 +42,7 @@ pub(crate) enum Queue {
 ///
 /// While a key is cached, the entry's count stands in for the sketch's: it is read from the sketch
 /// when the key is inserted, the entry's hits are added to it when they are folded, it is halved with
-/// the sketch, and it is written back into the sketch (if ahead of it) when the entry leaves. So the
+/// the sketch (lazily: see `Entry::epoch` and `Shard::count_of`), and it is written back into the sketch (if ahead of it) when the entry leaves. So the
 /// policy compares a candidate with a victim, and folds hits, without touching the sketch, whose line
 /// for a key is usually a cache miss: the sketch is read once per inserted key and written once per
 /// evicted entry that was hit. What the entry's count leaves out is other keys' collisions in the
@@ -93,11 +93,14 @@ impl Meta {
     }
 }
 
-/// `Entry::bucket` of an entry without a deadline.
-pub(crate) const NO_DEADLINE: u16 = u16::MAX;
-/// `Entry::bucket` of an entry with a deadline that is not in the timer wheel (found due, waiting to be
-/// reclaimed). Buckets below this are wheel buckets.
-pub(crate) const UNSCHEDULED: u16 = u16::MAX - 1;
+/// [`Entry::bucket`] of an entry without a deadline.
+pub(crate) const NO_DEADLINE: u16 = 0x7FFF;
+/// [`Entry::bucket`] of an entry with a deadline that is not in the timer wheel (found due, waiting to
+/// be reclaimed). Buckets below this are wheel buckets.
+pub(crate) const UNSCHEDULED: u16 = 0x7FFE;
+/// The bits of `Entry::timer` that hold the bucket; the top bit is the entry's aging epoch.
+const BUCKET_BITS: u16 = 0x7FFF;
+const EPOCH_BIT: u16 = 0x8000;
 
 /// One cached entry and its bookkeeping. `repr(C)` keeps what a lookup reads (key, hit counter, timer
 /// bucket, then the value) together at the start and the policy links at the end: left to the compiler,
@@ -112,8 +115,10 @@ pub(crate) struct Entry<K, V> {
     pub(crate) freq: AtomicU8,
     /// Queue and sketch count.
     pub(crate) meta: Meta,
-    /// Timer-wheel bucket, or [`UNSCHEDULED`] / [`NO_DEADLINE`].
-    pub(crate) bucket: u16,
+    /// Timer-wheel bucket, or [`UNSCHEDULED`] / [`NO_DEADLINE`] (low 15 bits; [`Entry::bucket`]), and
+    /// the parity of the sketch halvings the entry's count has been brought up to (top bit;
+    /// [`Entry::epoch`]).
+    timer: u16,
     pub(crate) cost: u32,
     pub(crate) value: V,
     /// Policy list `[prev, next]`.
@@ -122,13 +127,13 @@ pub(crate) struct Entry<K, V> {
 
 impl<K, V> Entry<K, V> {
     /// A new entry without a deadline, in no list (its queue says window), whose key the sketch counts
-    /// `count`.
-    pub(crate) fn new(key: K, value: V, cost: u32, count: Count) -> Self {
+    /// `count` in aging epoch `epoch`.
+    pub(crate) fn new(key: K, value: V, cost: u32, count: Count, epoch: bool) -> Self {
         Entry {
             key,
             freq: AtomicU8::new(0),
             meta: Meta::new(Queue::Window, count, false),
-            bucket: NO_DEADLINE,
+            timer: NO_DEADLINE | if epoch { EPOCH_BIT } else { 0 },
             cost,
             value,
             links: [NIL; 2],
@@ -147,16 +152,37 @@ impl<K, V> Entry<K, V> {
         self.meta = Meta::new(q, self.meta.count(), self.meta.ahead());
     }
 
-    /// The sketch's count for the entry's key.
+    /// The count of the entry's key as last set, in epoch [`Entry::epoch`] (the shard halves it once if
+    /// the sketch has been halved since).
     #[inline]
     pub(crate) fn count(&self) -> Count {
         self.meta.count()
     }
 
-    /// Sets the count of the entry's key; `ahead` when it now holds occurrences the sketch lacks.
+    /// Sets the count of the entry's key as of aging epoch `epoch`; `ahead` when it now holds
+    /// occurrences the sketch lacks.
     #[inline]
-    pub(crate) fn set_count(&mut self, c: Count, ahead: bool) {
+    pub(crate) fn set_count(&mut self, c: Count, ahead: bool, epoch: bool) {
         self.meta = Meta::new(self.meta.queue(), c, ahead);
+        self.timer = (self.timer & BUCKET_BITS) | if epoch { EPOCH_BIT } else { 0 };
+    }
+
+    /// The parity of the sketch halvings the entry's count reflects.
+    #[inline]
+    pub(crate) fn epoch(&self) -> bool {
+        self.timer & EPOCH_BIT != 0
+    }
+
+    /// The timer-wheel bucket, or [`UNSCHEDULED`] / [`NO_DEADLINE`].
+    #[inline]
+    pub(crate) fn bucket(&self) -> u16 {
+        self.timer & BUCKET_BITS
+    }
+
+    /// Sets the timer-wheel bucket (or [`UNSCHEDULED`] / [`NO_DEADLINE`]); the epoch stays.
+    #[inline]
+    pub(crate) fn set_bucket(&mut self, b: u16) {
+        self.timer = (self.timer & EPOCH_BIT) | (b & BUCKET_BITS);
     }
 
     /// Whether the entry's count holds occurrences the sketch lacks.
@@ -168,13 +194,13 @@ impl<K, V> Entry<K, V> {
     /// Whether the entry has a deadline.
     #[inline]
     pub(crate) fn timed(&self) -> bool {
-        self.bucket != NO_DEADLINE
+        self.bucket() != NO_DEADLINE
     }
 
     /// Whether the entry is in a timer-wheel bucket.
     #[inline]
     pub(crate) fn scheduled(&self) -> bool {
-        self.bucket < UNSCHEDULED
+        self.bucket() < UNSCHEDULED
     }
 }
 
@@ -260,11 +286,6 @@ impl<K, V> Slab<K, V> {
         self.slots.get_mut(i as usize)?.as_mut()
     }
 
-    /// Every live entry, mutably.
-    pub(crate) fn entries_mut(&mut self) -> impl Iterator<Item = &mut Entry<K, V>> {
-        self.slots.iter_mut().flatten()
-    }
-
     /// Number of slots (live or free): the range of valid indices.
     pub(crate) fn slots(&self) -> usize {
         self.slots.len()
@@ -316,10 +337,10 @@ impl<K, V> Slab<K, V> {
         };
         debug_assert!(!e.scheduled(), "deadline changed while in the wheel");
         if deadline == 0 {
-            e.bucket = NO_DEADLINE;
+            e.set_bucket(NO_DEADLINE);
             return;
         }
-        e.bucket = UNSCHEDULED;
+        e.set_bucket(UNSCHEDULED);
         let at = i as usize;
         if self.timers.len() <= at {
             let len = self.slots.len().max(at + 1);
@@ -417,7 +438,7 @@ mod tests {
         // What a lookup reads (key, hit counter, timer bucket, value) lies in the first 48 bytes, the
         // policy links after them.
         assert_eq!(std::mem::offset_of!(E, key), 0);
-        assert!(std::mem::offset_of!(E, freq) < 16 && std::mem::offset_of!(E, bucket) < 16);
+        assert!(std::mem::offset_of!(E, freq) < 16 && std::mem::offset_of!(E, timer) < 16);
         assert_eq!(std::mem::offset_of!(E, value), 16);
         assert_eq!(std::mem::offset_of!(E, links), 48);
     }

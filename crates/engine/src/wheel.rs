@@ -89,7 +89,7 @@ impl Wheel {
         slab.push_back(&mut list, i, Links::Timer, 0);
         self.buckets[b] = list;
         if let Some(e) = slab.get_mut(i) {
-            e.bucket = u16::try_from(b).unwrap_or(UNSCHEDULED);
+            e.set_bucket(u16::try_from(b).unwrap_or(UNSCHEDULED));
         }
         self.len += 1;
     }
@@ -100,8 +100,8 @@ impl Wheel {
         if !e.scheduled() {
             return;
         }
-        let b = usize::from(e.bucket);
-        e.bucket = UNSCHEDULED;
+        let b = usize::from(e.bucket());
+        e.set_bucket(UNSCHEDULED);
         let mut list = self.buckets[b];
         slab.unlink(&mut list, i, Links::Timer, 0);
         self.buckets[b] = list;
@@ -200,7 +200,7 @@ mod tests {
         let mut slab = Slab::new();
         let mut wheel = Wheel::new(0);
         for k in 0..n {
-            let i = slab.insert(Entry::new(k, (), 1, Count::default()));
+            let i = slab.insert(Entry::new(k, (), 1, Count::default(), false));
             slab.set_deadline(i, deadline(k));
             wheel.schedule(&mut slab, i);
         }
