@@ -180,9 +180,10 @@ impl Sketch {
         self.add(hash, 1)
     }
 
-    /// Records `n` occurrences (hits counted lazily by an entry, folded in when the policy looks at it)
-    /// and returns the key's count after them. The first occurrence since the last halving only sets
-    /// the doorkeeper. The caller checks [`Sketch::due`] afterwards.
+    /// Records `n` occurrences of a key and returns its count after them. The first occurrence since
+    /// the last halving only sets the doorkeeper. The engine records one per write of an absent key
+    /// ([`Sketch::increment`]); hits on cached entries reach the sketch through [`Sketch::raise`] when
+    /// the entry leaves. The caller checks [`Sketch::due`] afterwards.
     pub(crate) fn add(&mut self, hash: u64, n: u8) -> Count {
         let p = self.place(mix(hash));
         let Some(words) = self.block_mut(p.block) else {
