@@ -292,8 +292,7 @@ impl<K: Hash, V> Shard<K, V> {
         }
         if ahead {
             self.sketch.raise(hash, count);
-            self.sketch.note(f);
-            self.aged(f);
+            self.count_towards_aging(f);
         }
         self.used -= u64::from(cost);
         self.counts.record(cause);
@@ -339,6 +338,12 @@ impl<K: Hash, V> Shard<K, V> {
         }
     }
 
+    /// Counts `n` occurrences kept outside the sketch (in entries' counts) towards its aging period.
+    fn count_towards_aging(&mut self, n: u8) {
+        self.sketch.note(n);
+        self.aged(n);
+    }
+
     /// Bookkeeping after `n` additions to the sketch: moves the halving walk on, and once the aging
     /// period is over, halves the sketch and starts a new walk over the entries' counts.
     fn aged(&mut self, n: u8) {
@@ -381,8 +386,7 @@ impl<K: Hash, V> Shard<K, V> {
                     e.set_count(c, true, epoch);
                 }
             }
-            self.sketch.note(n);
-            self.aged(n);
+            self.count_towards_aging(n);
         }
     }
 
@@ -390,8 +394,7 @@ impl<K: Hash, V> Shard<K, V> {
     /// its aging period.
     fn age(&mut self, h: u32) {
         let n = self.take_pending(h);
-        self.sketch.note(n);
-        self.aged(n);
+        self.count_towards_aging(n);
     }
 
     /// Clears entry `h`'s reference bit; returns whether it was set (a hit since last looked at).
@@ -911,8 +914,7 @@ mod tests {
     fn halve_once(s: &mut Shard<u64, ()>) {
         let epoch = s.epoch;
         while s.epoch == epoch {
-            s.sketch.note(1);
-            s.aged(1);
+            s.count_towards_aging(1);
         }
     }
 
@@ -973,8 +975,7 @@ mod tests {
                 );
             }
             while s.aging < s.slab.slots() {
-                s.sketch.note(1);
-                s.aged(1);
+                s.count_towards_aging(1);
             }
             s.check().expect("invariants");
         }

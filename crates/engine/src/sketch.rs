@@ -189,29 +189,9 @@ impl Sketch {
         let Some(words) = self.block_mut(p.block) else {
             return Count::default();
         };
-        let mut left = u64::from(n);
-        if left > 0 && !Self::door_open(words, &p.door) {
-            for &(w, m) in &p.door {
-                words[w] |= m;
-            }
-            left -= 1;
-        }
-        let mut min = Self::min_count(words, &p.counters);
-        if left > 0 {
-            // Conservative update: raise each counter to at least `min + n`.
-            let target = (min + left).min(MAX);
-            for &(w, s) in &p.counters {
-                let c = (words[w] >> s) & MAX;
-                if c < target {
-                    words[w] += (target - c) << s;
-                }
-            }
-            min = target;
-        }
-        let count = Count {
-            min: min as u8,
-            door: Self::door_open(words, &p.door),
-        };
+        // Conservative update: the counters are raised to the new minimum, no further.
+        let count = Self::read(words, &p).plus(n);
+        Self::write(words, &p, count);
         self.note(n);
         count
     }
@@ -221,9 +201,24 @@ impl Sketch {
     /// already counted towards aging when they were added to `c` ([`Sketch::note`]).
     pub(crate) fn raise(&mut self, hash: u64, c: Count) {
         let p = self.place(mix(hash));
-        let Some(words) = self.block_mut(p.block) else {
-            return;
-        };
+        if let Some(words) = self.block_mut(p.block) {
+            Self::write(words, &p, c);
+        }
+    }
+
+    /// The count a block holds for the key at `p`.
+    #[inline]
+    fn read(words: &[u64; BLOCK_WORDS], p: &Place) -> Count {
+        Count {
+            min: Self::min_count(words, &p.counters) as u8,
+            door: Self::door_open(words, &p.door),
+        }
+    }
+
+    /// Makes the block hold at least `c` for the key at `p`: its doorkeeper bits set if `c` has them,
+    /// each of its counters raised to `c.min` (never lowered).
+    #[inline]
+    fn write(words: &mut [u64; BLOCK_WORDS], p: &Place, c: Count) {
         if c.door {
             for &(w, m) in &p.door {
                 words[w] |= m;
@@ -256,13 +251,8 @@ impl Sketch {
     #[cfg(test)]
     pub(crate) fn count(&self, hash: u64) -> Count {
         let p = self.place(mix(hash));
-        let Some(words) = self.block(p.block) else {
-            return Count::default();
-        };
-        Count {
-            min: Self::min_count(words, &p.counters) as u8,
-            door: Self::door_open(words, &p.door),
-        }
+        self.block(p.block)
+            .map_or_else(Count::default, |words| Self::read(words, &p))
     }
 
     /// Estimated occurrences of the key (0..=16) since about the last halving.
