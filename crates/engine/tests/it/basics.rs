@@ -10,6 +10,18 @@ fn cache(max: u64) -> Cache<u64, u64> {
     Cache::builder().max_cost(max).build().expect("valid")
 }
 
+/// A one-shard cache whose time moves only when the returned clock is advanced.
+fn one_shard_on_a_manual_clock(max: u64) -> (Cache<u64, u64>, ManualClock) {
+    let clock = ManualClock::new();
+    let c = Cache::builder()
+        .max_cost(max)
+        .shards(1)
+        .clock(clock.clone())
+        .build()
+        .expect("valid");
+    (c, clock)
+}
+
 #[test]
 fn insert_get_remove() {
     let c = cache(100);
@@ -76,13 +88,7 @@ fn ttl_expires_and_is_reclaimed_without_reads() {
 /// all of them by explicit maintenance.
 #[test]
 fn mass_expiry_is_spread_over_writes() {
-    let clock = ManualClock::new();
-    let c = Cache::<u64, u64>::builder()
-        .max_cost(100_000)
-        .shards(1)
-        .clock(clock.clone())
-        .build()
-        .expect("valid");
+    let (c, clock) = one_shard_on_a_manual_clock(100_000);
     for i in 0..10_000 {
         c.insert_with_ttl(i, i, Duration::from_secs(1));
     }
@@ -151,13 +157,7 @@ fn room_comes_from_expired_entries_before_live_ones() {
 /// deadline and is reclaimed after it, though it stayed in its earlier wheel bucket.
 #[test]
 fn refreshed_ttl_moves_the_deadline_later() {
-    let clock = ManualClock::new();
-    let c = Cache::<u64, u64>::builder()
-        .max_cost(1000)
-        .shards(1)
-        .clock(clock.clone())
-        .build()
-        .expect("valid");
+    let (c, clock) = one_shard_on_a_manual_clock(1000);
     c.insert_with_ttl(1, 1, Duration::from_secs(1));
     c.insert_with_ttl(2, 2, Duration::from_secs(1));
     for _ in 0..5 {
