@@ -291,9 +291,41 @@ impl<K: Hash, V> Cache<K, V> {
         let now = self.now();
         for c in self.cells.iter() {
             let mut removed = self.sink();
-            c.lock.write().expire(now, true, removed.as_mut());
+            c.lock
+                .write()
+                .expire(now, true, usize::MAX, removed.as_mut());
             self.announce(removed);
         }
+    }
+
+    /// Reclaims at most `max` expired entries and returns how many it reclaimed. Fewer than `max` means
+    /// each shard was visited and had none left waiting, or was still sorting timers that are not due
+    /// yet (bounded work per call; the next call goes on). Writes reclaim a few expired entries each (and
+    /// take room from expired entries before evicting live ones), so a cache that is written to needs
+    /// nothing more; a cache that goes quiet keeps its expired entries' memory until this is called.
+    /// Meant for a background task that calls it now and then in small batches: each shard's lock is
+    /// held for at most `max` reclaims plus a bounded step of the timer wheel, never for the whole
+    /// backlog (unlike [`run_pending_tasks`](Cache::run_pending_tasks)).
+    pub fn reclaim_expired(&self, max: usize) -> usize {
+        let now = self.now();
+        let mut total = 0;
+        for c in self.cells.iter() {
+            if total >= max {
+                break;
+            }
+            // A shard without timers costs a read lock, so a reaper does not contend with writers.
+            if !c.lock.read().has_timers() {
+                continue;
+            }
+            let mut removed = self.sink();
+            let n = c
+                .lock
+                .write()
+                .expire(now, false, max - total, removed.as_mut());
+            self.announce(removed);
+            total += n;
+        }
+        total
     }
 
     /// Removes every entry (cause [`Cause::Explicit`]) and forgets the admission history.
@@ -484,12 +516,12 @@ impl<K: Hash + Eq, V> Cache<K, V> {
         let mut removed = self.sink();
         let (outcome, _replaced) = {
             let mut shard = cell.lock.write();
-            let now = if deadline != 0 || shard.has_timers() {
-                let now = if deadline != 0 { now } else { self.now() };
-                shard.expire(now, false, removed.as_mut());
-                now
-            } else {
-                0
+            // The clock matters to a write only if the shard holds timed entries (an expired one may
+            // be replaced, or give its room).
+            let now = match (deadline, shard.has_timers()) {
+                (0, true) => self.now(),
+                (0, false) => 0,
+                _ => now,
             };
             shard.insert(hash, key, value, cost, deadline, now, removed.as_mut())
         };

@@ -3,7 +3,7 @@
 //! The in-process cache engine behind relaycache's `single` mode: a concurrent, sharded cache bounded
 //! by the total weight of its entries, with TinyLFU admission, a W-TinyLFU-style policy,
 //! per-entry time to live, statistics, an eviction listener and single-flight loading. It is
-//! synchronous, owns no threads and does not depend on tokio.
+//! synchronous and does not depend on tokio; it starts no thread unless asked for a [`Reaper`].
 //!
 //! ## Map
 //! - [`Cache`] (module `cache`): the public front. A key's hash (foldhash, random seed per process)
@@ -20,8 +20,11 @@
 //! - `sketch`: the TinyLFU count-min sketch (4-bit counters, conservative update, 2 bytes per unit
 //!   of `num_counters`, halving every `num_counters` additions); a key's four counters and its two
 //!   doorkeeper bits share one 64-byte block, so an update touches one cache line.
-//! - `wheel`: a hierarchical timer wheel (6 x 64 buckets, ~1 ms ticks) reclaiming expired entries
-//!   without reads, draining due buckets incrementally (at most 128 entries per write).
+//! - `wheel`: a hierarchical timer wheel (6 x 64 buckets, ~1 ms ticks) that finds expired entries
+//!   without reads, draining due buckets incrementally and only as far as its caller wants (at most
+//!   128 entries per call).
+//! - [`Reaper`] (module `reaper`): an optional background thread reclaiming expired entries of a
+//!   cache in an `Arc`, in small batches ([`Cache::reclaim_expired`]).
 //! - `slab`: entries in a slab with intrusive lists, so every policy and timer step is O(1).
 //! - [`ByteCache`] (module `packed`): the cache specialised for byte keys and values, each entry's key
 //!   and value in one allocation ([`Packed`]); the facade's `single` backend uses it.
@@ -38,9 +41,10 @@
 //! 2. **The bound holds at every moment**: each shard owns `max_cost / shards` and evicts down to it
 //!    before its write lock is released, so the total weight never exceeds `max_cost`. An entry heavier
 //!    than a shard's share is rejected.
-//! 3. **An expired entry is never returned** (reads compare its deadline with the clock), and expired
-//!    entries are reclaimed by the timer wheel on later writes to their shard, or by
-//!    [`Cache::run_pending_tasks`].
+//! 3. **An expired entry is never returned** (reads compare its deadline with the clock). Expired
+//!    entries are reclaimed without reads: a write that needs room takes an expired entry's place
+//!    before evicting a live one, and [`Cache::reclaim_expired`] (called by a [`Reaper`] thread, as the
+//!    facade does) or [`Cache::run_pending_tasks`] reclaims them when no writes come.
 //! 4. **O(1) amortised work per operation**: no step iterates the entries, except the explicitly
 //!    O(n) `scan`, `invalidate_*` and `clear`.
 //! 5. **User code cannot break the cache**: the weigher, listener and loaders run outside every lock and
@@ -73,6 +77,7 @@ mod cache;
 mod clock;
 pub mod loader;
 mod packed;
+mod reaper;
 mod shard;
 mod sketch;
 mod slab;
@@ -84,6 +89,7 @@ pub use builder::{BuildError, Builder, DEFAULT_NUM_COUNTERS};
 pub use cache::{Cache, ScanPage};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use packed::{ByteCache, Packed};
+pub use reaper::{REAP_BATCH, Reaper, ReclaimExpired};
 pub use stats::{Cause, Stats};
 
 /// Bytes of bookkeeping the engine spends per entry beyond the key and value themselves, to add in a

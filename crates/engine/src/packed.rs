@@ -221,6 +221,11 @@ impl ByteCache {
         self.inner.run_pending_tasks();
     }
 
+    /// See [`Cache::reclaim_expired`].
+    pub fn reclaim_expired(&self, max: usize) -> usize {
+        self.inner.reclaim_expired(max)
+    }
+
     /// See [`Cache::update_max_cost`].
     pub fn update_max_cost(&self, max_cost: u64) {
         self.inner.update_max_cost(max_cost);

@@ -109,15 +109,19 @@ impl Wheel {
     }
 
     /// Moves the wheel to `now_nanos` and appends to `due` entries whose deadline has passed (those
-    /// entries are out of the wheel afterwards). Buckets whose time has come are queued and drained at
-    /// most [`CASCADE_BUDGET`] entries per call; with `exact`, everything is drained, including entries
-    /// due within the current tick. Cheap when no tick boundary was crossed and nothing is queued.
+    /// entries are out of the wheel afterwards), until `due` holds `want` entries. Buckets whose time
+    /// has come are queued and drained at most [`CASCADE_BUDGET`] entries per call; with `exact`,
+    /// everything is drained, including entries due within the current tick. Stopping at `want` keeps a
+    /// backlog of expired entries (a cache left idle past its entries' TTL) from costing a caller more
+    /// than the few it will reclaim: draining reads every entry it moves, a cache miss each. Cheap when
+    /// no tick boundary was crossed and nothing is queued.
     pub(crate) fn advance<K, V>(
         &mut self,
         slab: &mut Slab<K, V>,
         now_nanos: u64,
         exact: bool,
         due: &mut Vec<u32>,
+        want: usize,
     ) {
         let new = now_nanos >> TICK_SHIFT;
         let old = self.now;
@@ -136,28 +140,37 @@ impl Wheel {
             self.queue(new as usize & (SLOTS - 1));
             self.queue((new as usize + 1) & (SLOTS - 1));
         }
-        let mut budget = if exact { usize::MAX } else { CASCADE_BUDGET };
-        while let Some(&b) = self.queued.front() {
+        let (mut budget, want) = if exact {
+            (usize::MAX, usize::MAX)
+        } else {
+            (CASCADE_BUDGET, want)
+        };
+        while due.len() < want && budget > 0 {
+            let Some(&b) = self.queued.front() else {
+                break;
+            };
             let b = usize::from(b);
             // Entries re-placed into the bucket being drained (not due yet, within the current tick) go
             // to its tail: taking only the entries present now visits each of them once.
             let present = self.buckets[b].len as usize;
-            let take = present.min(budget);
-            self.drain(slab, b, now_nanos, take, due);
-            budget -= take;
-            if take < present {
+            let moved = self.drain(slab, b, now_nanos, present.min(budget), due, want);
+            budget -= moved;
+            if moved < present {
                 break;
             }
             self.queued.pop_front();
             self.is_queued[b / 64] &= !(1u64 << (b % 64));
-            if budget == 0 {
-                break;
-            }
         }
     }
 
-    /// Takes `n` entries from the front of bucket `b`: due ones go to `due`, the others are re-placed
-    /// by their deadline.
+    /// Whether buckets whose time has come still hold entries not yet sorted out (more
+    /// [`advance`](Wheel::advance) calls would move them).
+    pub(crate) fn draining(&self) -> bool {
+        !self.queued.is_empty()
+    }
+
+    /// Takes up to `n` entries from the front of bucket `b`, stopping once `due` holds `want`: due ones
+    /// go to `due`, the others are re-placed by their deadline. Returns how many it took.
     fn drain<K, V>(
         &mut self,
         slab: &mut Slab<K, V>,
@@ -165,8 +178,10 @@ impl Wheel {
         now_nanos: u64,
         n: usize,
         due: &mut Vec<u32>,
-    ) {
-        for _ in 0..n {
+        want: usize,
+    ) -> usize {
+        let mut moved = 0;
+        while moved < n && due.len() < want {
             let cur = self.buckets[b].head;
             if cur == NIL || slab.get(cur).is_none() {
                 break;
@@ -177,7 +192,9 @@ impl Wheel {
             } else {
                 self.schedule(slab, cur);
             }
+            moved += 1;
         }
+        moved
     }
 
     /// Forgets every entry (the slab is being cleared too).
@@ -218,7 +235,7 @@ mod tests {
         let mut calls = 0;
         while due.len() < n as usize {
             let before = due.len();
-            wheel.advance(&mut slab, later, false, &mut due);
+            wheel.advance(&mut slab, later, false, &mut due, usize::MAX);
             assert!(
                 due.len() - before <= CASCADE_BUDGET,
                 "one call reported {} entries",
@@ -226,6 +243,31 @@ mod tests {
             );
             calls += 1;
             assert!(calls <= 4 * n as usize, "advance made no progress");
+        }
+        due.sort_unstable();
+        due.dedup();
+        assert_eq!(due.len(), n as usize, "every entry reported exactly once");
+        assert_eq!(wheel.len(), 0);
+    }
+
+    /// A caller that wants a few due entries gets them without the wheel reading a whole budget of
+    /// entries, and the rest are found by later calls.
+    #[test]
+    fn a_backlog_is_drained_only_as_far_as_wanted() {
+        let n = 10 * CASCADE_BUDGET as u32;
+        let (mut slab, mut wheel) = scheduled(n, |k| 1_000_000 + u64::from(k));
+        let mut due = Vec::new();
+        wheel.advance(&mut slab, 5_000_000_000, false, &mut due, 3);
+        assert_eq!(due.len(), 3, "stops at what was wanted");
+        assert_eq!(wheel.len(), n as usize - 3, "and moves nothing more");
+        assert!(wheel.draining());
+        wheel.advance(&mut slab, 5_000_000_000, false, &mut due, 4);
+        assert_eq!(due.len(), 4, "a later call goes on");
+        let mut calls = 0;
+        while wheel.draining() {
+            wheel.advance(&mut slab, 5_000_000_000, false, &mut due, usize::MAX);
+            calls += 1;
+            assert!(calls <= 20, "no progress");
         }
         due.sort_unstable();
         due.dedup();
@@ -245,11 +287,11 @@ mod tests {
             }
         });
         let mut due = Vec::new();
-        wheel.advance(&mut slab, now, true, &mut due);
+        wheel.advance(&mut slab, now, true, &mut due, usize::MAX);
         assert_eq!(due.len(), 2000);
         assert!(due.iter().all(|&i| slab.deadline(i) <= now));
         assert_eq!(wheel.len(), 2000, "entries not due stay scheduled");
-        wheel.advance(&mut slab, now + 2_000_000_000, true, &mut due);
+        wheel.advance(&mut slab, now + 2_000_000_000, true, &mut due, usize::MAX);
         assert_eq!(due.len(), 4000);
         assert_eq!(wheel.len(), 0);
     }

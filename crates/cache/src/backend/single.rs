@@ -1,13 +1,14 @@
-//! `single` mode: an in-process cache on [`relaycache_engine`].
+//! `single` mode: an in-process cache on [`relaycache_engine`], with a background
+//! [`Reaper`](relaycache_engine::Reaper) for expired entries.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
-use relaycache_engine::ByteCache;
+use relaycache_engine::{ByteCache, Reaper};
 
 use crate::api::{
     Cache, Capabilities, ScanPage, SetCondition, SetExpiry, SetOptions, SetOutcome, Stats,
@@ -20,6 +21,9 @@ use crate::error::{Error, Result};
 /// this size, or `max_cost` when smaller) always fit a shard.
 const MIN_SHARD_BYTES: u64 = 16 << 20;
 
+/// How often the reaper thread reclaims expired entries that no write has needed the room of.
+const REAP_EVERY: Duration = Duration::from_secs(1);
+
 /// Number of write locks; a key's lock is chosen by hash. Writes of one key are serialised by it, so
 /// read-modify-write calls (`set_with_options`, `take`, `remove`, `increment`) are atomic with respect to
 /// every other write of the same key. Reads take no lock.
@@ -31,7 +35,10 @@ const WRITE_STRIPES: usize = 256;
 /// Every entry weighs its key bytes + value bytes + [`ENTRY_OVERHEAD`](relaycache_engine::ENTRY_OVERHEAD) bytes of bookkeeping, and the
 /// total never exceeds `max_cost`. A write is visible to the next read at once; a new key may be
 /// declined by the admission policy when the cache is full, which is counted in [`Stats::rejections`].
-/// Expired keys are never returned and are reclaimed as later writes come in. Each key and its value
+/// Expired keys are never returned. A write of a new key takes the place of an expired entry before
+/// evicting a live one, and a background thread (one per cache, named `relaycache-reaper`) wakes
+/// every second and reclaims the rest in small batches, so a cache that goes quiet does not keep
+/// expired entries' memory. Each key and its value
 /// are stored together in one allocation ([`ByteCache`]); values are copied in and out.
 ///
 /// `buffer_items` from the configuration is accepted and ignored: the reference engine buffered that
@@ -48,7 +55,9 @@ const WRITE_STRIPES: usize = 256;
 /// # }).unwrap();
 /// ```
 pub struct SingleCache {
-    engine: ByteCache,
+    engine: Arc<ByteCache>,
+    /// `None` if the thread could not be started (logged); writes still reclaim expired entries then.
+    reaper: Option<Reaper>,
     closed: AtomicBool,
     stripes: Box<[Mutex<()>]>,
     stripe_hasher: RandomState,
@@ -80,7 +89,14 @@ impl SingleCache {
             .build()
             .map(ByteCache::from_cache)
             .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let engine = Arc::new(engine);
+        let reaper = Reaper::start(&engine, REAP_EVERY)
+            .inspect_err(|e| {
+                tracing::warn!(error = %e, "could not start the expiry reaper thread; expired entries are reclaimed only as writes need their room");
+            })
+            .ok();
         Ok(SingleCache {
+            reaper,
             engine,
             closed: AtomicBool::new(false),
             stripes: (0..WRITE_STRIPES).map(|_| Mutex::new(())).collect(),
@@ -232,6 +248,9 @@ impl Cache for SingleCache {
 
     async fn close(&self) -> Result<()> {
         if !self.closed.swap(true, Ordering::AcqRel) {
+            if let Some(reaper) = &self.reaper {
+                reaper.stop();
+            }
             self.engine.clear();
         }
         Ok(())

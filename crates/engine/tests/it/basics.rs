@@ -84,37 +84,92 @@ fn ttl_expires_and_is_reclaimed_without_reads() {
     assert_eq!(c.stats().evicted_expired, 100);
 }
 
-/// Many entries expiring at once are reclaimed a bounded batch per write, never returned meanwhile, and
-/// all of them by explicit maintenance.
+/// Many entries expiring at once cost a write no more than the room it needs: a new key takes one
+/// expired entry's place (never a live one's), an update takes none, nothing expired is returned
+/// meanwhile, and maintenance reclaims the rest.
 #[test]
-fn mass_expiry_is_spread_over_writes() {
-    let (c, clock) = one_shard_on_a_manual_clock(100_000);
+fn mass_expiry_costs_writes_only_the_room_they_need() {
+    let (c, clock) = one_shard_on_a_manual_clock(10_100);
     for i in 0..10_000 {
         c.insert_with_ttl(i, i, Duration::from_secs(1));
     }
+    for i in 20_000..20_100 {
+        c.insert(i, i);
+    }
+    assert_eq!(c.len(), 10_100, "full");
     clock.advance(Duration::from_secs(2));
-    c.insert(1_000_000, 0);
-    let after_one_write = c.stats().evicted_expired;
-    assert!(
-        after_one_write > 0 && after_one_write <= 16,
-        "one write reclaimed {after_one_write} expired entries"
-    );
+    c.insert(20_000, 1);
+    assert_eq!(c.stats().evicted_expired, 0, "an update needs no room");
+    for (n, key) in (1_000_000..1_000_100).enumerate() {
+        c.insert(key, 0);
+        assert_eq!(
+            c.stats().evicted_expired,
+            n as u64 + 1,
+            "each new key took one expired entry's place"
+        );
+    }
+    assert_eq!(c.stats().evicted_size, 0, "no live entry was evicted");
     assert!(
         (0..10_000).all(|i| c.get(&i).is_none()),
         "expired entries are never returned"
     );
-    c.insert(1_000_001, 0);
-    assert!(
-        c.stats().evicted_expired > after_one_write,
-        "the next write goes on reclaiming"
-    );
+    assert!((1_000_000..1_000_100).all(|k| c.get(&k) == Some(0)));
     c.run_pending_tasks();
     assert_eq!(c.stats().evicted_expired, 10_000);
-    assert_eq!(c.len(), 2);
+    assert_eq!(c.len(), 200);
+    c.check_invariants().expect("invariants");
 }
 
-/// A write that needs more room than its reclaim budget frees takes it from expired entries waiting to
-/// be reclaimed, not from live ones.
+/// `reclaim_expired` reclaims expired entries in batches of at most the asked size, across every shard,
+/// without any reads or writes, and leaves live entries alone.
+#[test]
+fn reclaim_expired_works_in_bounded_batches() {
+    let clock = ManualClock::new();
+    let c = Cache::<u64, u64>::builder()
+        .max_cost(100_000)
+        .shards(4)
+        .clock(clock.clone())
+        .build()
+        .expect("valid");
+    assert_eq!(c.reclaim_expired(100), 0, "nothing has a deadline");
+    for i in 0..10_000 {
+        c.insert_with_ttl(i, i, Duration::from_secs(1));
+    }
+    for i in 10_000..10_500 {
+        c.insert_with_ttl(i, i, Duration::from_secs(60));
+    }
+    for i in 20_000..20_100 {
+        c.insert(i, i);
+    }
+    assert_eq!(c.reclaim_expired(100), 0, "nothing is due yet");
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(
+        c.reclaim_expired(100),
+        100,
+        "a full batch while a backlog waits"
+    );
+    assert_eq!(c.stats().evicted_expired, 100);
+    assert_eq!(c.len(), 10_500);
+    let mut calls = 1;
+    while c.reclaim_expired(1000) > 0 {
+        calls += 1;
+        assert!(calls <= 100, "the backlog never drained");
+    }
+    assert!(calls >= 10, "batches of at most 1000: {calls} calls");
+    assert_eq!(c.stats().evicted_expired, 10_000);
+    assert_eq!(c.len(), 600, "the unexpired and the untimed entries stay");
+    assert!(
+        (10_000..10_500)
+            .chain(20_000..20_100)
+            .all(|i| c.get(&i) == Some(i))
+    );
+    c.check_invariants().expect("invariants");
+    clock.advance(Duration::from_secs(120));
+    assert_eq!(c.reclaim_expired(usize::MAX), 500);
+    assert_eq!(c.len(), 100);
+}
+
+/// A write that needs more room than one entry's takes it from expired entries, not from live ones.
 #[test]
 fn room_comes_from_expired_entries_before_live_ones() {
     let clock = ManualClock::new();
@@ -328,4 +383,35 @@ fn hit_and_miss_counts_are_exact_with_many_threads() {
     }
     let s = c.stats();
     assert_eq!((s.hits, s.misses), (40_000, 40_000));
+}
+
+/// A `Reaper` reclaims expired entries of a cache that receives no calls at all.
+#[test]
+fn a_reaper_reclaims_without_any_calls() {
+    let clock = ManualClock::new();
+    let c = Arc::new(
+        Cache::<u64, u64>::builder()
+            .max_cost(100_000)
+            .clock(clock.clone())
+            .build()
+            .expect("valid"),
+    );
+    for i in 0..5_000 {
+        c.insert_with_ttl(i, i, Duration::from_secs(1));
+    }
+    c.insert(99_999, 0);
+    let reaper = relaycache_engine::Reaper::start(&c, Duration::from_millis(5)).expect("thread");
+    clock.advance(Duration::from_secs(2));
+    let start = std::time::Instant::now();
+    while c.stats().evicted_expired < 5_000 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "reaped {} of 5000",
+            c.stats().evicted_expired
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(c.len(), 1, "the untimed entry stays");
+    reaper.stop();
+    reaper.stop();
 }

@@ -35,6 +35,10 @@ enum Op {
         ms: u8,
     },
     RunPending,
+    /// `reclaim_expired` with this batch size.
+    Reclaim {
+        max: u8,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -47,6 +51,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(key, ttl_ms)| Op::SetTtl { key, ttl_ms }),
         2 => (0u8..40).prop_map(|ms| Op::Advance { ms }),
         1 => Just(Op::RunPending),
+        1 => (0u8..8).prop_map(|max| Op::Reclaim { max }),
     ]
 }
 
@@ -138,6 +143,21 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                         prop_assert_eq!(cache.ttl(key), None);
                     }
                 }
+            }
+            Op::Reclaim { max } => {
+                // `scan` lists the live keys; `len` counts expired entries not yet reclaimed too.
+                let live_keys = |c: &Cache<u8, (u64, u8)>| {
+                    let mut keys = c.scan(0, 1000, |_| true).keys;
+                    keys.sort_unstable();
+                    keys
+                };
+                let (before, len) = (live_keys(&cache), cache.len());
+                let expired = cache.stats().evicted_expired;
+                let n = cache.reclaim_expired(usize::from(max));
+                prop_assert!(n <= usize::from(max), "reclaimed {} of at most {}", n, max);
+                prop_assert_eq!(cache.stats().evicted_expired, expired + n as u64);
+                prop_assert_eq!(cache.len() + n, len, "n entries left");
+                prop_assert_eq!(live_keys(&cache), before, "a live key was reclaimed");
             }
             Op::RunPending => {
                 cache.run_pending_tasks();
