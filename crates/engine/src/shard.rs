@@ -499,17 +499,23 @@ impl<K: Hash, V> Shard<K, V> {
         }
     }
 
-    /// Moves the window's oldest entry to main's tail, its hits folded into its count and its reference
-    /// bit cleared; returns it.
-    fn promote_window_head(&mut self) -> u32 {
+    /// The window's oldest entry, its hits folded into its count and its reference bit cleared, ready
+    /// to compete for main (it stays in the window until it wins); `NIL` if the window is empty.
+    fn window_candidate(&mut self) -> u32 {
         let c = self.lists[W].head;
-        if c == NIL {
-            return NIL;
+        if c != NIL {
+            self.fold(c);
+            self.take_reference(c);
         }
-        self.fold(c);
-        self.take_reference(c);
-        self.move_to(c, Queue::Main);
         c
+    }
+
+    /// Moves the window's oldest entry to main's tail (see [`Shard::window_candidate`]).
+    fn promote_window_head(&mut self) {
+        let c = self.window_candidate();
+        if c != NIL {
+            self.move_to(c, Queue::Main);
+        }
     }
 
     /// Evicts until the shard is within capacity. `new` is the entry just inserted (evicting it counts
@@ -530,7 +536,7 @@ impl<K: Hash, V> Shard<K, V> {
                 continue;
             }
             let cand = if self.lists[W].cost > self.window_target && !self.lists[W].is_empty() {
-                self.promote_window_head()
+                self.window_candidate()
             } else {
                 NIL
             };
@@ -557,6 +563,11 @@ impl<K: Hash, V> Shard<K, V> {
                 (true, false) if cand != keep => cand,
                 _ => self.window_victim(keep),
             };
+            // The candidate enters main only if it is not the one leaving: a losing candidate (most
+            // new keys, seen once) is evicted straight from the window, never linked into main.
+            if cand != NIL && loser != cand {
+                self.move_to(cand, Queue::Main);
+            }
             if loser == NIL {
                 break;
             }
