@@ -10,16 +10,21 @@ fn cache(max: u64) -> Cache<u64, u64> {
     Cache::builder().max_cost(max).build().expect("valid")
 }
 
-/// A one-shard cache whose time moves only when the returned clock is advanced.
-fn one_shard_on_a_manual_clock(max: u64) -> (Cache<u64, u64>, ManualClock) {
+/// A cache of `shards` shards whose time moves only when the returned clock is advanced.
+fn on_a_manual_clock(max: u64, shards: usize) -> (Cache<u64, u64>, ManualClock) {
     let clock = ManualClock::new();
     let c = Cache::builder()
         .max_cost(max)
-        .shards(1)
+        .shards(shards)
         .clock(clock.clone())
         .build()
         .expect("valid");
     (c, clock)
+}
+
+/// A one-shard cache whose time moves only when the returned clock is advanced.
+fn one_shard_on_a_manual_clock(max: u64) -> (Cache<u64, u64>, ManualClock) {
+    on_a_manual_clock(max, 1)
 }
 
 #[test]
@@ -124,13 +129,7 @@ fn mass_expiry_costs_writes_only_the_room_they_need() {
 /// without any reads or writes, and leaves live entries alone.
 #[test]
 fn reclaim_expired_works_in_bounded_batches() {
-    let clock = ManualClock::new();
-    let c = Cache::<u64, u64>::builder()
-        .max_cost(100_000)
-        .shards(4)
-        .clock(clock.clone())
-        .build()
-        .expect("valid");
+    let (c, clock) = on_a_manual_clock(100_000, 4);
     assert_eq!(c.reclaim_expired(100), 0, "nothing has a deadline");
     for i in 0..10_000 {
         c.insert_with_ttl(i, i, Duration::from_secs(1));
