@@ -300,9 +300,10 @@ impl<K: Hash, V> Cache<K, V> {
 
     /// Reclaims at most `max` expired entries and returns how many it reclaimed. Fewer than `max` means
     /// each shard was visited and had none left waiting, or was still sorting timers that are not due
-    /// yet (bounded work per call; the next call goes on). Writes reclaim a few expired entries each (and
-    /// take room from expired entries before evicting live ones), so a cache that is written to needs
-    /// nothing more; a cache that goes quiet keeps its expired entries' memory until this is called.
+    /// yet (bounded work per call; the next call goes on). Writes reclaim an expired entry only when
+    /// they need its room (a new key in a full shard takes an expired entry's place before a live
+    /// one's), so a cache that receives no new keys keeps its expired entries' memory (never returned,
+    /// always within `max_cost`) until this is called; a [`Reaper`](crate::Reaper) calls it for you.
     /// Meant for a background task that calls it now and then in small batches: each shard's lock is
     /// held for at most `max` reclaims plus a bounded step of the timer wheel, never for the whole
     /// backlog (unlike [`run_pending_tasks`](Cache::run_pending_tasks)).

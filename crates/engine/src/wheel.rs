@@ -9,7 +9,8 @@
 //!
 //! Draining is incremental: buckets whose time has come are queued, and one call moves at most
 //! [`CASCADE_BUDGET`] entries out of them, so a bucket holding many entries (say, a million inserted
-//! within a second with the same TTL) is worked off over many writes instead of stalling one of them.
+//! within a second with the same TTL) is worked off over many calls instead of stalling one of them;
+//! a caller that wants only a few due entries (a write that needs one entry's room) stops there.
 //! Entries waiting in a queued bucket are never returned once expired: lookups compare the deadline
 //! itself, the wheel only finds entries to reclaim.
 
