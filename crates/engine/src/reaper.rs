@@ -8,7 +8,7 @@
 //! It holds only a weak reference to the cache and ends when the cache or the [`Reaper`] is dropped.
 
 use std::hash::Hash;
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
@@ -71,6 +71,10 @@ impl Reaper {
                         return;
                     };
                     while cache.reclaim_expired(REAP_BATCH) == REAP_BATCH {
+                        // A long backlog still stops at once when asked to.
+                        if !matches!(rx.try_recv(), Err(TryRecvError::Empty)) {
+                            return;
+                        }
                         std::thread::yield_now();
                     }
                 }
