@@ -610,7 +610,10 @@ impl<K: Hash, V> Shard<K, V> {
             } else {
                 let cost = fits.unwrap_or(0);
                 let old = self.update(i, key, value, cost, deadline, out.as_deref_mut());
-                let _ = self.make_room(NIL, i, out);
+                // Most updates keep the size: then there is nothing for `make_room` to do.
+                if self.used > self.capacity || self.lists[W].cost > self.window_target {
+                    let _ = self.make_room(NIL, i, out);
+                }
                 let outcome = if self.slab.get(i).is_some() {
                     Inserted::Updated
                 } else {
