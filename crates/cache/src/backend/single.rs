@@ -38,8 +38,8 @@ const WRITE_STRIPES: usize = 256;
 /// Expired keys are never returned. A write of a new key takes the place of an expired entry before
 /// evicting a live one, and a background thread (one per cache, named `relaycache-reaper`) wakes
 /// every second and reclaims the rest in small batches, so a cache that goes quiet does not keep
-/// expired entries' memory. Each key and its value
-/// are stored together in one allocation ([`ByteCache`]); values are copied in and out.
+/// expired entries' memory. Each key and its value are stored together in one allocation
+/// ([`ByteCache`]); values are copied in and out.
 ///
 /// `buffer_items` from the configuration is accepted and ignored: the reference engine buffered that
 /// many reads per batch before applying them to its policy, while this engine applies every read and
