@@ -1,5 +1,5 @@
 //! `single` mode: an in-process cache on [`relaycache_engine`], with a background
-//! [`Reaper`](relaycache_engine::Reaper) for expired entries.
+//! [`Reaper`] for expired entries.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
