@@ -4,9 +4,8 @@
 //! keyspace and prefilled with the hottest keys; then the runs are interleaved (run 1 of every cache,
 //! then run 2, ...) so that noise from other processes spreads over all caches alike, and the order
 //! within a round rotates so that no cache always runs first (the first run of a round measured
-//! slower). Key streams are
-//! generated before any timing. Every insert copies the value into a fresh `Bytes`, as relaycache's
-//! facade does with user bytes, so value size costs what it costs a real user.
+//! slower). Key streams are generated before any timing. Every insert copies the value into a fresh
+//! `Bytes`, as relaycache's facade does with user bytes, so value size costs what it costs a real user.
 
 use std::sync::Barrier;
 use std::time::{Duration, Instant};

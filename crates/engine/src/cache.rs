@@ -285,17 +285,23 @@ impl<K: Hash, V> Cache<K, V> {
         s
     }
 
-    /// Reclaims every expired entry now (normally done as writes come in). Tests call it to observe
+    /// Reclaims every expired entry now, each shard in one go (see
+    /// [`reclaim_expired`](Cache::reclaim_expired) for bounded batches). Tests call it to observe
     /// reclamation deterministically.
     pub fn run_pending_tasks(&self) {
         let now = self.now();
         for c in self.cells.iter() {
-            let mut removed = self.sink();
-            c.lock
-                .write()
-                .expire(now, true, usize::MAX, removed.as_mut());
-            self.announce(removed);
+            self.expire_in(c, now, true, usize::MAX);
         }
+    }
+
+    /// Reclaims up to `budget` expired entries of shard `c` as of `now` (see `Shard::expire`); the
+    /// listener hears of them after the lock is released. Returns how many.
+    fn expire_in(&self, c: &Cell<K, V>, now: u64, exact: bool, budget: usize) -> usize {
+        let mut removed = self.sink();
+        let n = c.lock.write().expire(now, exact, budget, removed.as_mut());
+        self.announce(removed);
+        n
     }
 
     /// Reclaims at most `max` expired entries and returns how many it reclaimed. Fewer than `max` means
@@ -318,13 +324,7 @@ impl<K: Hash, V> Cache<K, V> {
             if !c.lock.read().has_timers() {
                 continue;
             }
-            let mut removed = self.sink();
-            let n = c
-                .lock
-                .write()
-                .expire(now, false, max - total, removed.as_mut());
-            self.announce(removed);
-            total += n;
+            total += self.expire_in(c, now, false, max - total);
         }
         total
     }

@@ -362,11 +362,7 @@ impl<K: Hash, V> Shard<K, V> {
     /// set and the halving walk has not reached it yet.
     #[inline]
     fn count_of(&self, e: &Entry<K, V>) -> Count {
-        if e.epoch() == self.epoch {
-            e.count()
-        } else {
-            e.count().halved()
-        }
+        e.count_at(self.epoch)
     }
 
     /// Counts `n` occurrences kept outside the sketch (in entries' counts) towards its aging period.
@@ -398,7 +394,7 @@ impl<K: Hash, V> Shard<K, V> {
         for i in self.aging..end {
             if let Some(e) = self.slab.get_mut(i as u32) {
                 if e.epoch() != epoch {
-                    let (c, ahead) = (e.count().halved(), e.ahead());
+                    let (c, ahead) = (e.count_at(epoch), e.ahead());
                     e.set_count(c, ahead, epoch);
                 }
             }
@@ -412,10 +408,9 @@ impl<K: Hash, V> Shard<K, V> {
         let n = self.take_pending(h);
         if n > 0 {
             let epoch = self.epoch;
-            if let Some(c) = self.slab.get(h).map(|e| self.count_of(e).plus(n)) {
-                if let Some(e) = self.slab.get_mut(h) {
-                    e.set_count(c, true, epoch);
-                }
+            if let Some(e) = self.slab.get_mut(h) {
+                let c = e.count_at(epoch).plus(n);
+                e.set_count(c, true, epoch);
             }
             self.count_towards_aging(n);
         }

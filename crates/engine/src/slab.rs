@@ -42,9 +42,9 @@ pub(crate) enum Queue {
 ///
 /// While a key is cached, the entry's count stands in for the sketch's: it is read from the sketch
 /// when the key is inserted, the entry's hits are added to it when they are folded, it is halved with
-/// the sketch (lazily: see `Entry::epoch` and `Shard::count_of`), and it is written back into the sketch (if ahead of it) when the entry leaves. So the
-/// policy compares a candidate with a victim, and folds hits, without touching the sketch, whose line
-/// for a key is usually a cache miss: the sketch is read once per inserted key and written once per
+/// the sketch (lazily: see [`Entry::count_at`]), and it is written back into the sketch (if ahead of
+/// it) when the entry leaves. So the policy compares a candidate with a victim, and folds hits, without
+/// touching the sketch, whose line for a key is usually a cache miss: the sketch is read once per inserted key and written once per
 /// evicted entry that was hit. What the entry's count leaves out is other keys' collisions in the
 /// sketch, which only ever inflate a count.
 #[derive(Clone, Copy)]
@@ -157,6 +157,17 @@ impl<K, V> Entry<K, V> {
     #[inline]
     pub(crate) fn count(&self) -> Count {
         self.meta.count()
+    }
+
+    /// The count of the entry's key as of aging epoch `epoch`: halved once if it was set in the other
+    /// epoch (the sketch has been halved since, and a count is never two halvings behind).
+    #[inline]
+    pub(crate) fn count_at(&self, epoch: bool) -> Count {
+        if self.epoch() == epoch {
+            self.count()
+        } else {
+            self.count().halved()
+        }
     }
 
     /// Sets the count of the entry's key as of aging epoch `epoch`; `ahead` when it now holds
