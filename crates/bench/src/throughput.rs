@@ -1,11 +1,14 @@
 //! The `throughput` command: Mops/s of every cache on Zipf(1.0) key streams.
 //!
 //! Per row (keyspace, value size, workload, threads) every cache is built with capacity 10% of the
-//! keyspace and prefilled with the hottest keys; then the runs are interleaved (run 1 of every cache,
-//! then run 2, ...) so that noise from other processes spreads over all caches alike, and the order
-//! within a round rotates so that no cache always runs first (the first run of a round measured
-//! slower). Key streams are generated before any timing. Every insert copies the value into a fresh
-//! `Bytes`, as relaycache's facade does with user bytes, so value size costs what it costs a real user.
+//! keyspace and prefilled with the hottest keys, each in a child process of its own (see [`lane`]);
+//! then the runs are interleaved (run 1 of every cache, then run 2, ...) so that noise from other
+//! processes spreads over all caches alike, and the order within a round rotates so that no cache
+//! always runs first (the first run of a round measured slower). Key streams are generated before any
+//! timing. Every insert copies the value into a fresh `Bytes`, as relaycache's facade does with user
+//! bytes, so value size costs what it costs a real user.
+
+mod lane;
 
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
@@ -13,7 +16,8 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use bytes::Bytes;
 
-use crate::adapter::{self, Adapter, Job, Peer, Spec};
+use self::lane::{Lane, LaneSpec, Local, Remote, RunSpec};
+use crate::adapter::{Adapter, Job, Peer};
 use crate::cputime;
 use crate::table::Table;
 use crate::zipf;
@@ -62,8 +66,10 @@ pub(crate) struct Args {
     #[arg(long, value_delimiter = ',', default_values_t = Peer::ALL.to_vec(), value_enum)]
     caches: Vec<Peer>,
     /// Measured runs per cache and row, interleaved between caches; the table shows the median and
-    /// the min-max.
-    #[arg(long, default_value_t = 5)]
+    /// the min-max. Nine, because on a shared 2-core machine one run of a row can land 15% off its
+    /// neighbours, and with five runs the medians of a row still moved by up to 0.15x between
+    /// complete runs.
+    #[arg(long, default_value_t = 9)]
     runs: usize,
     /// Length of one measured run in milliseconds.
     #[arg(long, default_value_t = 150)]
@@ -77,6 +83,16 @@ pub(crate) struct Args {
     /// Fast smoke run: 1M keys, 64-byte values, 3 runs of 100 ms per cell.
     #[arg(long)]
     quick: bool,
+    /// Build and run every cache in this process instead of one child process per cache (the caches
+    /// then share the allocator, and the order they were built in shows in their figures).
+    #[arg(long)]
+    in_process: bool,
+    /// Internal: serve one cache's runs as a child process (see the `lane` module).
+    #[arg(long, hide = true)]
+    lane: Option<Peer>,
+    /// Internal: the child's cache is built and prefilled for the TTL workload.
+    #[arg(long, hide = true)]
+    lane_ttl: bool,
 }
 
 /// Hottest keys requested again after the prefill.
@@ -311,18 +327,37 @@ pub(crate) fn main(mut args: Args) -> Result<()> {
         args.runs = 3;
         args.run_ms = 100;
     }
-    let mut report = Report::new(&args.caches);
     let max_threads = args.threads.iter().copied().max().unwrap_or(1).max(1);
+    let lane_spec = |keys: u64, value_size: usize, with_ttl: bool| LaneSpec {
+        keys,
+        value_size,
+        ttl: with_ttl.then_some(Duration::from_millis(args.ttl_ms)),
+        ttl_run: Duration::from_millis(args.ttl_ms),
+        streams: max_threads,
+        zipf_s: args.zipf_s,
+    };
+    if let Some(peer) = args.lane {
+        let (keys, values) = (args.keys.first(), args.values.first());
+        let (Some(&keys), Some(&value_size)) = (keys, values) else {
+            anyhow::bail!("a lane needs --keys and --values");
+        };
+        return lane::serve(peer, &lane_spec(keys, value_size, args.lane_ttl));
+    }
+    let mut report = Report::new(&args.caches);
     let started = Instant::now();
     for &keys in &args.keys {
-        let t0 = Instant::now();
-        let streams: Vec<Vec<u64>> = (0..max_threads)
-            .map(|t| zipf::key_stream(keys, args.zipf_s, STREAM_LEN, 0xC0FF_EE00 + t as u64))
-            .collect();
-        eprintln!(
-            "generated {max_threads} streams over {keys} keys in {:.1}s",
-            t0.elapsed().as_secs_f64()
-        );
+        // Children build their own streams (the same seeds, so the same keys).
+        let streams = if args.in_process {
+            let t0 = Instant::now();
+            let streams = lane_spec(keys, 0, false).make_streams();
+            eprintln!(
+                "generated {max_threads} streams over {keys} keys in {:.1}s",
+                t0.elapsed().as_secs_f64()
+            );
+            streams
+        } else {
+            Vec::new()
+        };
         for &value_size in &args.values {
             // One build + prefill serves every plain workload and thread count; TTL needs its own
             // (moka takes the TTL at build time).
@@ -337,13 +372,11 @@ pub(crate) fn main(mut args: Args) -> Result<()> {
                     continue;
                 }
                 let group = Group {
-                    keys,
-                    value_size,
-                    with_ttl,
+                    spec: lane_spec(keys, value_size, with_ttl),
                     workloads,
                     streams: &streams,
                 };
-                for (workload, threads, results) in measure_group(&args, &group) {
+                for (workload, threads, results) in measure_group(&args, &group)? {
                     let labels = [
                         human(keys),
                         format!("{value_size} B"),
@@ -376,86 +409,88 @@ pub(crate) fn main(mut args: Args) -> Result<()> {
 
 /// Rows sharing one set of built caches.
 struct Group<'a> {
-    keys: u64,
-    value_size: usize,
-    with_ttl: bool,
+    spec: LaneSpec,
     workloads: Vec<Workload>,
+    /// The key streams, for caches built in this process (empty otherwise).
     streams: &'a [Vec<u64>],
 }
 
 /// Per cache (in `args.caches` order): its samples, or `None` if not available.
 type CacheSamples = Vec<Option<Vec<Sample>>>;
 
-/// Builds and prefills every cache once for the group, then for each workload and thread count
-/// interleaves the caches' runs.
-fn measure_group(args: &Args, group: &Group<'_>) -> Vec<(Workload, usize, CacheSamples)> {
-    let capacity = (group.keys / 10).max(1);
-    let ttl_duration = Duration::from_millis(args.ttl_ms);
-    let ttl = group.with_ttl.then_some(ttl_duration);
-    let spec = Spec::new(capacity, ttl);
-    let warmup: Vec<u64> = (1..=capacity.min(WARMUP_MAX))
-        .map(zipf::rank_to_key)
-        .collect();
-    let warmup = warmup.as_slice();
-    let runners: Vec<Option<Box<dyn Runner>>> = args
-        .caches
-        .iter()
-        .map(|&peer| {
-            adapter::run(
-                peer,
-                &spec,
-                Prepare {
-                    label: peer.label(),
-                    warmup,
-                    capacity,
-                    value_size: group.value_size,
-                    ttl,
-                },
-            )
-        })
-        .collect();
-    let row = |workload, threads: usize, run| Row {
-        workload,
-        value_size: group.value_size,
-        ttl: ttl_duration,
-        streams: group.streams,
-        threads: threads.max(1),
-        run,
+/// Builds and prefills every cache once for the group (in child processes unless `--in-process`), then
+/// for each workload and thread count interleaves the caches' runs.
+fn measure_group(args: &Args, group: &Group<'_>) -> Result<Vec<(Workload, usize, CacheSamples)>> {
+    let spec = group.spec;
+    let mut lanes: Vec<Option<Box<dyn Lane + '_>>> = if args.in_process {
+        args.caches
+            .iter()
+            .map(|&peer| {
+                spec.prepare(peer).map(|runner| {
+                    Box::new(Local {
+                        runner,
+                        spec,
+                        streams: group.streams,
+                    }) as Box<dyn Lane>
+                })
+            })
+            .collect()
+    } else {
+        // Started together, so they prefill side by side; then each is waited for.
+        let started: Vec<Remote> = args
+            .caches
+            .iter()
+            .map(|&peer| Remote::spawn(peer, &spec))
+            .collect::<Result<_>>()?;
+        let mut lanes = Vec::new();
+        for remote in started {
+            lanes.push(remote.ready()?.map(|r| Box::new(r) as Box<dyn Lane>));
+        }
+        lanes
     };
-    if group.with_ttl {
+    if spec.ttl.is_some() {
         // Every prefilled entry got its TTL within the same second, so they all expire together. Let
         // that one-off wave pass before measuring: run the TTL workload on each cache, unmeasured, for
         // one TTL. The runs then see steady-state expiry: entries written at the workload's rate
         // expiring at that rate (plus what expires while the other caches take their turn).
-        let warm = row(Workload::Ttl, 1, ttl_duration);
-        for runner in runners.iter().flatten() {
-            let _ = runner.measure(&warm, usize::MAX);
+        let warm = RunSpec {
+            workload: Workload::Ttl,
+            threads: 1,
+            run: spec.ttl_run,
+            index: None,
+        };
+        for lane in lanes.iter_mut().flatten() {
+            lane.measure(warm)?;
         }
     }
     let mut out = Vec::new();
     for &workload in &group.workloads {
         for &threads in &args.threads {
-            let row = row(workload, threads, Duration::from_millis(args.run_ms));
-            let mut samples: CacheSamples = runners
+            let mut samples: CacheSamples = lanes
                 .iter()
                 .map(|r| r.as_ref().map(|_| Vec::with_capacity(args.runs)))
                 .collect();
             // The cache that runs first in a round measured slower (10M / 64 B writes: relaycache
             // 0.81x quick_cache when listed first, 1.08x when listed second), so the order rotates:
             // each cache leads the same number of rounds (with as many runs as caches, or a multiple).
-            let n = runners.len().max(1);
+            let n = lanes.len().max(1);
             for run in 0..args.runs.max(1) {
                 for k in 0..n {
                     let c = (k + run) % n;
-                    if let (Some(runner), Some(out)) = (&runners[c], &mut samples[c]) {
-                        out.push(runner.measure(&row, run));
+                    if let (Some(lane), Some(out)) = (&mut lanes[c], &mut samples[c]) {
+                        out.push(lane.measure(RunSpec {
+                            workload,
+                            threads: threads.max(1),
+                            run: Duration::from_millis(args.run_ms),
+                            index: Some(run),
+                        })?);
                     }
                 }
             }
             out.push((workload, threads, samples));
         }
     }
-    out
+    Ok(out)
 }
 
 /// The output tables.
@@ -600,6 +635,11 @@ mod tests {
             ttl_ms: 1000,
             zipf_s: 1.0,
             quick: false,
+            // A unit test's executable is the test harness, not this tool, so no child processes
+            // here; `tests/throughput_lanes.rs` runs the real binary with them.
+            in_process: true,
+            lane: None,
+            lane_ttl: false,
         };
         for (with_ttl, workloads) in [
             (
@@ -609,13 +649,18 @@ mod tests {
             (true, vec![Workload::Ttl]),
         ] {
             let group = Group {
-                keys: 1000,
-                value_size: 8,
-                with_ttl,
+                spec: LaneSpec {
+                    keys: 1000,
+                    value_size: 8,
+                    ttl: with_ttl.then_some(Duration::from_millis(1000)),
+                    ttl_run: Duration::from_millis(1000),
+                    streams: 2,
+                    zipf_s: 1.0,
+                },
                 workloads: workloads.clone(),
                 streams: &streams,
             };
-            let rows = measure_group(&args, &group);
+            let rows = measure_group(&args, &group).expect("in-process lanes do not fail");
             assert_eq!(rows.len(), workloads.len() * 2);
             let mut report = Report::new(&args.caches);
             for (workload, threads, results) in rows {

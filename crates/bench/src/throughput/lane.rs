@@ -1,0 +1,331 @@
+//! Where a cache runs while it is measured: a child process of its own (the default), or this
+//! process (`--in-process`, and the unit tests).
+//!
+//! With every cache in one process, the caches share one allocator heap and one set of warm pages, and
+//! the order in which they were built mattered: the cache built and prefilled first measured slower in
+//! its own runs (10M keys / 64 B writes, the same engine built twice: the first 1% to 7% slower over
+//! 61 interleaved rounds). A child per cache gives each one its own heap, as in a real service; the
+//! runs stay interleaved, one child at a time, so machine noise still spreads over all caches alike.
+//!
+//! The parent re-executes this binary with `throughput --lane <cache>` and the group's keyspace, value
+//! size and TTL. The child builds its key streams (the same seeds give the same streams), builds and
+//! prefills its cache, prints `READY` (or `UNAVAILABLE`), then answers each `run` line on its stdin
+//! with one `sample` line until its stdin closes. Only the child whose turn it is runs; the others wait
+//! in a blocking read.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::ValueEnum;
+
+use super::{Prepare, Row, Runner, STREAM_LEN, Sample, WARMUP_MAX, Workload};
+use crate::adapter::{self, Peer, Spec};
+use crate::zipf;
+
+/// One measured run as the parent asks for it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct RunSpec {
+    pub(super) workload: Workload,
+    pub(super) threads: usize,
+    pub(super) run: Duration,
+    /// Which run of the row this is (streams start at an offset per run); `None` for an unmeasured
+    /// warm-up run.
+    pub(super) index: Option<usize>,
+}
+
+impl RunSpec {
+    fn to_line(self) -> String {
+        format!(
+            "run {} {} {} {}",
+            name(self.workload),
+            self.threads,
+            self.run.as_nanos(),
+            self.index.map_or("warm".to_owned(), |i| i.to_string())
+        )
+    }
+
+    fn parse(line: &str) -> Result<Self> {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        let ["run", workload, threads, nanos, index] = parts.as_slice() else {
+            bail!("expected `run <workload> <threads> <nanos> <index|warm>`, got {line:?}");
+        };
+        Ok(Self {
+            workload: Workload::from_str(workload, true)
+                .map_err(|e| anyhow::anyhow!("bad workload in {line:?}: {e}"))?,
+            threads: threads.parse().context("bad thread count")?,
+            run: Duration::from_nanos(nanos.parse().context("bad run length")?),
+            index: match *index {
+                "warm" => None,
+                i => Some(i.parse().context("bad run index")?),
+            },
+        })
+    }
+}
+
+fn name<T: ValueEnum>(v: T) -> String {
+    v.to_possible_value()
+        .map(|p| p.get_name().to_owned())
+        .unwrap_or_default()
+}
+
+impl Sample {
+    fn to_line(self) -> String {
+        format!(
+            "sample {} {} {} {}",
+            self.mops,
+            self.cpu_mops,
+            self.hit_percent.map_or("-".to_owned(), |h| h.to_string()),
+            self.worst_batch.as_nanos()
+        )
+    }
+
+    fn parse(line: &str) -> Result<Self> {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        let ["sample", mops, cpu, hits, worst] = parts.as_slice() else {
+            bail!("expected a `sample` line, got {line:?}");
+        };
+        Ok(Self {
+            mops: mops.parse().context("bad mops")?,
+            cpu_mops: cpu.parse().context("bad cpu mops")?,
+            hit_percent: match *hits {
+                "-" => None,
+                h => Some(h.parse().context("bad hit ratio")?),
+            },
+            worst_batch: Duration::from_nanos(worst.parse().context("bad batch time")?),
+        })
+    }
+}
+
+/// What a lane needs to build and prefill its cache.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct LaneSpec {
+    pub(super) keys: u64,
+    pub(super) value_size: usize,
+    /// The group's TTL: its caches are built for `insert_with_ttl` and prefilled with it.
+    pub(super) ttl: Option<Duration>,
+    /// The TTL of the TTL workload's inserts (also when the group has none).
+    pub(super) ttl_run: Duration,
+    /// Key streams to build: one per thread of the largest thread count.
+    pub(super) streams: usize,
+    pub(super) zipf_s: f64,
+}
+
+impl LaneSpec {
+    fn capacity(&self) -> u64 {
+        (self.keys / 10).max(1)
+    }
+
+    /// Builds and prefills `peer`'s cache; `None` if it is not available in this build.
+    pub(super) fn prepare(&self, peer: Peer) -> Option<Box<dyn Runner>> {
+        let capacity = self.capacity();
+        let warmup: Vec<u64> = (1..=capacity.min(WARMUP_MAX))
+            .map(zipf::rank_to_key)
+            .collect();
+        adapter::run(
+            peer,
+            &Spec::new(capacity, self.ttl),
+            Prepare {
+                label: peer.label(),
+                warmup: &warmup,
+                capacity,
+                value_size: self.value_size,
+                ttl: self.ttl,
+            },
+        )
+    }
+
+    pub(super) fn make_streams(&self) -> Vec<Vec<u64>> {
+        (0..self.streams.max(1))
+            .map(|t| zipf::key_stream(self.keys, self.zipf_s, STREAM_LEN, 0xC0FF_EE00 + t as u64))
+            .collect()
+    }
+
+    pub(super) fn row<'a>(&self, streams: &'a [Vec<u64>], run: RunSpec) -> Row<'a> {
+        Row {
+            workload: run.workload,
+            value_size: self.value_size,
+            ttl: self.ttl_run,
+            streams,
+            threads: run.threads.max(1),
+            run: run.run,
+        }
+    }
+}
+
+/// A built and prefilled cache that measures runs on request.
+pub(super) trait Lane {
+    fn measure(&mut self, run: RunSpec) -> Result<Sample>;
+}
+
+/// A cache in this process.
+pub(super) struct Local<'a> {
+    pub(super) runner: Box<dyn Runner>,
+    pub(super) spec: LaneSpec,
+    pub(super) streams: &'a [Vec<u64>],
+}
+
+impl Lane for Local<'_> {
+    fn measure(&mut self, run: RunSpec) -> Result<Sample> {
+        let row = self.spec.row(self.streams, run);
+        Ok(self.runner.measure(&row, run.index.unwrap_or(usize::MAX)))
+    }
+}
+
+/// A cache in a child process.
+pub(super) struct Remote {
+    label: &'static str,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Remote {
+    /// Starts the child for `peer`; it builds and prefills while the caller starts the others.
+    pub(super) fn spawn(peer: Peer, spec: &LaneSpec) -> Result<Self> {
+        let exe = std::env::current_exe().context("locating this binary to re-execute it")?;
+        let mut command = Command::new(exe);
+        command.args([
+            "throughput",
+            "--lane",
+            &name(peer),
+            "--keys",
+            &spec.keys.to_string(),
+            "--values",
+            &spec.value_size.to_string(),
+            "--threads",
+            &spec.streams.max(1).to_string(),
+            "--ttl-ms",
+            &spec.ttl_run.as_millis().to_string(),
+            "--zipf-s",
+            &spec.zipf_s.to_string(),
+        ]);
+        if spec.ttl.is_some() {
+            command.arg("--lane-ttl");
+        }
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting the {} lane", peer.label()))?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            bail!("the {} lane has no pipes", peer.label());
+        };
+        Ok(Self {
+            label: peer.label(),
+            child,
+            stdin: Some(stdin),
+            stdout: BufReader::new(stdout),
+        })
+    }
+
+    fn read_line(&mut self) -> Result<String> {
+        let mut line = String::new();
+        let n = self
+            .stdout
+            .read_line(&mut line)
+            .with_context(|| format!("reading from the {} lane", self.label))?;
+        if n == 0 {
+            bail!("the {} lane exited early", self.label);
+        }
+        Ok(line.trim_end().to_owned())
+    }
+
+    /// Waits until the child has prefilled; `None` (and the child gone) if its cache is not available
+    /// in this build.
+    pub(super) fn ready(mut self) -> Result<Option<Self>> {
+        match self.read_line()?.as_str() {
+            "READY" => Ok(Some(self)),
+            "UNAVAILABLE" => Ok(None),
+            other => bail!("the {} lane said {other:?} instead of READY", self.label),
+        }
+    }
+}
+
+impl Lane for Remote {
+    fn measure(&mut self, run: RunSpec) -> Result<Sample> {
+        let stdin = self.stdin.as_mut().context("lane closed")?;
+        writeln!(stdin, "{}", run.to_line())
+            .and_then(|()| stdin.flush())
+            .with_context(|| format!("writing to the {} lane", self.label))?;
+        Sample::parse(&self.read_line()?)
+    }
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        // Closing stdin ends the child's loop.
+        drop(self.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// The child's side: builds and prefills `peer`'s cache, then measures the runs its parent asks for.
+pub(super) fn serve(peer: Peer, spec: &LaneSpec) -> Result<()> {
+    let streams = spec.make_streams();
+    let mut out = std::io::stdout().lock();
+    let Some(runner) = spec.prepare(peer) else {
+        writeln!(out, "UNAVAILABLE")?;
+        return Ok(());
+    };
+    writeln!(out, "READY")?;
+    out.flush()?;
+    let mut lane = Local {
+        runner,
+        spec: *spec,
+        streams: &streams,
+    };
+    for line in std::io::stdin().lock().lines() {
+        let run = RunSpec::parse(&line.context("reading a request")?)?;
+        writeln!(out, "{}", lane.measure(run)?.to_line())?;
+        out.flush()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_and_samples_survive_the_pipe() {
+        for run in [
+            RunSpec {
+                workload: Workload::Ttl,
+                threads: 2,
+                run: Duration::from_millis(150),
+                index: Some(4),
+            },
+            RunSpec {
+                workload: Workload::Mixed,
+                threads: 1,
+                run: Duration::from_secs(1),
+                index: None,
+            },
+        ] {
+            assert_eq!(RunSpec::parse(&run.to_line()).ok(), Some(run));
+        }
+        let sample = Sample {
+            mops: 2.5,
+            cpu_mops: 2.75,
+            hit_percent: Some(81.25),
+            worst_batch: Duration::from_nanos(1_234_567),
+        };
+        let back = Sample::parse(&sample.to_line()).ok();
+        assert_eq!(back.map(|s| (s.mops, s.cpu_mops)), Some((2.5, 2.75)));
+        assert_eq!(back.and_then(|s| s.hit_percent), Some(81.25));
+        assert_eq!(back.map(|s| s.worst_batch), Some(sample.worst_batch));
+        let write = Sample {
+            hit_percent: None,
+            ..sample
+        };
+        assert_eq!(
+            Sample::parse(&write.to_line()).ok().map(|s| s.hit_percent),
+            Some(None)
+        );
+        assert!(RunSpec::parse("run sideways 1 5 0").is_err());
+        assert!(Sample::parse("READY").is_err());
+    }
+}
