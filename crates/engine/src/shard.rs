@@ -617,16 +617,11 @@ impl<K: Hash, V> Shard<K, V> {
                 return (outcome, old);
             }
         }
-        // A write of an absent key is an access the sketch must see, and the new entry starts from the
-        // key's count there; a write of a present key is counted on the entry (`update` bumps its hit
+        // A write of an absent key is an access the sketch must see (and the new entry starts from the
+        // key's count there); a write of a present key is counted on the entry (`update` bumps its hit
         // counter) and folded in later, which spares the write path a random access into the sketch.
-        // The key's sketch line is usually a cache miss: it starts loading now, and is read once the
-        // entry is stored and room is made, whose own misses (the window's oldest entry, the victim,
-        // the loser's table slot) overlap with it. Loading it before the table probe instead cost
-        // every update a wasted line (callgrind: 0.92 more L1 misses per update).
-        self.sketch.prefetch(hash);
+        let count = self.sketch.increment(hash);
         let Some(cost) = fits else {
-            self.sketch.increment(hash);
             self.aged(1);
             self.counts.record(Cause::Rejected);
             if let Some(out) = out {
@@ -637,45 +632,25 @@ impl<K: Hash, V> Shard<K, V> {
         };
         let i = self
             .slab
-            .insert(Entry::new(key, value, cost, Count::default(), self.epoch));
+            .insert(Entry::new(key, value, cost, count, self.epoch));
         let (slab, hasher) = (&self.slab, &self.hasher);
         self.table.insert_unique(hash, i, |&x| {
             slab.get(x).map_or(0, |e| hasher.hash_one(&e.key))
         });
         self.slab
             .push_back(&mut self.lists[W], i, Links::Policy, cost);
+        self.aged(1);
         self.used += u64::from(cost);
         if deadline != 0 {
             self.slab.set_deadline(i, deadline);
             self.wheel.schedule(&mut self.slab, i);
         }
-        // `make_room` compares counts of the window's oldest entry: when that is the new one, its count
-        // must be in place first.
-        let counted_first = self.lists[W].head == i;
-        if counted_first {
-            self.count_new(hash, i);
-        }
-        let rejected = self.make_room(i, NIL, out);
-        if !counted_first {
-            self.count_new(hash, i);
-        }
-        if rejected {
+        if self.make_room(i, NIL, out) {
             (Inserted::Rejected, None)
         } else {
             self.counts.inserts += 1;
             (Inserted::New, None)
         }
-    }
-
-    /// Records the write of new entry `i`'s key in the sketch and gives the entry the key's count (if
-    /// it is still cached), then does the aging bookkeeping of that addition.
-    fn count_new(&mut self, hash: u64, i: u32) {
-        let count = self.sketch.increment(hash);
-        let epoch = self.epoch;
-        if let Some(e) = self.slab.get_mut(i) {
-            e.set_count(count, false, epoch);
-        }
-        self.aged(1);
     }
 
     fn find_index_is(&self, hash: u64, i: u32) -> bool {

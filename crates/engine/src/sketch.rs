@@ -174,18 +174,6 @@ impl Sketch {
         door.iter().all(|&(w, m)| words[w] & m != 0)
     }
 
-    /// Starts loading the key's block into the cache without waiting for it: a write calls this before
-    /// it probes the table, so for an absent key the two random memory accesses overlap instead of
-    /// running one after the other. A plain load whose value is discarded (no `unsafe` prefetch
-    /// intrinsic): the CPU runs ahead of it while the line is on its way.
-    #[inline]
-    pub(crate) fn prefetch(&self, hash: u64) {
-        let block = reduce(mix(hash), self.blocks) as usize;
-        if let Some(w) = self.words.get(self.offset + block * BLOCK_WORDS) {
-            std::hint::black_box(*w);
-        }
-    }
-
     /// Records one occurrence of the key with hash `hash`; returns the key's count after it.
     #[inline]
     pub(crate) fn increment(&mut self, hash: u64) -> Count {
