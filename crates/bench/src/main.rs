@@ -2,7 +2,8 @@
 //! `Mutex<lru>`), one command per table:
 //!
 //! - `hitratio`: trace replays with Belady OPT and exact LRU columns, plus SVG charts in `docs/`;
-//! - `throughput`: Zipf key streams, read / mixed / write / mixed-with-TTL, 1 and 2 threads;
+//! - `throughput`: Zipf key streams, read / mixed / write / mixed-with-TTL, 1 and 2 threads, one
+//!   child process per cache;
 //! - `memory`: resident bytes per entry beyond key + value, one cache per child process.
 //!
 //! Modules: [`adapter`] (one impl per cache), [`sim`] (OPT and exact LRU), [`trace`] and [`zipf`]
