@@ -7,11 +7,11 @@
 //! 61 interleaved rounds). A child per cache gives each one its own heap, as in a real service; the
 //! runs stay interleaved, one child at a time, so machine noise still spreads over all caches alike.
 //!
-//! The parent re-executes this binary with `throughput --lane <cache>` and the group's keyspace, value
-//! size and TTL. The child builds its key streams (the same seeds give the same streams), builds and
-//! prefills its cache, prints `READY` (or `UNAVAILABLE`), then answers each `run` line on its stdin
-//! with one `sample` line until its stdin closes. Only the child whose turn it is runs; the others wait
-//! in a blocking read.
+//! The parent re-executes this binary with `throughput --lane <cache>` and the group's keyspace,
+//! value size and TTL. The child builds its key streams (the same seeds give the same streams),
+//! builds and prefills its cache, makes one short unmeasured run of gets, prints `READY` (or
+//! `UNAVAILABLE`), then answers each `run` line on its stdin with one `sample` line until its stdin
+//! closes. Only the child whose turn it is runs; the others wait in a blocking read.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -262,6 +262,9 @@ impl Drop for Remote {
     }
 }
 
+/// Length of the unmeasured run a child makes before it reports ready.
+const FIRST_RUN_WARMUP: Duration = Duration::from_millis(100);
+
 /// The child's side: builds and prefills `peer`'s cache, then measures the runs its parent asks for.
 pub(super) fn serve(peer: Peer, spec: &LaneSpec) -> Result<()> {
     let streams = spec.make_streams();
@@ -270,13 +273,23 @@ pub(super) fn serve(peer: Peer, spec: &LaneSpec) -> Result<()> {
         writeln!(out, "UNAVAILABLE")?;
         return Ok(());
     };
-    writeln!(out, "READY")?;
-    out.flush()?;
     let mut lane = Local {
         runner,
         spec: *spec,
         streams: &streams,
     };
+    // The first run in a new process pays one-off costs the later ones do not: the allocator sets up an
+    // arena for each new worker thread and faults its pages in (16-28 ms batches for every cache in the
+    // first row measured, before this). An unmeasured run of gets, which leave the cache's contents
+    // alone, with every thread takes them here.
+    lane.measure(RunSpec {
+        workload: Workload::Read,
+        threads: spec.streams.max(1),
+        run: FIRST_RUN_WARMUP,
+        index: None,
+    })?;
+    writeln!(out, "READY")?;
+    out.flush()?;
     for line in std::io::stdin().lock().lines() {
         let run = RunSpec::parse(&line.context("reading a request")?)?;
         writeln!(out, "{}", lane.measure(run)?.to_line())?;
