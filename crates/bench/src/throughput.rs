@@ -349,6 +349,7 @@ pub(crate) fn main(mut args: Args) -> Result<()> {
         // Children build their own streams (the same seeds, so the same keys).
         let streams = if args.in_process {
             let t0 = Instant::now();
+            // Streams depend on neither value size nor TTL.
             let streams = lane_spec(keys, 0, false).make_streams();
             eprintln!(
                 "generated {max_threads} streams over {keys} keys in {:.1}s",

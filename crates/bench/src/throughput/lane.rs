@@ -113,6 +113,7 @@ pub(super) struct LaneSpec {
 }
 
 impl LaneSpec {
+    /// The caches' capacity: 10% of the keyspace, in entries.
     fn capacity(&self) -> u64 {
         (self.keys / 10).max(1)
     }
@@ -136,12 +137,15 @@ impl LaneSpec {
         )
     }
 
+    /// One key stream per thread of the largest thread count, from fixed seeds: they depend on the
+    /// keyspace and the Zipf exponent only, so every process that builds them gets the same keys.
     pub(super) fn make_streams(&self) -> Vec<Vec<u64>> {
         (0..self.streams.max(1))
             .map(|t| zipf::key_stream(self.keys, self.zipf_s, STREAM_LEN, 0xC0FF_EE00 + t as u64))
             .collect()
     }
 
+    /// What the worker threads need for run `run` over `streams`.
     pub(super) fn row<'a>(&self, streams: &'a [Vec<u64>], run: RunSpec) -> Row<'a> {
         Row {
             workload: run.workload,
