@@ -44,6 +44,15 @@ enum Command {
     Memory(memory::Args),
 }
 
+/// The name clap accepts for `v` on the command line (what a child process is given).
+pub(crate) fn cli_name<T: clap::ValueEnum>(v: &T) -> String {
+    v.to_possible_value()
+        .map_or_else(String::new, |p| p.get_name().to_owned())
+}
+
+/// What a child process prints when the cache it was asked for is not available in this build.
+pub(crate) const UNAVAILABLE: &str = "UNAVAILABLE";
+
 /// The repository root (this crate lives in `<repo>/crates/bench`).
 pub(crate) fn repo_root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

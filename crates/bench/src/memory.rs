@@ -16,6 +16,7 @@ use bytes::Bytes;
 
 use crate::adapter::{self, Adapter, Job, Peer, Spec};
 use crate::table::Table;
+use crate::{UNAVAILABLE, cli_name};
 
 /// Key length in bytes.
 const KEY_LEN: usize = 16;
@@ -69,12 +70,6 @@ impl Subject {
         }
     }
 
-    /// The name clap accepts for this subject (what `--child` is given).
-    fn cli_name(self) -> String {
-        clap::ValueEnum::to_possible_value(&self)
-            .map_or_else(String::new, |v| v.get_name().to_owned())
-    }
-
     fn peer(self) -> Option<Peer> {
         match self {
             Subject::Relaycache => Some(Peer::Relaycache),
@@ -118,9 +113,6 @@ pub(crate) struct Args {
     #[arg(long, hide = true)]
     child: Option<Subject>,
 }
-
-/// What a child prints when its subject cannot be measured in this build.
-const UNAVAILABLE: &str = "UNAVAILABLE";
 
 /// What a child reports.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -304,7 +296,7 @@ pub(crate) fn main(args: Args) -> Result<()> {
         }
         let output = command
             .args(["--entries", &entries.to_string(), "--child"])
-            .arg(subject.cli_name())
+            .arg(cli_name(&subject))
             .output()
             .with_context(|| format!("running {}", exe.display()))?;
         let stdout = String::from_utf8_lossy(&output.stdout);
@@ -382,7 +374,7 @@ mod tests {
     #[test]
     fn every_subject_round_trips_through_its_cli_name() {
         for subject in Subject::ALL {
-            let name = subject.cli_name();
+            let name = cli_name(&subject);
             assert_eq!(
                 clap::ValueEnum::from_str(&name, false),
                 Ok(subject),

@@ -101,6 +101,14 @@ const WARMUP_MAX: u64 = 100_000;
 /// Keys per pre-generated stream (per thread); a power of two so indexing is a mask.
 const STREAM_LEN: usize = 1 << 22;
 
+/// `count` key streams (one per thread) over a keyspace of `keys`, from fixed seeds: every process
+/// that builds them gets the same keys.
+fn key_streams(keys: u64, zipf_s: f64, count: usize) -> Vec<Vec<u64>> {
+    (0..count.max(1))
+        .map(|t| zipf::key_stream(keys, zipf_s, STREAM_LEN, 0xC0FF_EE00 + t as u64))
+        .collect()
+}
+
 /// One measured run.
 #[derive(Debug, Clone, Copy)]
 struct Sample {
@@ -349,8 +357,7 @@ pub(crate) fn main(mut args: Args) -> Result<()> {
         // Children build their own streams (the same seeds, so the same keys).
         let streams = if args.in_process {
             let t0 = Instant::now();
-            // Streams depend on neither value size nor TTL.
-            let streams = lane_spec(keys, 0, false).make_streams();
+            let streams = key_streams(keys, args.zipf_s, max_threads);
             eprintln!(
                 "generated {max_threads} streams over {keys} keys in {:.1}s",
                 t0.elapsed().as_secs_f64()

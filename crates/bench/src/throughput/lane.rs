@@ -20,9 +20,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 
-use super::{Prepare, Row, Runner, STREAM_LEN, Sample, WARMUP_MAX, Workload};
+use super::{Prepare, Row, Runner, Sample, WARMUP_MAX, Workload, key_streams};
 use crate::adapter::{self, Peer, Spec};
-use crate::zipf;
+use crate::{UNAVAILABLE, cli_name, zipf};
 
 /// One measured run as the parent asks for it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -39,7 +39,7 @@ impl RunSpec {
     fn to_line(self) -> String {
         format!(
             "run {} {} {} {}",
-            name(self.workload),
+            cli_name(&self.workload),
             self.threads,
             self.run.as_nanos(),
             self.index.map_or("warm".to_owned(), |i| i.to_string())
@@ -62,12 +62,6 @@ impl RunSpec {
             },
         })
     }
-}
-
-fn name<T: ValueEnum>(v: T) -> String {
-    v.to_possible_value()
-        .map(|p| p.get_name().to_owned())
-        .unwrap_or_default()
 }
 
 impl Sample {
@@ -137,14 +131,6 @@ impl LaneSpec {
         )
     }
 
-    /// One key stream per thread of the largest thread count, from fixed seeds: they depend on the
-    /// keyspace and the Zipf exponent only, so every process that builds them gets the same keys.
-    pub(super) fn make_streams(&self) -> Vec<Vec<u64>> {
-        (0..self.streams.max(1))
-            .map(|t| zipf::key_stream(self.keys, self.zipf_s, STREAM_LEN, 0xC0FF_EE00 + t as u64))
-            .collect()
-    }
-
     /// What the worker threads need for run `run` over `streams`.
     pub(super) fn row<'a>(&self, streams: &'a [Vec<u64>], run: RunSpec) -> Row<'a> {
         Row {
@@ -193,7 +179,7 @@ impl Remote {
         command.args([
             "throughput",
             "--lane",
-            &name(peer),
+            &cli_name(&peer),
             "--keys",
             &spec.keys.to_string(),
             "--values",
@@ -242,7 +228,7 @@ impl Remote {
     pub(super) fn ready(mut self) -> Result<Option<Self>> {
         match self.read_line()?.as_str() {
             "READY" => Ok(Some(self)),
-            "UNAVAILABLE" => Ok(None),
+            UNAVAILABLE => Ok(None),
             other => bail!("the {} lane said {other:?} instead of READY", self.label),
         }
     }
@@ -271,10 +257,10 @@ const FIRST_RUN_WARMUP: Duration = Duration::from_millis(100);
 
 /// The child's side: builds and prefills `peer`'s cache, then measures the runs its parent asks for.
 pub(super) fn serve(peer: Peer, spec: &LaneSpec) -> Result<()> {
-    let streams = spec.make_streams();
+    let streams = key_streams(spec.keys, spec.zipf_s, spec.streams);
     let mut out = std::io::stdout().lock();
     let Some(runner) = spec.prepare(peer) else {
-        writeln!(out, "UNAVAILABLE")?;
+        writeln!(out, "{UNAVAILABLE}")?;
         return Ok(());
     };
     let mut lane = Local {
