@@ -1,0 +1,1 @@
+//! SWIM membership on foca (see `docs/cluster.md`, "Membership").

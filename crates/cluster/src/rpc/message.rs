@@ -1,0 +1,241 @@
+//! The messages of the node-to-node and client-to-node RPC (see `docs/cluster.md`, "The RPC protocol").
+//!
+//! Types only; their RESP encoding is in `rpc::codec`.
+
+use bytes::Bytes;
+
+use crate::error::QuorumKind;
+use crate::version::Version;
+
+/// A stored entry as it travels between nodes: a value or a tombstone, with its version and deadline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The key.
+    pub key: Bytes,
+    /// The value; `None` for a tombstone (a versioned delete).
+    pub value: Option<Bytes>,
+    /// Who wins against another copy.
+    pub version: Version,
+    /// Absolute expiry, Unix milliseconds; 0 for none.
+    pub expires_at: u64,
+}
+
+/// A routed operation on one key, coordinated by the key's primary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Read the value.
+    Get {
+        /// The key.
+        key: Bytes,
+    },
+    /// Read presence and expiry (for `exists` and `ttl`).
+    Meta {
+        /// The key.
+        key: Bytes,
+    },
+    /// Write a value.
+    Set {
+        /// The key.
+        key: Bytes,
+        /// The value.
+        value: Bytes,
+        /// Absolute expiry in Unix ms; 0 none.
+        expires_at: u64,
+    },
+    /// Delete (writes a tombstone).
+    Delete {
+        /// The key.
+        key: Bytes,
+    },
+    /// Change the expiry of a present key; `expires_at` 0 removes it.
+    Expire {
+        /// The key.
+        key: Bytes,
+        /// Absolute expiry in Unix ms; 0 none.
+        expires_at: u64,
+    },
+}
+
+impl Op {
+    /// The key the operation is about.
+    #[must_use]
+    pub fn key(&self) -> &Bytes {
+        match self {
+            Op::Get { key }
+            | Op::Meta { key }
+            | Op::Set { key, .. }
+            | Op::Delete { key }
+            | Op::Expire { key, .. } => key,
+        }
+    }
+
+    /// The name used in logs and errors.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Get { .. } => "get",
+            Op::Meta { .. } => "meta",
+            Op::Set { .. } => "set",
+            Op::Delete { .. } => "delete",
+            Op::Expire { .. } => "expire",
+        }
+    }
+
+    /// True for operations that write.
+    #[must_use]
+    pub fn is_write(&self) -> bool {
+        matches!(self, Op::Set { .. } | Op::Delete { .. } | Op::Expire { .. })
+    }
+}
+
+/// A request (one RPC call).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// A routed operation. `hops` counts forwards so far (0 from a client or the first node).
+    Op {
+        /// Forwards so far.
+        hops: u8,
+        /// The operation.
+        op: Op,
+    },
+    /// Store these entries where newer (replication, read-repair, migration).
+    Apply {
+        /// The entries.
+        entries: Vec<Entry>,
+    },
+    /// Return the stored entries of these keys (absent keys are left out).
+    Fetch {
+        /// The keys.
+        keys: Vec<Bytes>,
+    },
+    /// The sender has pushed everything it holds of `partition` to the receiver.
+    Done {
+        /// The partition.
+        partition: u32,
+    },
+    /// The routing table (for clients).
+    Table,
+    /// This node's counters.
+    Stats,
+    /// A page of the keys this node is primary for.
+    Scan {
+        /// Where to continue (0 to start).
+        cursor: u64,
+        /// Only keys with this prefix.
+        prefix: Bytes,
+        /// About how many keys.
+        count: u32,
+    },
+    /// Drop every key with this prefix from this node's store.
+    Purge {
+        /// The prefix (empty: everything).
+        prefix: Bytes,
+    },
+    /// The sender is leaving the cluster gracefully.
+    Leaving,
+}
+
+impl Request {
+    /// The verb (for logs and metrics).
+    #[must_use]
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Request::Op { .. } => "op",
+            Request::Apply { .. } => "apply",
+            Request::Fetch { .. } => "fetch",
+            Request::Done { .. } => "done",
+            Request::Table => "table",
+            Request::Stats => "stats",
+            Request::Scan { .. } => "scan",
+            Request::Purge { .. } => "purge",
+            Request::Leaving => "leaving",
+        }
+    }
+}
+
+/// What a member looks like in a [`TableInfo`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberInfo {
+    /// Advertised gossip address (`host:port`); the RPC address is port − 2.
+    pub gossip_addr: String,
+    /// Generation (start time in ms, bumped on renewal).
+    pub generation: u64,
+}
+
+/// The routing table as a node reports it to clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableInfo {
+    /// Live members (this node included), sorted by address.
+    pub members: Vec<MemberInfo>,
+    /// `partition_count`.
+    pub partition_count: u32,
+    /// `replica_count`.
+    pub replica_count: u32,
+    /// The node's epoch.
+    pub epoch: u64,
+}
+
+/// Counters of one node (for `STATS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NodeStats {
+    /// Reads this node coordinated that found a value.
+    pub hits: u64,
+    /// Reads this node coordinated that found nothing.
+    pub misses: u64,
+    /// Entries in the local store (values, not tombstones).
+    pub keys: u64,
+    /// Bytes charged in the local store.
+    pub bytes: u64,
+    /// Entries evicted from the local store.
+    pub evictions: u64,
+    /// Expired entries removed.
+    pub expirations: u64,
+    /// New keys the admission policy declined.
+    pub rejections: u64,
+    /// Local store bound.
+    pub max_cost: u64,
+}
+
+/// A failure a peer reports (the `ERR` status).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteError {
+    /// A quorum failed there.
+    Quorum {
+        /// Which one.
+        kind: QuorumKind,
+        /// Needed.
+        needed: u32,
+        /// Reached.
+        reached: u32,
+    },
+    /// The node is closed or leaving.
+    Closed,
+    /// Anything else, as text.
+    Other(String),
+}
+
+/// The answer to a [`Request`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    /// Done, nothing to return (`Apply`, `Done`, `Purge` return counts as `Count`).
+    Ok,
+    /// A single entry or nothing (`Op Get`/`Meta`: the newest entry; a tombstone or absence is `None`).
+    Entry(Option<Entry>),
+    /// Entries (`Fetch`).
+    Entries(Vec<Entry>),
+    /// A number (`Op Expire`: 1 if the key was present; `Purge`: keys removed).
+    Count(u64),
+    /// `Table`.
+    Table(TableInfo),
+    /// `Stats`.
+    Stats(NodeStats),
+    /// `Scan`.
+    Scan {
+        /// Where to continue; 0 when done.
+        cursor: u64,
+        /// The keys of this page.
+        keys: Vec<Bytes>,
+    },
+    /// The call failed there.
+    Error(RemoteError),
+}

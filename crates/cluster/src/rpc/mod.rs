@@ -1,0 +1,3 @@
+//! The internal RPC (see `docs/cluster.md`, "The RPC protocol").
+
+pub mod message;
