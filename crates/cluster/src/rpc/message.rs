@@ -108,10 +108,15 @@ pub enum Request {
         /// The keys.
         keys: Vec<Bytes>,
     },
-    /// The sender has pushed everything it holds of `partition` to the receiver.
-    Done {
-        /// The partition.
-        partition: u32,
+    /// A page of the entries (values and tombstones) the receiver holds in these partitions: how a new
+    /// owner fills a partition it gained. Answered with [`Response::Page`].
+    Pull {
+        /// The partitions wanted.
+        partitions: Vec<u32>,
+        /// Where to continue (0 to start).
+        cursor: u64,
+        /// At most this many entries.
+        count: u32,
     },
     /// The routing table (for clients).
     Table,
@@ -143,7 +148,7 @@ impl Request {
             Request::Op { .. } => "op",
             Request::Apply { .. } => "apply",
             Request::Fetch { .. } => "fetch",
-            Request::Done { .. } => "done",
+            Request::Pull { .. } => "pull",
             Request::Table => "table",
             Request::Stats => "stats",
             Request::Scan { .. } => "scan",
@@ -217,7 +222,7 @@ pub enum RemoteError {
 /// The answer to a [`Request`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Response {
-    /// Done, nothing to return (`Apply`, `Done`, `Purge` return counts as `Count`).
+    /// Done, nothing to return (`Apply`, `Leaving`).
     Ok,
     /// A single entry or nothing (`Op Get`/`Meta`: the newest entry; a tombstone or absence is `None`).
     Entry(Option<Entry>),
@@ -235,6 +240,13 @@ pub enum Response {
         cursor: u64,
         /// The keys of this page.
         keys: Vec<Bytes>,
+    },
+    /// `Pull`: a page of entries.
+    Page {
+        /// Where to continue; 0 when done.
+        cursor: u64,
+        /// The entries of this page.
+        entries: Vec<Entry>,
     },
     /// The call failed there.
     Error(RemoteError),
