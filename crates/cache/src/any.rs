@@ -6,11 +6,13 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::api::{Cache, Capabilities, ClusterInfo, ScanPage, SetOptions, SetOutcome, Stats};
-use crate::backend::{DisabledCache, SingleCache};
+use crate::backend::{DisabledCache, HaCache, SingleCache};
 #[cfg(feature = "redis")]
 use crate::backend::{RedisBuilder, RedisCache};
 use crate::config::{Config, Mode};
-use crate::error::{Error, Result};
+use crate::error::Result;
+#[cfg(not(feature = "redis"))]
+use crate::error::Error;
 
 /// One of the backends, selected by `cache.mode`. It implements [`Cache`] by delegating to the backend.
 ///
@@ -23,6 +25,8 @@ pub enum AnyCache {
     Disabled(DisabledCache),
     /// `cache.mode: single`.
     Single(SingleCache),
+    /// `cache.mode: ha`.
+    Ha(HaCache),
     /// `cache.mode: redis` (feature `redis`).
     #[cfg(feature = "redis")]
     Redis(RedisCache),
@@ -43,8 +47,8 @@ impl AnyCache {
     /// ```
     ///
     /// # Errors
-    /// [`Error::Config`] for an invalid configuration; a backend error when it cannot start (for example
-    /// [`Error::Unsupported`] for a mode this build does not include).
+    /// [`Error::Config`](crate::Error::Config) for an invalid configuration; a backend error when it cannot start (for example
+    /// [`Error::Unsupported`](crate::Error::Unsupported) for a mode this build does not include).
     pub async fn from_config(config: &Config) -> Result<AnyCache> {
         config.validate()?;
         tracing::debug!(component = "cache_factory", mode = %config.cache.mode, "building cache");
@@ -52,10 +56,9 @@ impl AnyCache {
             Mode::Disabled => Ok(AnyCache::Disabled(DisabledCache::new())),
             Mode::Single => Ok(AnyCache::Single(SingleCache::new(&config.cache.ristretto)?)),
             Mode::Redis => redis_from_config(config).await,
-            Mode::Ha => Err(Error::Backend {
-                backend: config.cache.mode.as_str(),
-                message: "this build of relaycache does not include this backend yet".to_owned(),
-            }),
+            Mode::Ha => Ok(AnyCache::Ha(
+                HaCache::from_config(&config.cache.olric, &config.cache.ristretto).await?,
+            )),
         }
     }
 }
@@ -87,6 +90,7 @@ macro_rules! delegate {
         match $self {
             AnyCache::Disabled($backend) => $call,
             AnyCache::Single($backend) => $call,
+            AnyCache::Ha($backend) => $call,
             #[cfg(feature = "redis")]
             AnyCache::Redis($backend) => $call,
         }

@@ -401,16 +401,53 @@ impl Stats {
     }
 }
 
-/// Cluster membership as seen by this node, from [`Cache::cluster_info`].
+/// Cluster membership as seen by this node, from [`Cache::cluster_info`]. The first three fields are the
+/// reference system's; the rest describe the routing table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct ClusterInfo {
-    /// The gossip (membership) address of this node.
+    /// The gossip (membership) address of this node; empty for a client.
     pub memberlist_addr: String,
     /// Live members including this node.
     pub cluster_members: usize,
     /// True when this process runs a cluster node; false for a client of external nodes.
     pub is_embedded: bool,
+    /// `serving`, `below member_count_quorum` or `leaving` (a client: `client`).
+    pub state: String,
+    /// The live members, sorted by gossip address.
+    pub members: Vec<ClusterMember>,
+    /// The routing table's local epoch (incremented on every change this node saw).
+    pub epoch: u64,
+    /// A hash of the member identities: equal on nodes that see the same members.
+    pub fingerprint: u64,
+    /// `partition_count`.
+    pub partition_count: u32,
+    /// `replica_count`.
+    pub replica_count: u32,
+    /// `member_count_quorum`.
+    pub member_count_quorum: u32,
+    /// Partitions this node is primary for.
+    pub primary_partitions: u32,
+    /// Partitions this node keeps a backup copy of.
+    pub backup_partitions: u32,
+    /// Partitions this node is still receiving (migrations in flight).
+    pub incoming_partitions: u32,
+    /// For each partition, the RPC addresses of its owners, primary first.
+    pub partitions: Vec<Vec<String>>,
+}
+
+/// One member in [`ClusterInfo::members`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ClusterMember {
+    /// Its gossip (membership) address.
+    pub gossip_addr: String,
+    /// Its RPC address (`bind_addr`).
+    pub rpc_addr: String,
+    /// Its generation: start time in milliseconds, bumped when it rejoins.
+    pub generation: u64,
+    /// True for the node answering.
+    pub is_self: bool,
 }
 
 /// One page of a [`Cache::scan`].

@@ -49,10 +49,12 @@ pub enum Error {
     /// The backend refused our credentials. Nothing changed; retrying with the same credentials fails again.
     #[error("cache: authentication failed: {0}")]
     Auth(String),
-    /// A cluster could not gather enough members or replicas. A write may have reached fewer replicas than
-    /// asked; retrying is safe once the cluster heals.
-    #[error("cache: quorum not reached: {0}")]
-    Quorum(String),
+    /// A cluster could not gather enough members or replicas: which quorum failed (`read`, `write` or
+    /// `member_count`), how many were needed and how many were reached. A refused write (too few owners
+    /// alive, or too few members) was not made; a write that reached fewer owners than `write_quorum`
+    /// may have been stored on those. Retrying is safe once the cluster heals.
+    #[error("cache: {0}")]
+    Quorum(relaycache_cluster::QuorumError),
     /// The backend does not offer an optional capability. Nothing changed. See
     /// [`Capabilities`](crate::Capabilities) to ask first.
     #[error("cache: {capability} is not supported by the {backend} backend")]

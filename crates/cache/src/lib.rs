@@ -68,10 +68,10 @@ struct ReadmeDoctests;
 
 pub use any::AnyCache;
 pub use api::{
-    Cache, Capabilities, ClusterInfo, ScanPage, SetCondition, SetExpiry, SetOptions, SetOutcome,
-    Stats, parse_counter,
+    Cache, Capabilities, ClusterInfo, ClusterMember, ScanPage, SetCondition, SetExpiry, SetOptions,
+    SetOutcome, Stats, parse_counter,
 };
-pub use backend::{DisabledCache, SingleCache};
+pub use backend::{DisabledCache, HaCache, SingleCache};
 #[cfg(feature = "redis")]
 pub use backend::{RedisBuilder, RedisCache};
 pub use bytes::Bytes;

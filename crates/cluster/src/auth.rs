@@ -23,7 +23,8 @@ impl AuthKey {
     /// HMAC-SHA256 keyed by the secret over the label.
     #[must_use]
     pub fn derive(secret: &str, label: &str) -> Self {
-        let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+        let mut mac =
+            HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
         mac.update(label.as_bytes());
         AuthKey(mac.finalize().into_bytes().into())
     }

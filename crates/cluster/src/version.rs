@@ -1,6 +1,6 @@
 //! [`Version`] of a stored entry and the hybrid logical clock ([`Hlc`]) that makes them.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The version of an entry: a hybrid-logical-clock reading and the writer's tie-break. Versions are
@@ -34,7 +34,7 @@ pub fn now_ms() -> u64 {
 #[derive(Debug)]
 pub struct Hlc {
     last: AtomicU64,
-    node: u32,
+    node: AtomicU32,
 }
 
 impl Hlc {
@@ -43,14 +43,19 @@ impl Hlc {
     pub fn new(node: u32) -> Self {
         Hlc {
             last: AtomicU64::new(0),
-            node,
+            node: AtomicU32::new(node),
         }
     }
 
     /// This node's tie-break.
     #[must_use]
     pub fn node(&self) -> u32 {
-        self.node
+        self.node.load(Ordering::Relaxed)
+    }
+
+    /// Changes the tie-break (once the node's advertised address is known).
+    pub fn set_node(&self, node: u32) {
+        self.node.store(node, Ordering::Relaxed);
     }
 
     /// A new version, higher than every version this clock returned or observed.
@@ -66,7 +71,7 @@ impl Hlc {
                 Ok(_) => {
                     return Version {
                         hlc: next,
-                        node: self.node,
+                        node: self.node(),
                     };
                 }
                 Err(seen) => last = seen,

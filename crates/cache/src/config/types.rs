@@ -175,6 +175,10 @@ pub struct HaConfig {
     /// Shared secret that authenticates gossip and node-to-node requests. Without it a node on a
     /// non-loopback address warns at start.
     pub secret: Option<String>,
+    /// The gossip address (`host:port`) other nodes reach this node at, when it differs from the bound
+    /// one (behind NAT, or with `bind_addr` on `0.0.0.0`). Default: the bound gossip address, or for
+    /// `0.0.0.0` the local address that routes to the first peer.
+    pub advertise_addr: Option<String>,
 }
 
 impl Default for HaConfig {
@@ -194,6 +198,7 @@ impl Default for HaConfig {
             partition_count: 271,
             request_timeout: Duration::from_secs(2),
             secret: None,
+            advertise_addr: None,
         }
     }
 }

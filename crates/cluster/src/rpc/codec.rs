@@ -19,6 +19,7 @@
 //! | `Op Expire` | `OP hops EXPIRE key expires_at` |
 //! | `Apply` | `APPLY entry...` (6 bulks per entry, below) |
 //! | `Fetch` | `FETCH key...` |
+//! | `Peek` | `PEEK key...` |
 //! | `Pull` | `PULL cursor count partition...` |
 //! | `Table` | `TABLE` |
 //! | `Stats` | `STATS` |
@@ -194,7 +195,7 @@ pub fn encode_request(id: u64, fingerprint: u64, req: &Request, out: &mut BytesM
             Op::Expire { .. } => 4,
         },
         Request::Apply { entries } => entries.len() * ENTRY_FIELDS,
-        Request::Fetch { keys } => keys.len(),
+        Request::Fetch { keys } | Request::Peek { keys } => keys.len(),
         Request::Pull { partitions, .. } => 2 + partitions.len(),
         Request::Table | Request::Stats | Request::Leaving => 0,
         Request::Scan { .. } => 3,
@@ -242,7 +243,7 @@ pub fn encode_request(id: u64, fingerprint: u64, req: &Request, out: &mut BytesM
                 put_entry(out, entry);
             }
         }
-        Request::Fetch { keys } => {
+        Request::Fetch { keys } | Request::Peek { keys } => {
             for key in keys {
                 put_bulk(out, key);
             }
@@ -277,6 +278,7 @@ fn verb_token(req: &Request) -> &'static [u8] {
         Request::Op { .. } => b"OP",
         Request::Apply { .. } => b"APPLY",
         Request::Fetch { .. } => b"FETCH",
+        Request::Peek { .. } => b"PEEK",
         Request::Pull { .. } => b"PULL",
         Request::Table => b"TABLE",
         Request::Stats => b"STATS",
@@ -445,7 +447,7 @@ pub fn check_request(req: &Request) -> Result<(), CodecError> {
             Ok(())
         }
         Request::Apply { entries } => check_entries(entries),
-        Request::Fetch { keys } => {
+        Request::Fetch { keys } | Request::Peek { keys } => {
             check_count("keys", keys.len())?;
             keys.iter().try_for_each(|k| check_len("key", k))
         }
@@ -656,6 +658,9 @@ pub fn decode_request(frame: Frame) -> Result<(u64, u64, Request), CodecError> {
         b"FETCH" => Request::Fetch {
             keys: f.rest_bytes("keys")?,
         },
+        b"PEEK" => Request::Peek {
+            keys: f.rest_bytes("keys")?,
+        },
         b"PULL" => {
             let cursor = f.u64("cursor")?;
             let count = f.u32("count")?;
@@ -827,6 +832,7 @@ mod tests {
             (any::<u8>(), arb_op()).prop_map(|(hops, op)| Request::Op { hops, op }),
             prop::collection::vec(arb_entry(), 0..6).prop_map(|entries| Request::Apply { entries }),
             prop::collection::vec(arb_bytes(), 0..6).prop_map(|keys| Request::Fetch { keys }),
+            prop::collection::vec(arb_bytes(), 0..6).prop_map(|keys| Request::Peek { keys }),
             (
                 prop::collection::vec(any::<u32>(), 0..6),
                 any::<u64>(),
@@ -971,7 +977,7 @@ mod tests {
         #[test]
         fn arbitrary_token_arrays_never_panic(tokens in prop::collection::vec(prop_oneof![
             Just("OP"), Just("GET"), Just("SET"), Just("META"), Just("DEL"), Just("EXPIRE"),
-            Just("APPLY"), Just("FETCH"), Just("PULL"), Just("TABLE"), Just("STATS"), Just("SCAN"),
+            Just("APPLY"), Just("FETCH"), Just("PEEK"), Just("PULL"), Just("TABLE"), Just("STATS"), Just("SCAN"),
             Just("PURGE"), Just("LEAVING"), Just("OK"), Just("ERR"), Just("ok"), Just("entry"),
             Just("entries"), Just("count"), Just("table"), Just("stats"), Just("scan"), Just("page"),
             Just("quorum"), Just("closed"), Just("other"), Just("read"), Just("v"), Just("t"), Just(""),

@@ -103,8 +103,14 @@ pub enum Request {
         /// The entries.
         entries: Vec<Entry>,
     },
-    /// Return the stored entries of these keys (absent keys are left out).
+    /// Return the newest entries of these keys this node knows (absent keys are left out): its own
+    /// copy, and for a partition it is still pulling, the newest of its sources' copies too.
     Fetch {
+        /// The keys.
+        keys: Vec<Bytes>,
+    },
+    /// Return this node's own stored entries of these keys, nothing else (how read-through asks).
+    Peek {
         /// The keys.
         keys: Vec<Bytes>,
     },
@@ -148,6 +154,7 @@ impl Request {
             Request::Op { .. } => "op",
             Request::Apply { .. } => "apply",
             Request::Fetch { .. } => "fetch",
+            Request::Peek { .. } => "peek",
             Request::Pull { .. } => "pull",
             Request::Table => "table",
             Request::Stats => "stats",

@@ -1,0 +1,397 @@
+//! A routed operation end to end: forwarding to the primary, and coordinating it here (versions,
+//! replication to the owners, quorums, read-repair, read-through of incoming partitions).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+
+use super::{Inner, MAX_HOPS, remote_result, unexpected};
+use crate::error::{ClusterError, QuorumKind, Result};
+use crate::placement::{Owner, Table, partition_of};
+use crate::rpc::message::{Entry, Op, Request, Response};
+use crate::version::now_ms;
+
+impl Inner {
+    /// Runs `op` that arrived after `hops` forwards: coordinates it here when this node is the key's
+    /// primary (or an owner taking over, or the hop limit is reached), else forwards it to the owners in
+    /// order, moving on only when a call certainly did not reach its target.
+    pub(crate) async fn execute(self: &Arc<Self>, op: Op, hops: u8) -> Result<Response> {
+        self.check_serving()?;
+        let table = self.table();
+        let partition = partition_of(op.key(), table.partition_count());
+        let owners: Vec<Owner> = table.owners(partition).collect();
+        let me = self.me();
+        let rank = owners.iter().position(|o| o.addr == me.addr);
+        if rank == Some(0) || (hops >= 1 && rank.is_some()) || hops >= MAX_HOPS {
+            return self.coordinate(op, &table, partition, &owners).await;
+        }
+        let mut last = None;
+        for target in &owners {
+            if target.addr == me.addr {
+                // The owners before this node could not be reached: take the call over.
+                return self.coordinate(op, &table, partition, &owners).await;
+            }
+            let req = Request::Op {
+                hops: hops + 1,
+                op: op.clone(),
+            };
+            match self.call(*target, req).await {
+                Ok(Response::Error(crate::rpc::message::RemoteError::Closed)) => {
+                    last = Some(ClusterError::Closed);
+                }
+                Ok(Response::Entry(found)) => {
+                    return Ok(self.newer_local(*target, op.key(), found));
+                }
+                Ok(resp) => return remote_result(resp),
+                Err(e @ ClusterError::Connection { not_sent: true, .. }) => {
+                    tracing::debug!(peer = %target.rpc_addr(), error = %e, "owner unreachable; trying the next");
+                    last = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or(ClusterError::Closed))
+    }
+
+    /// Coordinates `op` on this node.
+    async fn coordinate(
+        self: &Arc<Self>,
+        op: Op,
+        table: &Table,
+        partition: u32,
+        owners: &[Owner],
+    ) -> Result<Response> {
+        match op {
+            // Tombstones travel too, so that a forwarding node can tell "deleted" from "never seen".
+            Op::Get { key } | Op::Meta { key } => Ok(Response::Entry(
+                self.read(table, partition, owners, &key).await?,
+            )),
+            Op::Set {
+                key,
+                value,
+                expires_at,
+            } => {
+                self.write(table, partition, owners, key, Some(value), expires_at)
+                    .await?;
+                Ok(Response::Ok)
+            }
+            Op::Delete { key } => {
+                self.write(table, partition, owners, key, None, 0).await?;
+                Ok(Response::Ok)
+            }
+            Op::Expire { key, expires_at } => {
+                let current = self.read(table, partition, owners, &key).await?;
+                match current.and_then(|e| e.value) {
+                    None => Ok(Response::Count(0)),
+                    Some(value) => {
+                        self.write(table, partition, owners, key, Some(value), expires_at)
+                            .await?;
+                        Ok(Response::Count(1))
+                    }
+                }
+            }
+        }
+    }
+
+    /// The answer of a forwarded read, or this node's own copy when that is newer: a node that owned the
+    /// partition before a routing change still holds it while the new owner fills, and sends it the
+    /// newer copy.
+    fn newer_local(
+        self: &Arc<Self>,
+        coordinator: Owner,
+        key: &Bytes,
+        found: Option<Entry>,
+    ) -> Response {
+        let Some(local) = self.store.get(key) else {
+            return Response::Entry(found);
+        };
+        if found.as_ref().is_some_and(|f| f.version >= local.version) {
+            return Response::Entry(found);
+        }
+        metrics::counter!("relaycache_cluster_read_repairs_total").increment(1);
+        let inner = Arc::clone(self);
+        let entry = local.clone();
+        self.tasks.spawn(async move {
+            let req = Request::Apply {
+                entries: vec![entry],
+            };
+            if let Err(e) = inner.call(coordinator, req).await {
+                tracing::debug!(peer = %coordinator.rpc_addr(), error = %e, "repair of the new owner failed");
+            }
+        });
+        Response::Entry(Some(local))
+    }
+
+    /// The owners a write of `partition` goes to: the table's, plus during a graceful leave the owners of
+    /// the table without this node (so nothing written during the hand-off stays only here).
+    fn write_targets(&self, table: &Table, partition: u32, owners: &[Owner]) -> Vec<Owner> {
+        let mut targets = owners.to_vec();
+        if self.leaving.load(std::sync::atomic::Ordering::Acquire) {
+            let me = self.me();
+            let rest: Vec<Owner> = table
+                .members()
+                .iter()
+                .copied()
+                .filter(|m| m.addr != me.addr)
+                .collect();
+            let after = Table::new(&rest, table.partition_count(), table.replica_count(), 0);
+            for o in after.owners(partition) {
+                if !targets.iter().any(|t| t.addr == o.addr) {
+                    targets.push(o);
+                }
+            }
+        }
+        targets
+    }
+
+    /// Writes a new version of `key` (a value, or a tombstone when `value` is `None`) to the owners and
+    /// returns after `write_quorum` acknowledgements.
+    async fn write(
+        self: &Arc<Self>,
+        table: &Table,
+        partition: u32,
+        owners: &[Owner],
+        key: Bytes,
+        value: Option<Bytes>,
+        expires_at: u64,
+    ) -> Result<()> {
+        let needed = self.cfg.write_quorum;
+        if (owners.len() as u32) < needed {
+            return Err(self.quorum_failed(QuorumKind::Write, needed, owners.len() as u32));
+        }
+        if let Some(held) = self.store.version(&key) {
+            self.hlc.observe(held);
+        }
+        let entry = Entry {
+            key,
+            value,
+            version: self.hlc.next(),
+            expires_at,
+        };
+        let me = self.me();
+        let mut acks = 0u32;
+        let mut pending = FuturesUnordered::new();
+        for target in self.write_targets(table, partition, owners) {
+            if target.addr == me.addr {
+                self.store.apply(&entry);
+                acks += 1;
+                continue;
+            }
+            let inner = Arc::clone(self);
+            let entry = entry.clone();
+            // Spawned, so that owners beyond the quorum are still written after this call returns.
+            pending.push(self.tasks.spawn(async move {
+                let answer = inner
+                    .call(
+                        target,
+                        Request::Apply {
+                            entries: vec![entry],
+                        },
+                    )
+                    .await;
+                match answer {
+                    Ok(Response::Ok) => true,
+                    Ok(other) => {
+                        tracing::debug!(peer = %target.rpc_addr(), answer = ?other, "replica refused a write");
+                        false
+                    }
+                    Err(e) => {
+                        tracing::debug!(peer = %target.rpc_addr(), error = %e, "replica write failed");
+                        false
+                    }
+                }
+            }));
+        }
+        while acks < needed {
+            match pending.next().await {
+                Some(Ok(true)) => acks += 1,
+                Some(_) => {}
+                None => break,
+            }
+        }
+        if acks < needed {
+            return Err(self.quorum_failed(QuorumKind::Write, needed, acks));
+        }
+        Ok(())
+    }
+
+    /// Reads `key` from `read_quorum` owners (this node first), plus the sources of an incoming
+    /// partition; returns the newest entry (a tombstone included) and repairs the owners that answered
+    /// with an older one.
+    async fn read(
+        self: &Arc<Self>,
+        _table: &Table,
+        partition: u32,
+        owners: &[Owner],
+        key: &Bytes,
+    ) -> Result<Option<Entry>> {
+        let needed = self.cfg.read_quorum;
+        if (owners.len() as u32) < needed {
+            return Err(self.quorum_failed(QuorumKind::Read, needed, owners.len() as u32));
+        }
+        let me = self.me();
+        let mut targets: Vec<Owner> = Vec::with_capacity(owners.len());
+        if owners.iter().any(|o| o.addr == me.addr) {
+            targets.push(me);
+        }
+        targets.extend(owners.iter().copied().filter(|o| o.addr != me.addr));
+        targets.truncate(needed as usize);
+        let sources: Vec<Owner> = self
+            .incoming
+            .lock()
+            .get(&partition)
+            .map(|(s, _)| {
+                s.iter()
+                    .copied()
+                    .filter(|s| !targets.iter().any(|t| t.addr == s.addr))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let local_only = targets.len() == 1 && targets[0].addr == me.addr && sources.is_empty();
+        if local_only {
+            return Ok(self.store.get(key));
+        }
+        // (owner or source, answered, entry)
+        let mut answers: Vec<(Owner, bool, bool, Option<Entry>)> = Vec::new();
+        let mut calls = FuturesUnordered::new();
+        for (is_target, peer) in targets
+            .iter()
+            .map(|t| (true, *t))
+            .chain(sources.iter().map(|s| (false, *s)))
+        {
+            if peer.addr == me.addr {
+                answers.push((peer, is_target, true, self.store.get(key)));
+                continue;
+            }
+            let inner = Arc::clone(self);
+            let keys = vec![key.clone()];
+            // Owners read through their own incoming partitions; sources answer with their own copy.
+            let req = if is_target {
+                Request::Fetch { keys }
+            } else {
+                Request::Peek { keys }
+            };
+            calls.push(async move {
+                let answer = inner.call(peer, req).await.and_then(remote_result);
+                (peer, is_target, answer)
+            });
+        }
+        while let Some((peer, is_target, answer)) = calls.next().await {
+            match answer {
+                Ok(Response::Entries(mut entries)) => {
+                    answers.push((peer, is_target, true, entries.pop()));
+                }
+                Ok(other) => {
+                    tracing::debug!(peer = %peer.rpc_addr(), error = %unexpected(&other), "read answer");
+                }
+                Err(e) => {
+                    tracing::debug!(peer = %peer.rpc_addr(), error = %e, "read from an owner failed");
+                }
+            }
+        }
+        let reached = answers.iter().filter(|a| a.1 && a.2).count() as u32;
+        if reached < needed {
+            return Err(self.quorum_failed(QuorumKind::Read, needed, reached));
+        }
+        let newest = answers
+            .iter()
+            .filter_map(|a| a.3.as_ref())
+            .max_by_key(|e| e.version)
+            .cloned();
+        if let Some(newest) = &newest {
+            self.hlc.observe(newest.version);
+            self.repair(newest, &answers, owners, me);
+        }
+        Ok(newest)
+    }
+
+    /// Sends `newest` to every owner that answered a read with an older version (read-repair); stores it
+    /// here when this node is an owner and was behind.
+    fn repair(
+        self: &Arc<Self>,
+        newest: &Entry,
+        answers: &[(Owner, bool, bool, Option<Entry>)],
+        owners: &[Owner],
+        me: Owner,
+    ) {
+        let now = now_ms();
+        if newest.expires_at != 0 && newest.expires_at <= now && newest.value.is_some() {
+            return;
+        }
+        for (peer, _, answered, held) in answers {
+            let behind = held.as_ref().is_none_or(|h| h.version < newest.version);
+            let owner = owners.iter().any(|o| o.addr == peer.addr);
+            if !answered || !behind || !owner {
+                continue;
+            }
+            metrics::counter!("relaycache_cluster_read_repairs_total").increment(1);
+            if peer.addr == me.addr {
+                self.store.apply(newest);
+                continue;
+            }
+            let inner = Arc::clone(self);
+            let entry = newest.clone();
+            let peer = *peer;
+            self.tasks.spawn(async move {
+                if let Err(e) = inner
+                    .call(
+                        peer,
+                        Request::Apply {
+                            entries: vec![entry],
+                        },
+                    )
+                    .await
+                {
+                    tracing::debug!(peer = %peer.rpc_addr(), error = %e, "read-repair failed");
+                }
+            });
+        }
+    }
+
+    /// This node's newest copies of `keys`; for keys of a partition it is still pulling, also its
+    /// sources' copies (asked with `PEEK`), keeping and storing the newest.
+    pub(crate) async fn fetch_through(self: &Arc<Self>, keys: Vec<Bytes>) -> Vec<Entry> {
+        let pc = self.cfg.tag.partition_count;
+        let mut found = Vec::with_capacity(keys.len());
+        for key in keys {
+            let local = self.store.get(&key);
+            let sources: Vec<Owner> = self
+                .incoming
+                .lock()
+                .get(&partition_of(&key, pc))
+                .map(|(s, _)| s.clone())
+                .unwrap_or_default();
+            let mut newest = local.clone();
+            let asks = sources.into_iter().map(|s| {
+                let inner = Arc::clone(self);
+                let keys = vec![key.clone()];
+                async move { inner.call(s, Request::Peek { keys }).await }
+            });
+            for answer in futures::future::join_all(asks).await {
+                if let Ok(Response::Entries(mut entries)) = answer {
+                    if let Some(e) = entries.pop() {
+                        if newest.as_ref().is_none_or(|n| n.version < e.version) {
+                            newest = Some(e);
+                        }
+                    }
+                }
+            }
+            if let Some(e) = &newest {
+                if local.as_ref().is_none_or(|l| l.version < e.version) {
+                    self.hlc.observe(e.version);
+                    self.store.apply(e);
+                }
+                found.push(e.clone());
+            }
+        }
+        found
+    }
+
+    fn quorum_failed(&self, kind: QuorumKind, needed: u32, reached: u32) -> ClusterError {
+        metrics::counter!("relaycache_cluster_quorum_failures_total", "quorum" => kind.as_str())
+            .increment(1);
+        ClusterError::quorum(kind, needed, reached)
+    }
+}

@@ -1,0 +1,291 @@
+//! The node's local store: versioned entries (values and tombstones) in the relaycache engine, applied by
+//! last-writer-wins.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use relaycache_engine::{Cache, ENTRY_OVERHEAD};
+
+use crate::error::{ClusterError, Result};
+use crate::placement::partition_of;
+use crate::rpc::message::Entry;
+use crate::version::{Version, now_ms};
+
+/// Bytes charged per entry beyond key, value and the engine's overhead: the version and the deadline.
+const VERSION_OVERHEAD: u64 = 24;
+
+/// Number of apply locks; a key's lock is chosen by hash, so a compare-and-store of one key is atomic.
+const STRIPES: usize = 256;
+
+/// What the engine holds for a key.
+#[derive(Debug, Clone)]
+struct Stored {
+    value: Option<Bytes>,
+    version: Version,
+    expires_at: u64,
+}
+
+/// A page of a partition pull.
+#[derive(Debug, Default)]
+pub(crate) struct Page {
+    pub(crate) cursor: u64,
+    pub(crate) entries: Vec<Entry>,
+}
+
+/// The local store of a node.
+pub(crate) struct Store {
+    engine: Cache<Bytes, Stored>,
+    stripes: Box<[Mutex<()>]>,
+    tombstone_ttl: Duration,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("engine", &self.engine)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// A store bounded by `max_cost` bytes.
+    pub(crate) fn new(max_cost: u64, num_counters: u64, tombstone_ttl: Duration) -> Result<Store> {
+        let engine = Cache::builder()
+            .max_cost(max_cost)
+            .num_counters(num_counters)
+            .weigher(|k: &Bytes, v: &Stored| {
+                (k.len() + v.value.as_ref().map_or(0, Bytes::len)) as u64
+                    + ENTRY_OVERHEAD
+                    + VERSION_OVERHEAD
+            })
+            .build()
+            .map_err(|e| ClusterError::InvalidArgument(e.to_string()))?;
+        Ok(Store {
+            engine,
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            tombstone_ttl,
+        })
+    }
+
+    fn stripe(&self, key: &[u8]) -> &Mutex<()> {
+        let i = (xxhash_rust::xxh3::xxh3_64_with_seed(key, 0x5eed) as usize) % STRIPES;
+        &self.stripes[i]
+    }
+
+    /// The stored entry of `key` (a tombstone included, an expired value as a tombstone of its version).
+    pub(crate) fn get(&self, key: &[u8]) -> Option<Entry> {
+        let now = now_ms();
+        self.engine.get_with(key, |k, s| to_entry(k, s, now))
+    }
+
+    /// The version stored for `key`, if any.
+    pub(crate) fn version(&self, key: &[u8]) -> Option<Version> {
+        self.engine.get_with(key, |_, s| s.version)
+    }
+
+    /// Stores `entry` if its version is higher than the stored one (or nothing is stored). Returns true
+    /// when it was stored.
+    pub(crate) fn apply(&self, entry: &Entry) -> bool {
+        let now = now_ms();
+        let keep = if entry.value.is_none() {
+            self.tombstone_ttl
+        } else if entry.expires_at == 0 {
+            Duration::ZERO
+        } else {
+            // Kept a tombstone's time past its deadline, so that the version still beats older copies
+            // arriving late; reads treat it as absent from the deadline on.
+            Duration::from_millis(entry.expires_at.saturating_sub(now)) + self.tombstone_ttl
+        };
+        let _guard = self.stripe(&entry.key).lock();
+        if self
+            .version(&entry.key)
+            .is_some_and(|held| held >= entry.version)
+        {
+            return false;
+        }
+        let stored = Stored {
+            value: entry.value.clone(),
+            version: entry.version,
+            expires_at: entry.expires_at,
+        };
+        self.engine.insert_with_ttl(entry.key.clone(), stored, keep);
+        true
+    }
+
+    /// A page of the entries of `partitions` (of `partition_count`), from `cursor` (0 to start).
+    pub(crate) fn pull(
+        &self,
+        partitions: &[u32],
+        partition_count: u32,
+        cursor: u64,
+        count: usize,
+    ) -> Page {
+        let page = self.engine.scan(cursor, count, |k| {
+            partitions.contains(&partition_of(k, partition_count))
+        });
+        let now = now_ms();
+        let entries = page
+            .keys
+            .iter()
+            .filter_map(|k| self.engine.get_with(k, |k, s| to_entry(k, s, now)))
+            .collect();
+        Page {
+            cursor: page.cursor,
+            entries,
+        }
+    }
+
+    /// A page of the live keys (not tombstones) that satisfy `pred`.
+    pub(crate) fn scan_keys(
+        &self,
+        cursor: u64,
+        count: usize,
+        mut pred: impl FnMut(&[u8]) -> bool,
+    ) -> (u64, Vec<Bytes>) {
+        let now = now_ms();
+        let page = self.engine.scan(cursor, count, |k| pred(k));
+        let keys = page
+            .keys
+            .into_iter()
+            .filter(|k| {
+                self.engine
+                    .get_with(k, |_, s| is_live(s, now))
+                    .unwrap_or(false)
+            })
+            .collect();
+        (page.cursor, keys)
+    }
+
+    /// Removes every entry (values and tombstones) whose key satisfies `pred`; returns how many.
+    pub(crate) fn remove_if(&self, mut pred: impl FnMut(&[u8]) -> bool) -> u64 {
+        self.engine.invalidate_if(|k| pred(k))
+    }
+
+    /// Removes every entry whose key starts with `prefix`; returns how many of them were live values.
+    pub(crate) fn purge_prefix(&self, prefix: &[u8]) -> u64 {
+        let mut live = 0u64;
+        let mut cursor = 0;
+        for _ in 0..u32::MAX {
+            let (next, keys) = self.scan_keys(cursor, 1024, |k| k.starts_with(prefix));
+            live += keys.len() as u64;
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        self.engine.invalidate_prefix(prefix);
+        live
+    }
+
+    /// The engine's counters.
+    pub(crate) fn stats(&self) -> relaycache_engine::Stats {
+        self.engine.stats()
+    }
+
+    /// Reclaims up to `max` expired entries (called periodically).
+    pub(crate) fn reclaim_expired(&self, max: usize) -> usize {
+        self.engine.reclaim_expired(max)
+    }
+}
+
+fn is_live(s: &Stored, now: u64) -> bool {
+    s.value.is_some() && (s.expires_at == 0 || s.expires_at > now)
+}
+
+fn to_entry(key: &Bytes, s: &Stored, now: u64) -> Entry {
+    Entry {
+        key: key.clone(),
+        value: if is_live(s, now) {
+            s.value.clone()
+        } else {
+            None
+        },
+        version: s.version,
+        expires_at: s.expires_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> Store {
+        Store::new(1 << 20, 1000, Duration::from_secs(60)).unwrap()
+    }
+
+    fn entry(key: &'static [u8], value: Option<&'static [u8]>, hlc: u64) -> Entry {
+        Entry {
+            key: Bytes::from_static(key),
+            value: value.map(Bytes::from_static),
+            version: Version { hlc, node: 1 },
+            expires_at: 0,
+        }
+    }
+
+    #[test]
+    fn last_writer_wins_in_any_order() {
+        let s = store();
+        assert!(s.apply(&entry(b"k", Some(b"new"), 20)));
+        assert!(!s.apply(&entry(b"k", Some(b"old"), 10)), "older loses");
+        assert!(!s.apply(&entry(b"k", Some(b"same"), 20)), "equal loses");
+        assert_eq!(s.get(b"k").unwrap().value.unwrap(), "new");
+        assert!(s.apply(&entry(b"k", None, 30)), "a newer delete wins");
+        let tomb = s.get(b"k").unwrap();
+        assert!(tomb.value.is_none());
+        assert!(
+            !s.apply(&entry(b"k", Some(b"old"), 25)),
+            "the tombstone keeps older values out"
+        );
+    }
+
+    #[test]
+    fn expired_values_read_as_tombstones_and_keep_their_version() {
+        let s = store();
+        let mut e = entry(b"k", Some(b"v"), 20);
+        e.expires_at = now_ms() - 1;
+        assert!(s.apply(&e));
+        let got = s.get(b"k").unwrap();
+        assert!(got.value.is_none(), "expired");
+        assert!(!s.apply(&entry(b"k", Some(b"older"), 10)));
+        let (_, keys) = s.scan_keys(0, 10, |_| true);
+        assert!(keys.is_empty());
+    }
+
+    #[test]
+    fn pull_pages_through_a_partition() {
+        let s = store();
+        let keys: Vec<Vec<u8>> = (0..300).map(|i| format!("key{i}").into_bytes()).collect();
+        for (i, k) in keys.iter().enumerate() {
+            s.apply(&Entry {
+                key: Bytes::from(k.clone()),
+                value: Some(Bytes::from_static(b"v")),
+                version: Version {
+                    hlc: i as u64 + 1,
+                    node: 1,
+                },
+                expires_at: 0,
+            });
+        }
+        let wanted = [3u32, 7];
+        let mut cursor = 0;
+        let mut got = Vec::new();
+        for _ in 0..1000 {
+            let page = s.pull(&wanted, 16, cursor, 5);
+            got.extend(page.entries);
+            cursor = page.cursor;
+            if cursor == 0 {
+                break;
+            }
+        }
+        let expected = keys
+            .iter()
+            .filter(|k| wanted.contains(&partition_of(k, 16)))
+            .count();
+        assert_eq!(got.len(), expected);
+        assert!(
+            got.iter()
+                .all(|e| wanted.contains(&partition_of(&e.key, 16)))
+        );
+    }
+}
