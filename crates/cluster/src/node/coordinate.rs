@@ -42,6 +42,7 @@ impl Inner {
                     last = Some(ClusterError::Closed);
                 }
                 Ok(Response::Entry(found)) => {
+                    let found = self.previous_owners_copy(*target, op.key(), found).await;
                     return Ok(self.newer_local(*target, op.key(), found));
                 }
                 Ok(resp) => return remote_result(resp),
@@ -122,6 +123,58 @@ impl Inner {
             }
         });
         Response::Entry(Some(local))
+    }
+
+    /// When a forwarded read found nothing at `coordinator` and the routing changed recently, the owners
+    /// before the change may still hold the key the new owner has not received yet: ask them (`PEEK`),
+    /// and hand the newest copy to the coordinator.
+    async fn previous_owners_copy(
+        self: &Arc<Self>,
+        coordinator: Owner,
+        key: &Bytes,
+        found: Option<Entry>,
+    ) -> Option<Entry> {
+        if found.is_some() {
+            return found;
+        }
+        let previous = self
+            .previous
+            .read()
+            .as_ref()
+            .filter(|(_, since)| since.elapsed() < super::rebalance::PULL_DEADLINE)
+            .map(|(t, _)| Arc::clone(t))?;
+        let me = self.me().addr;
+        let asks = previous
+            .owners_of(key)
+            .filter(|o| o.addr != me && o.addr != coordinator.addr)
+            .map(|o| {
+                let inner = Arc::clone(self);
+                let keys = vec![key.clone()];
+                async move { inner.call(o, Request::Peek { keys }).await }
+            });
+        let mut newest: Option<Entry> = None;
+        for answer in futures::future::join_all(asks).await {
+            if let Ok(Response::Entries(mut entries)) = answer {
+                if let Some(e) = entries.pop() {
+                    if newest.as_ref().is_none_or(|n| n.version < e.version) {
+                        newest = Some(e);
+                    }
+                }
+            }
+        }
+        if let Some(e) = &newest {
+            let inner = Arc::clone(self);
+            let entry = e.clone();
+            self.tasks.spawn(async move {
+                let req = Request::Apply {
+                    entries: vec![entry],
+                };
+                if let Err(e) = inner.call(coordinator, req).await {
+                    tracing::debug!(peer = %coordinator.rpc_addr(), error = %e, "repair of the new owner failed");
+                }
+            });
+        }
+        newest
     }
 
     /// The owners a write of `partition` goes to: the table's, plus during a graceful leave the owners of

@@ -97,6 +97,9 @@ pub(crate) struct Inner {
     hlc: Hlc,
     rpc: RpcClient,
     table: RwLock<Arc<Table>>,
+    /// The table before the last change, and when it changed: a read forwarded to an owner that has
+    /// just gained the partition also asks the owners of this table when that owner has nothing.
+    previous: RwLock<Option<(Arc<Table>, Instant)>>,
     incoming: Mutex<Incoming>,
     /// Partitions this node stopped owning, and since when (dropped after the tombstone time).
     lost: Mutex<HashMap<u32, Instant>>,
@@ -163,6 +166,7 @@ impl Node {
                 cfg.replica_count,
                 0,
             ))),
+            previous: RwLock::new(None),
             incoming: Mutex::new(HashMap::new()),
             lost: Mutex::new(HashMap::new()),
             fresh: AtomicBool::new(true),

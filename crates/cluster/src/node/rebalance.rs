@@ -15,7 +15,7 @@ const BATCH_ENTRIES: usize = 512;
 /// Bytes per push batch (values and keys).
 const BATCH_BYTES: usize = 1 << 20;
 /// How long a source is retried, and how long a partition stays incoming at most.
-const PULL_DEADLINE: Duration = Duration::from_secs(30);
+pub(super) const PULL_DEADLINE: Duration = Duration::from_secs(30);
 /// How often lost partitions are dropped and expired entries reclaimed.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// Tick of the pause watchdog.
@@ -116,7 +116,6 @@ impl Inner {
             return;
         }
         let new = Arc::new(new);
-        *self.table.write() = Arc::clone(&new);
         let (primary, backup) = new.owned_by(me.addr);
         metrics::gauge!("relaycache_cluster_partitions_owned", "role" => "primary")
             .set(f64::from(primary));
@@ -134,12 +133,21 @@ impl Inner {
         if new.members().len() > 1 {
             self.fresh.store(false, Ordering::Release);
         }
-        self.plan(&old, &new, me, fresh);
+        self.plan(&old, &new, me, fresh, true);
     }
 
     /// Marks the partitions this node gained as incoming and starts pulling them; records the ones it
     /// lost.
-    fn plan(self: &Arc<Self>, old: &Table, new: &Table, me: Owner, fresh: bool) {
+    /// With `publish`, `new` becomes the routing table in the same critical section, so nobody sees the
+    /// new table without its incoming partitions.
+    fn plan(
+        self: &Arc<Self>,
+        old: &Arc<Table>,
+        new: &Arc<Table>,
+        me: Owner,
+        fresh: bool,
+        publish: bool,
+    ) {
         let pc = new.partition_count();
         let alive = |o: &Owner| {
             o.addr != me.addr
@@ -165,6 +173,10 @@ impl Inner {
         {
             let mut incoming = self.incoming.lock();
             let mut lost = self.lost.lock();
+            if publish {
+                *self.table.write() = Arc::clone(new);
+                *self.previous.write() = Some((Arc::clone(old), Instant::now()));
+            }
             // Sources that are gone can no longer be read.
             incoming.retain(|_, (sources, _)| {
                 sources.retain(|s| alive(s));
@@ -333,8 +345,13 @@ impl Inner {
             "this node was paused; re-reading its partitions from the other owners"
         );
         let table = self.table();
-        let empty = Table::new(&[], table.partition_count(), table.replica_count(), 0);
-        self.plan(&empty, &table, self.me(), true);
+        let empty = Arc::new(Table::new(
+            &[],
+            table.partition_count(),
+            table.replica_count(),
+            0,
+        ));
+        self.plan(&empty, &table, self.me(), true, false);
     }
 }
 
