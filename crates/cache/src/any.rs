@@ -10,9 +10,9 @@ use crate::backend::{DisabledCache, HaCache, SingleCache};
 #[cfg(feature = "redis")]
 use crate::backend::{RedisBuilder, RedisCache};
 use crate::config::{Config, Mode};
-use crate::error::Result;
 #[cfg(not(feature = "redis"))]
 use crate::error::Error;
+use crate::error::Result;
 
 /// One of the backends, selected by `cache.mode`. It implements [`Cache`] by delegating to the backend.
 ///

@@ -78,14 +78,10 @@ impl SingleCache {
     /// # Errors
     /// [`Error::InvalidArgument`] when `max_cost` or `num_counters` is 0.
     pub fn new(config: &SingleConfig) -> Result<Self> {
-        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get) as u64;
-        let by_size = (config.max_cost / MIN_SHARD_BYTES).max(1);
-        let shards = (cpus * 4).min(by_size).min(64);
-        let shards = 1usize << (63 - shards.max(1).leading_zeros());
         let engine = ByteCache::builder()
             .max_cost(config.max_cost)
             .num_counters(config.num_counters)
-            .shards(shards)
+            .min_shard_cost(MIN_SHARD_BYTES)
             .build()
             .map(ByteCache::from_cache)
             .map_err(|e| Error::InvalidArgument(e.to_string()))?;

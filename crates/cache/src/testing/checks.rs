@@ -581,6 +581,18 @@ async fn stats_count_hits_and_misses<C: Cache>(c: &C, x: &Ctx<'_>) -> Check {
             before.misses,
             after.misses
         );
+        let mut after = after;
+        if c.capabilities().cluster_info {
+            // A cluster node counts the keys it holds, a share of the cluster's: write keys until one
+            // lands here (a node owning any partition gets one of 64 keys but with odds below 1e-11).
+            for i in 0..64 {
+                if after.key_count >= 1 {
+                    break;
+                }
+                c.set(&x.key(format!("spread:{i}")), b"v").await?;
+                after = c.stats().await?;
+            }
+        }
         ensure!(after.key_count >= 1, "key_count is 0 with a key present");
         ensure!(
             after.bytes_used >= 2,
