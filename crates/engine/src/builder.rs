@@ -121,11 +121,10 @@ impl<K, V> Builder<K, V> {
     /// Caps the shard count so that every shard holds at least `bytes` of `max_cost` (entries up to
     /// that weight are always admissible), keeping the default's per-CPU count otherwise. Call after
     /// [`max_cost`](Builder::max_cost).
-    #[must_use]
     pub fn min_shard_cost(self, bytes: u64) -> Self {
         let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get) as u64;
         let by_size = (self.max_cost / bytes.max(1)).max(1);
-        let shards = (cpus * 4).min(by_size).min(64).max(1);
+        let shards = (cpus * 4).min(by_size).clamp(1, 64);
         self.shards(1usize << (63 - shards.leading_zeros()))
     }
 
