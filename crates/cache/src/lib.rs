@@ -5,7 +5,7 @@
 //! | mode | backend | what it is |
 //! |---|---|---|
 //! | `single` (default) | [`SingleCache`] | in-process concurrent cache (TinyLFU admission, byte bound, TTL) |
-//! | `ha` | (not built yet) | embedded cluster node, or client of external nodes; the factory refuses it for now |
+//! | `ha` | [`HaCache`] | an embedded cluster node (relaycache-cluster), or a client of external nodes |
 //! | `redis` | `RedisCache` (feature `redis`) | a Redis / Valkey server or a Redis Cluster |
 //! | `disabled` | [`DisabledCache`] | stores nothing: every get misses, every set succeeds |
 //!
