@@ -99,6 +99,44 @@ impl Client {
         )
     }
 
+    /// Reads many keys with one call per primary; answers in the order of `keys` (`None`: a miss).
+    ///
+    /// # Errors
+    /// As [`Client::get`], for the first key that failed.
+    pub async fn get_multi(&self, keys: &[&[u8]]) -> Result<Vec<Option<Entry>>> {
+        let ops = keys
+            .iter()
+            .map(|k| Op::Get {
+                key: Bytes::copy_from_slice(k),
+            })
+            .collect();
+        self.inner
+            .execute_batch(ops)
+            .await
+            .into_iter()
+            .map(|a| a.and_then(into_entry))
+            .collect()
+    }
+
+    /// Writes many keys with one call per primary, all expiring at `expires_at` (0: never).
+    ///
+    /// # Errors
+    /// As [`Client::set`], for the first key that failed (the others may have been written).
+    pub async fn set_multi(&self, items: &[(&[u8], &[u8])], expires_at: u64) -> Result<()> {
+        let ops = items
+            .iter()
+            .map(|(k, v)| Op::Set {
+                key: Bytes::copy_from_slice(k),
+                value: Bytes::copy_from_slice(v),
+                expires_at,
+            })
+            .collect();
+        for answer in self.inner.execute_batch(ops).await {
+            answer?;
+        }
+        Ok(())
+    }
+
     /// Reads `key`'s presence and deadline.
     ///
     /// # Errors
@@ -279,6 +317,70 @@ impl ClientInner {
             }
         }
         Err(last.unwrap_or(ClusterError::Closed))
+    }
+
+    /// Sends `ops` as one `BATCH` per primary; a primary that cannot take it gets its operations one by
+    /// one through [`ClientInner::execute`]. Answers in the order of `ops`.
+    async fn execute_batch(self: &Arc<Self>, ops: Vec<Op>) -> Vec<Result<Response>> {
+        if let Err(e) = self.check_open() {
+            return ops.iter().map(|_| Err(e.clone())).collect();
+        }
+        let table = self.table();
+        let mut groups: Vec<(Owner, Vec<usize>)> = Vec::new();
+        for (i, op) in ops.iter().enumerate() {
+            let Some(primary) = table.owners_of(op.key()).next() else {
+                continue;
+            };
+            match groups.iter_mut().find(|(o, _)| o.addr == primary.addr) {
+                Some((_, idx)) => idx.push(i),
+                None => groups.push((primary, vec![i])),
+            }
+        }
+        let runs = groups.into_iter().map(|(primary, idx)| {
+            let inner = Arc::clone(self);
+            let batch: Vec<Op> = idx.iter().map(|&i| ops[i].clone()).collect();
+            let fp = table.fingerprint();
+            async move {
+                let req = Request::Batch {
+                    hops: 0,
+                    ops: batch.clone(),
+                };
+                match inner.rpc.call(primary.rpc_addr(), fp, req).await {
+                    Ok((Response::Batch(items), peer_fp)) if items.len() == idx.len() => {
+                        if peer_fp != 0 && peer_fp != fp {
+                            inner.refresh_soon();
+                        }
+                        idx.into_iter()
+                            .zip(items)
+                            .map(|(i, item)| (i, remote_result(item)))
+                            .collect::<Vec<_>>()
+                    }
+                    Err(e) if !matches!(e, ClusterError::Connection { not_sent: true, .. }) => {
+                        idx.into_iter().map(|i| (i, Err(e.clone()))).collect()
+                    }
+                    _ => {
+                        let runs = batch.into_iter().map(|op| inner.execute(op));
+                        idx.into_iter()
+                            .zip(futures::future::join_all(runs).await)
+                            .collect()
+                    }
+                }
+            }
+        });
+        let mut answers: Vec<Option<Result<Response>>> = (0..ops.len()).map(|_| None).collect();
+        for (i, answer) in futures::future::join_all(runs).await.into_iter().flatten() {
+            answers[i] = Some(answer);
+        }
+        answers
+            .into_iter()
+            .map(|a| {
+                a.unwrap_or_else(|| {
+                    Err(ClusterError::Remote(
+                        "the cluster has no members".to_owned(),
+                    ))
+                })
+            })
+            .collect()
     }
 
     /// Starts a refresh in the background unless one runs.

@@ -359,30 +359,35 @@ impl Cache for HaCache {
 
     async fn get_multi(&self, keys: &[&[u8]]) -> Result<HashMap<Bytes, Bytes>> {
         self.check_open()?;
-        // Concurrent calls share the pooled, multiplexed connections: requests to one owner leave in
-        // as few writes as the connection can coalesce.
-        let reads = keys.iter().map(|k| async move { (k, self.get(k).await) });
-        let mut found = HashMap::with_capacity(keys.len());
-        for (key, answer) in futures::future::join_all(reads).await {
-            match answer {
-                Ok(v) => {
-                    found.insert(Bytes::copy_from_slice(key), v);
+        // One call per owner (a `BATCH` to each primary), not one per key.
+        let found = match &self.target {
+            Target::Node(n) => n.get_multi(keys).await,
+            Target::Client(c) => c.get_multi(keys).await,
+        }
+        .map_err(|e| self.error(e))?;
+        let mut map = HashMap::with_capacity(keys.len());
+        for (key, entry) in keys.iter().zip(found) {
+            match entry.and_then(|e| e.value) {
+                Some(v) => {
+                    self.hits.fetch_add(1, Ordering::Relaxed);
+                    map.insert(Bytes::copy_from_slice(key), v);
                 }
-                Err(Error::NotFound) => {}
-                Err(e) => return Err(e),
+                None => {
+                    self.misses.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
-        Ok(found)
+        Ok(map)
     }
 
     async fn set_multi_with_ttl(&self, items: &[(&[u8], &[u8])], ttl: Duration) -> Result<()> {
         self.check_open()?;
         let at = deadline(ttl)?;
-        let writes = items.iter().map(|(k, v)| self.write(k, v, at));
-        for answer in futures::future::join_all(writes).await {
-            answer?;
+        match &self.target {
+            Target::Node(n) => n.set_multi(items, at).await,
+            Target::Client(c) => c.set_multi(items, at).await,
         }
-        Ok(())
+        .map_err(|e| self.error(e))
     }
 
     async fn stats(&self) -> Result<Stats> {

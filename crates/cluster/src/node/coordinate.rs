@@ -10,7 +10,7 @@ use futures::stream::FuturesUnordered;
 use super::{Inner, MAX_HOPS, remote_result, unexpected};
 use crate::error::{ClusterError, QuorumKind, Result};
 use crate::placement::{Owner, Table, partition_of};
-use crate::rpc::message::{Entry, Op, Request, Response};
+use crate::rpc::message::{Entry, Op, RemoteError, Request, Response};
 use crate::version::now_ms;
 
 impl Inner {
@@ -54,6 +54,77 @@ impl Inner {
             }
         }
         Err(last.unwrap_or(ClusterError::Closed))
+    }
+
+    /// Runs `ops` (from this node's callers) with one call per owner: the operations whose primary is
+    /// this node run here, the others go to their primary as one `BATCH`; an owner that cannot be
+    /// reached gets its operations one by one, with the usual fail-over. Answers are in the order of
+    /// `ops`.
+    pub(crate) async fn execute_batch(self: &Arc<Self>, ops: Vec<Op>) -> Vec<Result<Response>> {
+        let table = self.table();
+        let me = self.me();
+        let pc = table.partition_count();
+        let mut groups: Vec<(Owner, Vec<usize>)> = Vec::new();
+        let mut local = Vec::new();
+        for (i, op) in ops.iter().enumerate() {
+            match table.owners(partition_of(op.key(), pc)).next() {
+                Some(primary) if primary.addr != me.addr => {
+                    match groups.iter_mut().find(|(o, _)| o.addr == primary.addr) {
+                        Some((_, idx)) => idx.push(i),
+                        None => groups.push((primary, vec![i])),
+                    }
+                }
+                _ => local.push(i),
+            }
+        }
+        let mut answers: Vec<Option<Result<Response>>> = (0..ops.len()).map(|_| None).collect();
+        let local_runs = local.iter().map(|&i| self.execute(ops[i].clone(), 0));
+        let remote_runs = groups.into_iter().map(|(primary, idx)| {
+            let inner = Arc::clone(self);
+            let batch: Vec<Op> = idx.iter().map(|&i| ops[i].clone()).collect();
+            async move {
+                let req = Request::Batch {
+                    hops: 1,
+                    ops: batch.clone(),
+                };
+                match inner.call(primary, req).await {
+                    Ok(Response::Batch(items)) if items.len() == idx.len() => idx
+                        .into_iter()
+                        .zip(items)
+                        .map(|(i, item)| (i, remote_result(item)))
+                        .collect::<Vec<_>>(),
+                    Ok(Response::Error(e)) if e != RemoteError::Closed => {
+                        let e = remote_result(Response::Error(e));
+                        idx.into_iter().map(|i| (i, e.clone())).collect::<Vec<_>>()
+                    }
+                    Err(e) if !matches!(e, ClusterError::Connection { not_sent: true, .. }) => {
+                        idx.into_iter().map(|i| (i, Err(e.clone()))).collect()
+                    }
+                    _ => {
+                        // The primary could not take the batch: one by one, with fail-over.
+                        let runs = batch.into_iter().map(|op| inner.execute(op, 0));
+                        idx.into_iter()
+                            .zip(futures::future::join_all(runs).await)
+                            .collect()
+                    }
+                }
+            }
+        });
+        let (local_done, remote_done) = futures::future::join(
+            futures::future::join_all(local_runs),
+            futures::future::join_all(remote_runs),
+        )
+        .await;
+        for (&i, answer) in local.iter().zip(local_done) {
+            answers[i] = Some(answer);
+        }
+        for (i, answer) in remote_done.into_iter().flatten() {
+            answers[i] = Some(answer);
+        }
+        answers
+            .into_iter()
+            .map(|a| a.unwrap_or(Err(ClusterError::Closed)))
+            .collect()
     }
 
     /// Coordinates `op` on this node.

@@ -48,6 +48,16 @@ pub(crate) async fn answer(inner: &Arc<Inner>, req: Request) -> Response {
             Ok(resp) => resp,
             Err(e) => error_response(e),
         },
+        Request::Batch { hops, ops } => {
+            let runs = ops.into_iter().map(|op| inner.execute(op, hops));
+            Response::Batch(
+                futures::future::join_all(runs)
+                    .await
+                    .into_iter()
+                    .map(|r| r.unwrap_or_else(error_response))
+                    .collect(),
+            )
+        }
         Request::Apply { entries } => {
             for entry in &entries {
                 inner.hlc.observe(entry.version);

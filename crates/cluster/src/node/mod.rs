@@ -272,6 +272,53 @@ impl Node {
         Ok(found)
     }
 
+    /// Reads many keys with one call per owner; the answers are in the order of `keys` (`None` for a
+    /// miss).
+    ///
+    /// # Errors
+    /// As [`Node::get`], for the first key that failed.
+    pub async fn get_multi(&self, keys: &[&[u8]]) -> Result<Vec<Option<Entry>>> {
+        self.inner.check_serving()?;
+        let ops = keys
+            .iter()
+            .map(|k| Op::Get {
+                key: Bytes::copy_from_slice(k),
+            })
+            .collect();
+        let mut found = Vec::with_capacity(keys.len());
+        for answer in self.inner.execute_batch(ops).await {
+            let entry = answer.and_then(into_entry)?;
+            let counter = if entry.is_some() {
+                &self.inner.counters.hits
+            } else {
+                &self.inner.counters.misses
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            found.push(entry);
+        }
+        Ok(found)
+    }
+
+    /// Writes many keys with one call per owner, all expiring at `expires_at` (Unix ms; 0 never).
+    ///
+    /// # Errors
+    /// As [`Node::set`], for the first key that failed (the others may have been written).
+    pub async fn set_multi(&self, items: &[(&[u8], &[u8])], expires_at: u64) -> Result<()> {
+        self.inner.check_serving()?;
+        let ops = items
+            .iter()
+            .map(|(k, v)| Op::Set {
+                key: Bytes::copy_from_slice(k),
+                value: Bytes::copy_from_slice(v),
+                expires_at,
+            })
+            .collect();
+        for answer in self.inner.execute_batch(ops).await {
+            answer?;
+        }
+        Ok(())
+    }
+
     /// Reads `key`'s presence and deadline (the value may be left out).
     ///
     /// # Errors

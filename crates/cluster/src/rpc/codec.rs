@@ -17,6 +17,7 @@
 //! | `Op Set` | `OP hops SET key value expires_at` |
 //! | `Op Delete` | `OP hops DEL key` |
 //! | `Op Expire` | `OP hops EXPIRE key expires_at` |
+//! | `Batch` | `BATCH hops op...`, each op as in `Op` without `OP hops` (`GET key`, `SET key value expires_at`, ...) |
 //! | `Apply` | `APPLY entry...` (6 bulks per entry, below) |
 //! | `Fetch` | `FETCH key...` |
 //! | `Peek` | `PEEK key...` |
@@ -47,6 +48,7 @@
 //! | `Stats` | `stats hits misses keys bytes evictions expirations rejections max_cost` |
 //! | `Scan` | `scan cursor key...` |
 //! | `Page` | `page cursor entry...` |
+//! | `Batch` | `batch item...`, an item per operation: `ok`, `n` (no entry), `e` + an entry, `c n`, `q kind needed reached`, `x` (closed), `o text` |
 //!
 //! With status `ERR` ([`Response::Error`]) the results are one of `quorum kind needed reached` (`kind`
 //! as [`QuorumKind::as_str`]), `closed`, or `other text`.
@@ -189,11 +191,8 @@ fn put_entry(out: &mut BytesMut, entry: &Entry) {
 /// The encoding is always produced; whether the receiver accepts it is [`check_request`].
 pub fn encode_request(id: u64, fingerprint: u64, req: &Request, out: &mut BytesMut) {
     let args = match req {
-        Request::Op { op, .. } => match op {
-            Op::Get { .. } | Op::Meta { .. } | Op::Delete { .. } => 3,
-            Op::Set { .. } => 5,
-            Op::Expire { .. } => 4,
-        },
+        Request::Op { op, .. } => 1 + op_fields(op),
+        Request::Batch { ops, .. } => 1 + ops.iter().map(op_fields).sum::<usize>(),
         Request::Apply { entries } => entries.len() * ENTRY_FIELDS,
         Request::Fetch { keys } | Request::Peek { keys } => keys.len(),
         Request::Pull { partitions, .. } => 2 + partitions.len(),
@@ -208,34 +207,12 @@ pub fn encode_request(id: u64, fingerprint: u64, req: &Request, out: &mut BytesM
     match req {
         Request::Op { hops, op } => {
             put_u64(out, u64::from(*hops));
-            match op {
-                Op::Get { key } => {
-                    put_bulk(out, b"GET");
-                    put_bulk(out, key);
-                }
-                Op::Meta { key } => {
-                    put_bulk(out, b"META");
-                    put_bulk(out, key);
-                }
-                Op::Set {
-                    key,
-                    value,
-                    expires_at,
-                } => {
-                    put_bulk(out, b"SET");
-                    put_bulk(out, key);
-                    put_bulk(out, value);
-                    put_u64(out, *expires_at);
-                }
-                Op::Delete { key } => {
-                    put_bulk(out, b"DEL");
-                    put_bulk(out, key);
-                }
-                Op::Expire { key, expires_at } => {
-                    put_bulk(out, b"EXPIRE");
-                    put_bulk(out, key);
-                    put_u64(out, *expires_at);
-                }
+            put_op(out, op);
+        }
+        Request::Batch { hops, ops } => {
+            put_u64(out, u64::from(*hops));
+            for op in ops {
+                put_op(out, op);
             }
         }
         Request::Apply { entries } => {
@@ -273,9 +250,97 @@ pub fn encode_request(id: u64, fingerprint: u64, req: &Request, out: &mut BytesM
     }
 }
 
+/// Bulks of an operation: its sub-verb and fields.
+fn op_fields(op: &Op) -> usize {
+    match op {
+        Op::Get { .. } | Op::Meta { .. } | Op::Delete { .. } => 2,
+        Op::Set { .. } => 4,
+        Op::Expire { .. } => 3,
+    }
+}
+
+fn put_op(out: &mut BytesMut, op: &Op) {
+    match op {
+        Op::Get { key } => {
+            put_bulk(out, b"GET");
+            put_bulk(out, key);
+        }
+        Op::Meta { key } => {
+            put_bulk(out, b"META");
+            put_bulk(out, key);
+        }
+        Op::Set {
+            key,
+            value,
+            expires_at,
+        } => {
+            put_bulk(out, b"SET");
+            put_bulk(out, key);
+            put_bulk(out, value);
+            put_u64(out, *expires_at);
+        }
+        Op::Delete { key } => {
+            put_bulk(out, b"DEL");
+            put_bulk(out, key);
+        }
+        Op::Expire { key, expires_at } => {
+            put_bulk(out, b"EXPIRE");
+            put_bulk(out, key);
+            put_u64(out, *expires_at);
+        }
+    }
+}
+
+/// Bulks of one item of a batch answer: its tag and fields.
+fn item_fields(item: &Response) -> usize {
+    match item {
+        Response::Ok | Response::Entry(None) | Response::Error(RemoteError::Closed) => 1,
+        Response::Entry(Some(_)) => 1 + ENTRY_FIELDS,
+        Response::Count(_) | Response::Error(RemoteError::Other(_)) => 2,
+        Response::Error(RemoteError::Quorum { .. }) => 4,
+        // Only the answers of operations go in a batch; anything else is sent as an error.
+        _ => 2,
+    }
+}
+
+fn put_item(out: &mut BytesMut, item: &Response) {
+    match item {
+        Response::Ok => put_bulk(out, b"ok"),
+        Response::Entry(None) => put_bulk(out, b"n"),
+        Response::Entry(Some(entry)) => {
+            put_bulk(out, b"e");
+            put_entry(out, entry);
+        }
+        Response::Count(n) => {
+            put_bulk(out, b"c");
+            put_u64(out, *n);
+        }
+        Response::Error(RemoteError::Quorum {
+            kind,
+            needed,
+            reached,
+        }) => {
+            put_bulk(out, b"q");
+            put_bulk(out, kind.as_str().as_bytes());
+            put_u64(out, u64::from(*needed));
+            put_u64(out, u64::from(*reached));
+        }
+        Response::Error(RemoteError::Closed) => put_bulk(out, b"x"),
+        Response::Error(RemoteError::Other(text)) => {
+            put_bulk(out, b"o");
+            put_bulk(out, text.as_bytes());
+        }
+        _ => {
+            put_bulk(out, b"o");
+            put_bulk(out, b"not an operation's answer");
+        }
+    }
+}
+
 fn verb_token(req: &Request) -> &'static [u8] {
     match req {
         Request::Op { .. } => b"OP",
+        Request::Batch { .. } => b"BATCH",
         Request::Apply { .. } => b"APPLY",
         Request::Fetch { .. } => b"FETCH",
         Request::Peek { .. } => b"PEEK",
@@ -305,6 +370,7 @@ pub fn encode_response(id: u64, fingerprint: u64, resp: &Response, out: &mut Byt
         Response::Error(RemoteError::Quorum { .. }) => 4,
         Response::Error(RemoteError::Closed) => 1,
         Response::Error(RemoteError::Other(_)) => 2,
+        Response::Batch(items) => 1 + items.iter().map(item_fields).sum::<usize>(),
     };
     put_header(out, b'*', 3 + results);
     put_u64(out, id);
@@ -319,6 +385,12 @@ pub fn encode_response(id: u64, fingerprint: u64, resp: &Response, out: &mut Byt
     put_u64(out, fingerprint);
     match resp {
         Response::Ok => put_bulk(out, b"ok"),
+        Response::Batch(items) => {
+            put_bulk(out, b"batch");
+            for item in items {
+                put_item(out, item);
+            }
+        }
         Response::Entry(entry) => {
             put_bulk(out, b"entry");
             if let Some(entry) = entry {
@@ -432,6 +504,14 @@ fn check_entries(entries: &[Entry]) -> Result<(), CodecError> {
     Ok(())
 }
 
+fn check_op(op: &Op) -> Result<(), CodecError> {
+    check_len("key", op.key())?;
+    if let Op::Set { value, .. } = op {
+        check_len("value", value)?;
+    }
+    Ok(())
+}
+
 /// Whether the receiver's decoder accepts `req` (lists within [`MAX_ITEMS`], bulks within
 /// [`MAX_BULK`]).
 ///
@@ -439,12 +519,10 @@ fn check_entries(entries: &[Entry]) -> Result<(), CodecError> {
 /// The first limit `req` exceeds.
 pub fn check_request(req: &Request) -> Result<(), CodecError> {
     match req {
-        Request::Op { op, .. } => {
-            check_len("key", op.key())?;
-            if let Op::Set { value, .. } = op {
-                check_len("value", value)?;
-            }
-            Ok(())
+        Request::Op { op, .. } => check_op(op),
+        Request::Batch { ops, .. } => {
+            check_count("operations", ops.len())?;
+            ops.iter().try_for_each(check_op)
         }
         Request::Apply { entries } => check_entries(entries),
         Request::Fetch { keys } | Request::Peek { keys } => {
@@ -480,6 +558,10 @@ pub fn check_response(resp: &Response) -> Result<(), CodecError> {
         }
         Response::Error(RemoteError::Other(text)) => check_len("error text", text.as_bytes()),
         Response::Error(_) => Ok(()),
+        Response::Batch(items) => {
+            check_count("items", items.len())?;
+            items.iter().try_for_each(check_response)
+        }
     }
 }
 
@@ -557,6 +639,58 @@ impl Fields {
         })
     }
 
+    fn op(&mut self) -> Result<Op, CodecError> {
+        let sub = self.bytes("operation")?;
+        let key = self.bytes("key")?;
+        Ok(match &sub[..] {
+            b"GET" => Op::Get { key },
+            b"META" => Op::Meta { key },
+            b"DEL" => Op::Delete { key },
+            b"SET" => {
+                let value = self.bytes("value")?;
+                let expires_at = self.u64("expires_at")?;
+                Op::Set {
+                    key,
+                    value,
+                    expires_at,
+                }
+            }
+            b"EXPIRE" => Op::Expire {
+                key,
+                expires_at: self.u64("expires_at")?,
+            },
+            other => return Err(unknown(other)),
+        })
+    }
+
+    /// One item of a batch answer.
+    fn item(&mut self) -> Result<Response, CodecError> {
+        let tag = self.bytes("batch item")?;
+        Ok(match &tag[..] {
+            b"ok" => Response::Ok,
+            b"n" => Response::Entry(None),
+            b"e" => Response::Entry(Some(self.entry()?)),
+            b"c" => Response::Count(self.u64("count")?),
+            b"q" => {
+                let kind = self.bytes("quorum kind")?;
+                let kind = QuorumKind::parse(&kind).ok_or(CodecError::Invalid("quorum kind"))?;
+                Response::Error(RemoteError::Quorum {
+                    kind,
+                    needed: self.u32("needed")?,
+                    reached: self.u32("reached")?,
+                })
+            }
+            b"x" => Response::Error(RemoteError::Closed),
+            b"o" => {
+                let text = self.bytes("error text")?;
+                Response::Error(RemoteError::Other(
+                    String::from_utf8_lossy(&text).into_owned(),
+                ))
+            }
+            other => return Err(unknown(other)),
+        })
+    }
+
     fn entries(&mut self) -> Result<Vec<Entry>, CodecError> {
         let count = self.groups("entries", ENTRY_FIELDS)?;
         let mut entries = Vec::with_capacity(count);
@@ -629,28 +763,17 @@ pub fn decode_request(frame: Frame) -> Result<(u64, u64, Request), CodecError> {
     let req = match &verb[..] {
         b"OP" => {
             let hops = u8::try_from(f.u64("hops")?).map_err(|_| CodecError::Invalid("hops"))?;
-            let sub = f.bytes("operation")?;
-            let key = f.bytes("key")?;
-            let op = match &sub[..] {
-                b"GET" => Op::Get { key },
-                b"META" => Op::Meta { key },
-                b"DEL" => Op::Delete { key },
-                b"SET" => {
-                    let value = f.bytes("value")?;
-                    let expires_at = f.u64("expires_at")?;
-                    Op::Set {
-                        key,
-                        value,
-                        expires_at,
-                    }
-                }
-                b"EXPIRE" => Op::Expire {
-                    key,
-                    expires_at: f.u64("expires_at")?,
-                },
-                other => return Err(unknown(other)),
-            };
+            let op = f.op()?;
             Request::Op { hops, op }
+        }
+        b"BATCH" => {
+            let hops = u8::try_from(f.u64("hops")?).map_err(|_| CodecError::Invalid("hops"))?;
+            let mut ops = Vec::new();
+            while f.remaining() > 0 {
+                check_count("operations", ops.len() + 1)?;
+                ops.push(f.op()?);
+            }
+            Request::Batch { hops, ops }
         }
         b"APPLY" => Request::Apply {
             entries: f.entries()?,
@@ -717,6 +840,14 @@ pub fn decode_response(frame: Frame) -> Result<(u64, u64, Response), CodecError>
             }
         }
         (b"OK", b"entries") => Response::Entries(f.entries()?),
+        (b"OK", b"batch") => {
+            let mut items = Vec::new();
+            while f.remaining() > 0 {
+                check_count("items", items.len() + 1)?;
+                items.push(f.item()?);
+            }
+            Response::Batch(items)
+        }
         (b"OK", b"count") => Response::Count(f.u64("count")?),
         (b"OK", b"table") => {
             let partition_count = f.u32("partition_count")?;
@@ -830,6 +961,8 @@ mod tests {
     pub(crate) fn arb_request() -> impl Strategy<Value = Request> {
         prop_oneof![
             (any::<u8>(), arb_op()).prop_map(|(hops, op)| Request::Op { hops, op }),
+            (any::<u8>(), prop::collection::vec(arb_op(), 0..5))
+                .prop_map(|(hops, ops)| Request::Batch { hops, ops }),
             prop::collection::vec(arb_entry(), 0..6).prop_map(|entries| Request::Apply { entries }),
             prop::collection::vec(arb_bytes(), 0..6).prop_map(|keys| Request::Fetch { keys }),
             prop::collection::vec(arb_bytes(), 0..6).prop_map(|keys| Request::Peek { keys }),
@@ -905,6 +1038,24 @@ mod tests {
                 .prop_map(|(cursor, keys)| Response::Scan { cursor, keys }),
             (any::<u64>(), prop::collection::vec(arb_entry(), 0..6))
                 .prop_map(|(cursor, entries)| Response::Page { cursor, entries }),
+            (arb_kind(), any::<u32>(), any::<u32>()).prop_map(|(kind, needed, reached)| {
+                Response::Error(RemoteError::Quorum {
+                    kind,
+                    needed,
+                    reached,
+                })
+            }),
+            Just(Response::Error(RemoteError::Closed)),
+            ".{0,40}".prop_map(|t| Response::Error(RemoteError::Other(t))),
+            prop::collection::vec(arb_item(), 0..5).prop_map(Response::Batch),
+        ]
+    }
+
+    fn arb_item() -> impl Strategy<Value = Response> {
+        prop_oneof![
+            Just(Response::Ok),
+            prop::option::of(arb_entry()).prop_map(Response::Entry),
+            any::<u64>().prop_map(Response::Count),
             (arb_kind(), any::<u32>(), any::<u32>()).prop_map(|(kind, needed, reached)| {
                 Response::Error(RemoteError::Quorum {
                     kind,

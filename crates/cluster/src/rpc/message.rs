@@ -98,6 +98,14 @@ pub enum Request {
         /// The operation.
         op: Op,
     },
+    /// Several routed operations in one call, each run as [`Request::Op`] would be (how `get_multi` and
+    /// `set_multi` reach each owner); answered with [`Response::Batch`], one item per operation.
+    Batch {
+        /// Forwards so far.
+        hops: u8,
+        /// The operations.
+        ops: Vec<Op>,
+    },
     /// Store these entries where newer (replication, read-repair, migration).
     Apply {
         /// The entries.
@@ -152,6 +160,7 @@ impl Request {
     pub fn verb(&self) -> &'static str {
         match self {
             Request::Op { .. } => "op",
+            Request::Batch { .. } => "batch",
             Request::Apply { .. } => "apply",
             Request::Fetch { .. } => "fetch",
             Request::Peek { .. } => "peek",
@@ -255,6 +264,8 @@ pub enum Response {
         /// The entries of this page.
         entries: Vec<Entry>,
     },
+    /// `Batch`: the answer of each operation, in order (`Ok`, `Entry`, `Count` or `Error`).
+    Batch(Vec<Response>),
     /// The call failed there.
     Error(RemoteError),
 }

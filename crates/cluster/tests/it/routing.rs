@@ -88,3 +88,58 @@ async fn ttls_travel_as_deadlines() {
     assert!(meta.expires_at > now_ms());
     kill_all(&nodes).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_reach_every_primary_in_one_call_each_and_keep_order() {
+    let nodes = start(3, |c| c.replica_count = 2).await;
+    settle(&[&nodes[0], &nodes[1], &nodes[2]], 3).await;
+    let keys: Vec<Vec<u8>> = (0..200).map(key).collect();
+    let values: Vec<Vec<u8>> = (0..200).map(value).collect();
+    let items: Vec<(&[u8], &[u8])> = keys
+        .iter()
+        .zip(&values)
+        .step_by(2)
+        .map(|(k, v)| (k.as_slice(), v.as_slice()))
+        .collect();
+    nodes[0].set_multi(&items, 0).await.expect("set_multi");
+    let wanted: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+    let found = nodes[1].get_multi(&wanted).await.expect("get_multi");
+    assert_eq!(found.len(), 200);
+    for (i, entry) in found.iter().enumerate() {
+        let got = entry.as_ref().and_then(|e| e.value.as_deref());
+        if i % 2 == 0 {
+            assert_eq!(got, Some(&values[i][..]), "key {i} written");
+        } else {
+            assert_eq!(got, None, "key {i} never written");
+        }
+    }
+    let mut client = None;
+    for n in &nodes {
+        let cfg = relaycache_cluster::ClientConfig {
+            addresses: vec![n.rpc_addr().to_string()],
+            tag: relaycache_cluster::NodeConfig::new("127.0.0.1:1").tag,
+            request_timeout: Duration::from_secs(2),
+            secret: None,
+        };
+        client = Some(
+            relaycache_cluster::Client::connect(cfg)
+                .await
+                .expect("client"),
+        );
+    }
+    let client = client.expect("a client");
+    assert_eq!(client.table().members().len(), 3);
+    let through_client = client.get_multi(&wanted).await.expect("client get_multi");
+    assert_eq!(through_client, found);
+    client
+        .set_multi(&[(b"c1".as_slice(), b"v1".as_slice())], 0)
+        .await
+        .expect("client set_multi");
+    assert!(nodes[2].get(b"c1").await.expect("get").is_some());
+    client.close();
+    assert!(matches!(
+        client.get(b"c1").await,
+        Err(relaycache_cluster::ClusterError::Closed)
+    ));
+    kill_all(&nodes).await;
+}
