@@ -45,7 +45,10 @@ async fn readyz<C: Cache>(State(shared): State<Arc<Shared<C>>>) -> Response {
 
 async fn metrics<C: Cache>(State(shared): State<Arc<Shared<C>>>) -> Response {
     let stats = shared.cache.stats().await.ok();
-    let body = shared.metrics.render(stats.as_ref(), shared.mode);
+    let cluster = shared.cache.cluster_info().await.ok();
+    let body = shared
+        .metrics
+        .render(stats.as_ref(), cluster.as_ref(), shared.mode);
     (
         [(
             header::CONTENT_TYPE,

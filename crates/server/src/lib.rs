@@ -4,7 +4,7 @@
 //! - `relaycache-server`: serves the configured cache mode over RESP, so `redis-cli` and every Redis
 //!   client work against it;
 //! - `relaycache`: the command-line tool (`config validate`, `config init`, `version`, and client commands
-//!   `get set del ttl stats ping scan` against a running server).
+//!   `get set del ttl stats ping scan cluster` against a running server).
 //!
 //! ## The path of a request
 //! TCP bytes → `connection` (one task per client: read, decode with
@@ -18,7 +18,8 @@
 //! - `connection`, `session`, `dispatch`, `cmd`: serving one client.
 //! - `busy_poll`: keeps one worker polling the sockets while requests keep coming (`server.busy_poll`).
 //! - `admin`: the axum endpoint (`/healthz /readyz /metrics /stats /cluster`).
-//! - [`metrics`]: counters and their Prometheus rendering.
+//! - [`metrics`]: counters and their Prometheus rendering, and the process's `metrics` recorder (the
+//!   cluster node's series).
 //! - `glob`: Redis glob patterns (`KEYS`, `SCAN MATCH`).
 //! - [`shutdown`], [`logging`], [`run`]: the pieces of `relaycache-server`'s `main`.
 //! - [`client`]: a small RESP client (used by the CLI and the tests).

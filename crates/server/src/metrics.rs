@@ -1,14 +1,19 @@
-//! [`Metrics`]: the server's counters, and their Prometheus text rendering.
+//! [`Metrics`]: the server's counters, and their Prometheus text rendering; [`install_recorder`]: the
+//! process's `metrics` recorder, which collects what the libraries record (the cluster node's
+//! `relaycache_cluster_*` series) and is rendered after the server's own series on `/metrics`.
 //!
 //! Connections count into a [`Local`] batch without touching shared cache lines, and add the batch to
 //! the shared atomics once per read (every few commands under load), so two cores serving many clients
 //! do not fight over one counter.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use relaycache::Stats;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use relaycache::{ClusterInfo, Stats};
 use relaycache_resp::cmd::COMMANDS;
 
 /// Upper bounds of the command latency histogram buckets, in microseconds (`+Inf` is implied).
@@ -198,9 +203,30 @@ impl Metrics {
         self.latency_sum_ns.store(0, Ordering::Relaxed);
     }
 
-    /// Renders every metric in the Prometheus text format; `stats` are the cache's, when it has them.
+    /// Renders every metric in the Prometheus text format; `stats` are the cache's, when it has them,
+    /// `cluster` the cluster's view in `ha` mode. The series of the process's recorder
+    /// ([`install_recorder`]) follow, except those whose names the server already rendered.
     #[must_use]
-    pub fn render(&self, stats: Option<&Stats>, mode: &str) -> String {
+    pub fn render(
+        &self,
+        stats: Option<&Stats>,
+        cluster: Option<&ClusterInfo>,
+        mode: &str,
+    ) -> String {
+        let mut out = self.render_own(stats, cluster, mode);
+        if let Some(handle) = install_recorder() {
+            append_recorded(&mut out, &handle.render());
+        }
+        out
+    }
+
+    /// The server's own series (no recorder output).
+    fn render_own(
+        &self,
+        stats: Option<&Stats>,
+        cluster: Option<&ClusterInfo>,
+        mode: &str,
+    ) -> String {
         let mut out = String::with_capacity(4096);
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let mut metric = |name: &str, kind: &str, help: &str, lines: &[(String, u64)]| {
@@ -257,6 +283,48 @@ impl Metrics {
                 "gauge",
                 "The bound in bytes (0: none).",
                 &one(s.max_cost),
+            );
+        }
+        if let Some(c) = cluster {
+            let one = |v: u64| vec![(String::new(), v)];
+            metric(
+                "relaycache_cluster_members",
+                "gauge",
+                "Live cluster members this node sees, itself included.",
+                &one(c.cluster_members as u64),
+            );
+            metric(
+                "relaycache_cluster_partitions",
+                "gauge",
+                "Partitions this node owns, by role (incoming: still being received).",
+                &[
+                    (
+                        "{role=\"primary\"}".to_owned(),
+                        u64::from(c.primary_partitions),
+                    ),
+                    (
+                        "{role=\"backup\"}".to_owned(),
+                        u64::from(c.backup_partitions),
+                    ),
+                    (
+                        "{role=\"incoming\"}".to_owned(),
+                        u64::from(c.incoming_partitions),
+                    ),
+                ],
+            );
+            metric(
+                "relaycache_cluster_epoch",
+                "gauge",
+                "The routing table's local epoch (changes with every membership change seen).",
+                &one(c.epoch),
+            );
+            metric(
+                "relaycache_cluster_has_member_quorum",
+                "gauge",
+                "1 while this node sees at least member_count_quorum members (it serves), else 0.",
+                &one(u64::from(
+                    c.cluster_members as u64 >= u64::from(c.member_count_quorum),
+                )),
             );
         }
         let mut commands: Vec<(String, u64)> = COMMANDS
@@ -332,5 +400,149 @@ impl Metrics {
             load(&self.latency_sum_ns) as f64 / 1e9
         );
         out
+    }
+}
+
+/// Buckets of the recorder's histograms (`relaycache_cluster_rpc_seconds`), in seconds.
+const RECORDER_BUCKETS: [f64; 14] = [
+    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+/// How often the recorder's histograms are folded in, whether or not `/metrics` is scraped (so they
+/// stay bounded).
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Installs a Prometheus recorder as the process's global `metrics` recorder, once per process, and
+/// returns its handle; later calls return the same handle. `None` when another recorder was installed
+/// first (then the libraries' series go there, and `/metrics` shows only the server's own).
+///
+/// Call it before starting the cache, so the series recorded at start are kept (`relaycache-server`
+/// does; [`Server::bind`](crate::Server::bind) calls it too). The first successful call also starts a
+/// thread that runs the recorder's upkeep every few seconds.
+pub fn install_recorder() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new();
+            let builder = match builder.set_buckets(&RECORDER_BUCKETS) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(error = %e, "histogram buckets refused; using summaries");
+                    PrometheusBuilder::new()
+                }
+            };
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            if let Err(e) = metrics::set_global_recorder(recorder) {
+                tracing::debug!(error = %e, "a metrics recorder is already installed");
+                return None;
+            }
+            let upkeep = handle.clone();
+            let spawned = std::thread::Builder::new()
+                .name("relaycache-metrics".to_owned())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(UPKEEP_INTERVAL);
+                        upkeep.run_upkeep();
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::warn!(error = %e, "cannot start the metrics upkeep thread");
+            }
+            Some(handle)
+        })
+        .as_ref()
+}
+
+/// The metric family a text-format line belongs to (for comments, the name they describe).
+fn family(line: &str) -> Option<&str> {
+    let rest = line
+        .strip_prefix("# HELP ")
+        .or_else(|| line.strip_prefix("# TYPE "))
+        .unwrap_or(line);
+    if rest.starts_with('#') {
+        return None;
+    }
+    let end = rest.find(['{', ' ']).unwrap_or(rest.len());
+    let name = &rest[..end];
+    (!name.is_empty()).then_some(name)
+}
+
+/// Appends the recorder's text to `out`, leaving out every family `out` already has (a histogram's
+/// `_bucket`, `_sum` and `_count` lines count as its family), so no name appears twice.
+fn append_recorded(out: &mut String, recorded: &str) {
+    let own: HashSet<String> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect();
+    let taken = |name: &str| {
+        own.contains(name)
+            || ["_bucket", "_sum", "_count"]
+                .iter()
+                .any(|s| name.strip_suffix(s).is_some_and(|base| own.contains(base)))
+    };
+    for line in recorded.lines() {
+        if line.is_empty() || family(line).is_some_and(taken) {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorded_families_the_server_renders_are_left_out() {
+        let mut out = "# HELP a_members x\n# TYPE a_members gauge\na_members 3\n".to_owned();
+        let recorded = "# TYPE a_members gauge\na_members 1\n\n# TYPE b_total counter\n\
+                        b_total{k=\"v\"} 2\n\n# TYPE a_members_seconds histogram\n\
+                        a_members_seconds_bucket{le=\"1\"} 1\n";
+        append_recorded(&mut out, recorded);
+        assert_eq!(
+            out,
+            "# HELP a_members x\n# TYPE a_members gauge\na_members 3\n# TYPE b_total counter\n\
+             b_total{k=\"v\"} 2\n# TYPE a_members_seconds histogram\n\
+             a_members_seconds_bucket{le=\"1\"} 1\n"
+        );
+    }
+
+    #[test]
+    fn cluster_gauges_are_rendered_once() {
+        let mut info = ClusterInfo::default();
+        info.cluster_members = 2;
+        info.member_count_quorum = 2;
+        info.primary_partitions = 5;
+        info.backup_partitions = 4;
+        info.incoming_partitions = 1;
+        info.epoch = 7;
+        assert!(
+            install_recorder().is_some(),
+            "no other recorder in this process"
+        );
+        metrics::gauge!("relaycache_cluster_members").set(9.0);
+        metrics::counter!("relaycache_cluster_test_total").increment(1);
+        let text = Metrics::default().render(None, Some(&info), "ha");
+        for line in [
+            "relaycache_cluster_members 2",
+            "relaycache_cluster_partitions{role=\"primary\"} 5",
+            "relaycache_cluster_partitions{role=\"backup\"} 4",
+            "relaycache_cluster_partitions{role=\"incoming\"} 1",
+            "relaycache_cluster_epoch 7",
+            "relaycache_cluster_has_member_quorum 1",
+            "relaycache_cluster_test_total 1",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        assert_eq!(
+            text.matches("# TYPE relaycache_cluster_members ").count(),
+            1,
+            "{text}"
+        );
+        assert!(!text.contains("relaycache_cluster_members 9"), "{text}");
     }
 }

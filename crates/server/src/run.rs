@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -13,7 +14,7 @@ use crate::server::Server;
 /// relaycache-server: serves the configured cache over RESP, so redis-cli and every Redis client work.
 ///
 /// With no configuration file it serves `single` mode (in-process cache) on 127.0.0.1:6380, with the
-/// admin HTTP endpoint (/healthz /readyz /metrics /stats) on 127.0.0.1:9380.
+/// admin HTTP endpoint (/healthz /readyz /metrics /stats /cluster) on 127.0.0.1:9380.
 #[derive(Debug, Parser)]
 #[command(name = "relaycache-server", version, about, long_about = None)]
 pub struct ServerArgs {
@@ -91,7 +92,18 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
         runtime.worker_threads(n.max(1));
     }
     let runtime = runtime.build().context("cannot start the async runtime")?;
-    runtime.block_on(async {
+    // Before the cache starts, so the series the cluster node records at start are kept.
+    crate::metrics::install_recorder();
+    let served = runtime.block_on(async {
+        // Listen for signals before the cache starts (an `ha` node may wait seconds to join): a
+        // signal meanwhile makes the server stop as soon as it runs, with the same orderly close.
+        let token = CancellationToken::new();
+        let stop = token.clone();
+        let signalled = crate::shutdown::signal();
+        tokio::spawn(async move {
+            signalled.await;
+            stop.cancel();
+        });
         let cache = AnyCache::from_config(&config)
             .await
             .with_context(|| format!("cannot start the {} backend", config.cache.mode))?;
@@ -110,13 +122,10 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
             config.cache.mode,
         );
         tracing::info!(addr = %server.local_addr(), mode = %config.cache.mode, "serving");
-        let token = CancellationToken::new();
-        let stop = token.clone();
-        tokio::spawn(async move {
-            crate::shutdown::signal().await;
-            stop.cancel();
-        });
         server.run(token).await?;
         Ok(())
-    })
+    });
+    // Tasks still running (a client cut off at shutdown_timeout) must not hold the exit.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    served
 }

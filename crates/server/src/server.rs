@@ -53,6 +53,8 @@ pub(crate) struct Shared<C> {
     pub(crate) mode: &'static str,
     pub(crate) config_file: Option<String>,
     pub(crate) busy_poll: BusyPoll,
+    /// How long shutdown waits for [`Cache::close`] (an `ha` node's graceful leave).
+    close_timeout: Duration,
     limits: Limits,
 }
 
@@ -107,6 +109,7 @@ impl<C: Cache + 'static> Server<C> {
     /// # Errors
     /// [`ServerError::Bind`] when an address cannot be bound.
     pub async fn bind(config: &Config, cache: C) -> Result<Self, ServerError> {
+        crate::metrics::install_recorder();
         let server = &config.server;
         let listener = listen(&server.bind, server.port).await?;
         let admin = if server.admin.enabled {
@@ -137,6 +140,7 @@ impl<C: Cache + 'static> Server<C> {
             mode: config.cache.mode.as_str(),
             config_file: None,
             busy_poll: BusyPoll::new(server.busy_poll),
+            close_timeout: close_timeout(config),
             limits,
         };
         Ok(Server {
@@ -184,9 +188,12 @@ impl<C: Cache + 'static> Server<C> {
         }
     }
 
-    /// Serves until `shutdown` is cancelled, then stops gracefully: stops accepting, lets every client
-    /// finish the commands it has sent and receive their replies, waits up to `server.shutdown_timeout`
-    /// for clients to go, closes the cache.
+    /// Serves until `shutdown` is cancelled, then stops gracefully, in this order: stops accepting (RESP
+    /// and admin), lets every client finish the commands it has sent and receive their replies, waits
+    /// up to `server.shutdown_timeout` for clients to go, then closes the cache (in `ha` mode a graceful
+    /// leave that hands this node's partitions over within `cache.olric.leave_timeout`). Each step is
+    /// bounded, so this returns within about `shutdown_timeout + leave_timeout` (+ `request_timeout`)
+    /// plus a few seconds.
     ///
     /// # Errors
     /// None today; reserved for failures of the server's own tasks.
@@ -233,16 +240,48 @@ impl<C: Cache + 'static> Server<C> {
             );
         }
         let _ = spinner.await;
-        if let Some(task) = admin_task
-            && let Err(e) = task.await
-        {
-            tracing::warn!(error = %e, "admin endpoint task failed");
+        if let Some(mut task) = admin_task {
+            // axum lets requests in flight finish; a stuck HTTP client must not hold the exit.
+            match tokio::time::timeout(ADMIN_STOP_TIMEOUT, &mut task).await {
+                Ok(Err(e)) => tracing::warn!(error = %e, "admin endpoint task failed"),
+                Ok(Ok(())) => {}
+                Err(_) => {
+                    tracing::warn!("admin endpoint did not stop in time; cutting it off");
+                    task.abort();
+                }
+            }
         }
-        if let Err(e) = shared.cache.close().await {
-            tracing::warn!(error = %e, "closing the cache failed");
+        tracing::info!(
+            backend = shared.cache.name(),
+            timeout_ms = shared.close_timeout.as_millis() as u64,
+            "closing the cache"
+        );
+        match tokio::time::timeout(shared.close_timeout, shared.cache.close()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "closing the cache failed"),
+            Err(_) => tracing::warn!(
+                timeout_ms = shared.close_timeout.as_millis() as u64,
+                "closing the cache did not finish in time; stopping anyway"
+            ),
         }
         tracing::info!("shutdown complete");
         Ok(())
+    }
+}
+
+/// How long shutdown waits for the admin endpoint's requests in flight.
+const ADMIN_STOP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The bound on [`Cache::close`] at shutdown: in `ha` mode the node's `leave_timeout` (the hand-off)
+/// plus one `request_timeout` (the leave notices) and some slack; other backends get 5 s.
+fn close_timeout(config: &Config) -> Duration {
+    let slack = Duration::from_secs(2);
+    match config.cache.mode {
+        relaycache::config::Mode::Ha => {
+            let ha = &config.cache.olric;
+            ha.leave_timeout + ha.request_timeout + slack
+        }
+        _ => Duration::from_secs(5),
     }
 }
 

@@ -6,7 +6,8 @@
 //! (GET GETDEL GETRANGE SUBSTR STRLEN APPEND), `set` (SET SETNX SETEX PSETEX GETSET GETEX), `keys` (DEL UNLINK EXISTS
 //! TOUCH TYPE KEYS SCAN), `expire` (EXPIRE PEXPIRE EXPIREAT PEXPIREAT EXPIRETIME PEXPIRETIME PERSIST TTL
 //! PTTL), `multi` (MGET MSET MSETNX), `incr` (INCR DECR INCRBY DECRBY), `server`
-//! (INFO COMMAND CONFIG DBSIZE FLUSHDB FLUSHALL TIME CLUSTER.MEMBERS); MULTI EXEC DISCARD take no
+//! (INFO COMMAND CONFIG DBSIZE FLUSHDB FLUSHALL TIME CLUSTER.MEMBERS CLUSTER.PARTITIONS); MULTI EXEC
+//! DISCARD take no
 //! arguments (the server queues and runs the transaction).
 
 mod connection;
@@ -156,6 +157,8 @@ pub enum Command<'a> {
     Discard,
     /// `CLUSTER.MEMBERS`: this node's view of the cluster.
     ClusterMembers,
+    /// `CLUSTER.PARTITIONS`: the routing table, one entry per partition with its owners.
+    ClusterPartitions,
 }
 
 /// What `COMMAND` and arity checks know about a command.
@@ -204,13 +207,14 @@ const TX: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
 /// Every command the server understands, sorted by name.
 pub static COMMANDS: &[Spec] = &COMMAND_TABLE;
 
-const COMMANDS_LEN: usize = 56;
+const COMMANDS_LEN: usize = 57;
 
 const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("append", 3, W, KEY1),
     spec("auth", -2, CONN, NOKEY),
     spec("client", -2, ADMIN, NOKEY),
     spec("cluster.members", 1, ADMIN, NOKEY),
+    spec("cluster.partitions", 1, ADMIN, NOKEY),
     spec("command", -1, ADMIN, NOKEY),
     spec("config", -2, ADMIN, NOKEY),
     spec("dbsize", 1, R, NOKEY),
@@ -278,21 +282,33 @@ pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
 
 /// The position in [`COMMANDS`] of the command named `name` (any case).
 ///
-/// Names are packed, lower-cased, into a `u128` and found by binary search over integers precomputed at
-/// compile time: no string comparison on the hot path.
+/// The first 16 bytes of the name are packed, lower-cased, into a `u128` and found by binary search over
+/// integers precomputed at compile time: no string comparison on the hot path. The length must match
+/// too, and the few names longer than 16 bytes (`cluster.partitions`) compare their remaining bytes.
 #[must_use]
 pub fn lookup_index(name: &[u8]) -> Option<usize> {
-    if name.is_empty() || name.len() > 16 {
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
         return None;
     }
     let mut key = 0u128;
-    for (i, b) in name.iter().enumerate() {
+    for (i, b) in name.iter().take(16).enumerate() {
         key |= u128::from(b.to_ascii_lowercase()) << (8 * (15 - i));
     }
-    PACKED.binary_search(&key).ok()
+    let i = PACKED.binary_search(&key).ok()?;
+    let spec = COMMANDS[i].name.as_bytes();
+    if spec.len() != name.len() {
+        return None;
+    }
+    if name.len() > 16 && !spec[16..].eq_ignore_ascii_case(&name[16..]) {
+        return None;
+    }
+    Some(i)
 }
 
-/// Packs up to 16 bytes big-endian, so integer order is byte order.
+/// The longest command name [`lookup_index`] accepts.
+const MAX_NAME_LEN: usize = 32;
+
+/// Packs the first 16 bytes (at most) big-endian, so integer order is byte order.
 const fn pack(name: &str) -> u128 {
     let bytes = name.as_bytes();
     let mut key = 0u128;
@@ -424,6 +440,7 @@ impl<'a> Command<'a> {
             "exec" => Command::Exec,
             "discard" => Command::Discard,
             "cluster.members" => Command::ClusterMembers,
+            "cluster.partitions" => Command::ClusterPartitions,
             _ => return Err(CommandError::unknown(&args)),
         })
     }
@@ -437,7 +454,7 @@ mod tests {
     fn table_is_sorted_and_lookup_ignores_case() {
         assert!(COMMANDS.windows(2).all(|w| w[0].name < w[1].name));
         assert!(PACKED.windows(2).all(|w| w[0] < w[1]));
-        assert!(COMMANDS.iter().all(|s| s.name.len() <= 16));
+        assert!(COMMANDS.iter().all(|s| s.name.len() <= MAX_NAME_LEN));
         for (i, spec) in COMMANDS.iter().enumerate() {
             assert_eq!(
                 lookup_index(spec.name.to_ascii_uppercase().as_bytes()),
@@ -450,6 +467,18 @@ mod tests {
         assert_eq!(lookup(b"GeT").map(|s| s.name), Some("get"));
         assert_eq!(lookup(b"nope"), None);
         assert_eq!(lookup(&[b'a'; 100]), None);
+        assert_eq!(
+            lookup(b"get\0"),
+            None,
+            "the length must match, not only the packed prefix"
+        );
+        assert_eq!(
+            lookup(b"CLUSTER.Partitions").map(|s| s.name),
+            Some("cluster.partitions")
+        );
+        assert_eq!(lookup(b"cluster.partitio"), None);
+        assert_eq!(lookup(b"cluster.partitionz"), None);
+        assert_eq!(lookup(b"cluster.partitionss"), None);
     }
 
     pub(crate) fn parse_words(words: &[&str]) -> Result<String, String> {
@@ -457,6 +486,19 @@ mod tests {
         Command::parse(Args::from_owned(&raw))
             .map(|c| format!("{c:?}"))
             .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn cluster_commands_take_no_argument() {
+        assert_eq!(parse_words(&["cluster.members"]).unwrap(), "ClusterMembers");
+        assert_eq!(
+            parse_words(&["CLUSTER.PARTITIONS"]).unwrap(),
+            "ClusterPartitions"
+        );
+        assert_eq!(
+            parse_words(&["cluster.partitions", "x"]).unwrap_err(),
+            "ERR wrong number of arguments for 'cluster.partitions' command"
+        );
     }
 
     #[test]

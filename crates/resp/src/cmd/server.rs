@@ -1,4 +1,5 @@
-//! INFO COMMAND CONFIG DBSIZE FLUSHDB FLUSHALL TIME CLUSTER.MEMBERS: commands about the server.
+//! INFO COMMAND CONFIG DBSIZE FLUSHDB FLUSHALL TIME CLUSTER.MEMBERS CLUSTER.PARTITIONS: commands about
+//! the server.
 
 use super::Command;
 use crate::decode::Args;

@@ -1,4 +1,5 @@
-//! The client subcommands of `relaycache`: `get set del ttl stats ping scan` against a running server.
+//! The client subcommands of `relaycache`: `get set del ttl stats ping scan cluster` against a running
+//! server.
 //!
 //! Exit codes: 0 success (the key was found, set, deleted); 1 the key was not found (or, for `set --nx`
 //! / `--xx`, the condition did not hold); 2 an error (cannot connect, authentication refused, the server
@@ -39,7 +40,7 @@ pub(crate) fn run(conn: &Connection, command: &ClientCommand) -> ExitCode {
     }
 }
 
-async fn connect(conn: &Connection) -> Result<Client, String> {
+pub(super) async fn connect(conn: &Connection) -> Result<Client, String> {
     let addr = format!("{}:{}", conn.host, conn.port);
     let mut client = Client::connect(&addr, Duration::from_secs(conn.timeout_secs.max(1)))
         .await
@@ -56,7 +57,7 @@ async fn connect(conn: &Connection) -> Result<Client, String> {
     Ok(client)
 }
 
-async fn call(client: &mut Client, args: &[&[u8]]) -> Result<Frame, String> {
+pub(super) async fn call(client: &mut Client, args: &[&[u8]]) -> Result<Frame, String> {
     let reply = client.call(args).await.map_err(|e| e.to_string())?;
     match reply {
         Frame::Error(e) | Frame::BulkError(e) => {
@@ -148,6 +149,7 @@ async fn execute(conn: &Connection, command: &ClientCommand) -> Result<ExitCode,
             count,
             limit,
         } => scan(&mut client, prefix, *count, *limit).await,
+        ClientCommand::Cluster(command) => super::cluster_cmd::run(&mut client, command).await,
     }
 }
 

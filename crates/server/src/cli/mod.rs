@@ -4,6 +4,7 @@
 //! host; help is `--help`). Exit codes: 0 success, 1 not found, 2 error (see `client_cmd`).
 
 mod client_cmd;
+mod cluster_cmd;
 mod config_cmd;
 
 use std::path::PathBuf;
@@ -167,6 +168,28 @@ pub enum ClientCommand {
         #[arg(long)]
         limit: Option<u64>,
     },
+    /// Inspect the cluster of an `ha` mode server.
+    #[command(subcommand, disable_help_flag = true)]
+    Cluster(ClusterCommand),
+}
+
+/// `relaycache cluster ...` (an `ha` mode server; others answer that they are not clustered).
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Print the server's view of the cluster: its state and epoch, and the live members as a table.
+    #[command(disable_help_flag = true)]
+    Members {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the routing table: each partition with its owners (RPC addresses), primary first.
+    #[command(disable_help_flag = true)]
+    Partitions {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Parses the process arguments and runs the command; the exit code says whether it succeeded.
@@ -213,6 +236,28 @@ mod tests {
         assert!(matches!(
             cli.command,
             Command::Client(ClientCommand::Set { ttl: Some(t), .. }) if t == Duration::from_secs(5)
+        ));
+    }
+
+    #[test]
+    fn cluster_subcommands_take_the_connection_flags() {
+        let cli = Cli::try_parse_from(["relaycache", "cluster", "members", "-p", "7000", "--json"])
+            .unwrap();
+        assert_eq!(cli.connection.port, 7000);
+        assert!(matches!(
+            cli.command,
+            Command::Client(ClientCommand::Cluster(ClusterCommand::Members {
+                json: true
+            }))
+        ));
+        let cli =
+            Cli::try_parse_from(["relaycache", "-h", "10.0.0.1", "cluster", "partitions"]).unwrap();
+        assert_eq!(cli.connection.host, "10.0.0.1");
+        assert!(matches!(
+            cli.command,
+            Command::Client(ClientCommand::Cluster(ClusterCommand::Partitions {
+                json: false
+            }))
         ));
     }
 }

@@ -86,6 +86,7 @@ pub(crate) async fn run<C: Cache>(
         Command::Discard => transaction::discard(session, w),
         Command::Exec => Box::pin(transaction::exec(shared, session, w)).await,
         Command::ClusterMembers => server::cluster_members(cache, w).await,
+        Command::ClusterPartitions => server::cluster_partitions(cache, w).await,
         _ => {
             w.error(b"ERR command not supported by this server");
             Flow::Continue

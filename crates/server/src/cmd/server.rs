@@ -1,4 +1,4 @@
-//! INFO COMMAND CONFIG TIME CLUSTER.MEMBERS.
+//! INFO COMMAND CONFIG TIME CLUSTER.MEMBERS CLUSTER.PARTITIONS.
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -225,22 +225,68 @@ pub(super) fn time(w: &mut Writer<'_>) -> Flow {
     Flow::Continue
 }
 
+/// `CLUSTER.MEMBERS`: this node's view. The reference system's three fields first (`memberlist_addr`,
+/// `cluster_members`, `is_embedded`), then `state`, `epoch` and `members`, one map per live member
+/// (`gossip_addr`, `rpc_addr`, `generation`, `is_self`). Maps are flat arrays in RESP2.
 pub(super) async fn cluster_members<C: Cache>(cache: &C, w: &mut Writer<'_>) -> Flow {
     match cache.cluster_info().await {
         Ok(info) => {
-            w.map(3);
+            w.map(6);
             w.bulk(b"memberlist_addr");
             w.bulk(info.memberlist_addr.as_bytes());
             w.bulk(b"cluster_members");
             w.integer(i64::try_from(info.cluster_members).unwrap_or(i64::MAX));
             w.bulk(b"is_embedded");
             w.integer(i64::from(info.is_embedded));
+            w.bulk(b"state");
+            w.bulk(info.state.as_bytes());
+            w.bulk(b"epoch");
+            w.integer(i64::try_from(info.epoch).unwrap_or(i64::MAX));
+            w.bulk(b"members");
+            w.array(info.members.len());
+            for m in &info.members {
+                w.map(4);
+                w.bulk(b"gossip_addr");
+                w.bulk(m.gossip_addr.as_bytes());
+                w.bulk(b"rpc_addr");
+                w.bulk(m.rpc_addr.as_bytes());
+                w.bulk(b"generation");
+                w.integer(i64::try_from(m.generation).unwrap_or(i64::MAX));
+                w.bulk(b"is_self");
+                w.integer(i64::from(m.is_self));
+            }
             Flow::Continue
         }
-        Err(Error::Unsupported { backend, .. }) => {
+        Err(e) => cluster_error(&e, w),
+    }
+}
+
+/// `CLUSTER.PARTITIONS`: the routing table as this node sees it, one `[id, [owner rpc addr...]]` entry
+/// per partition, primary first.
+pub(super) async fn cluster_partitions<C: Cache>(cache: &C, w: &mut Writer<'_>) -> Flow {
+    match cache.cluster_info().await {
+        Ok(info) => {
+            w.array(info.partitions.len());
+            for (id, owners) in info.partitions.iter().enumerate() {
+                w.array(2);
+                w.integer(i64::try_from(id).unwrap_or(i64::MAX));
+                w.array(owners.len());
+                for owner in owners {
+                    w.bulk(owner.as_bytes());
+                }
+            }
+            Flow::Continue
+        }
+        Err(e) => cluster_error(&e, w),
+    }
+}
+
+fn cluster_error(e: &Error, w: &mut Writer<'_>) -> Flow {
+    match e {
+        Error::Unsupported { backend, .. } => {
             w.error(format!("ERR this server is not clustered (mode {backend})").as_bytes());
             Flow::Continue
         }
-        Err(e) => cache_error(&e, w),
+        other => cache_error(other, w),
     }
 }

@@ -9,6 +9,7 @@ mod admin;
 mod benchmark;
 mod cli;
 mod cli_config;
+mod cluster;
 mod commands;
 mod differential;
 mod limits;
