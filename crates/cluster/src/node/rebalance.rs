@@ -116,12 +116,8 @@ impl Inner {
             return;
         }
         let new = Arc::new(new);
+        // Partitions owned and the epoch are exported by the server from `NodeStatus`, per node.
         let (primary, backup) = new.owned_by(me.addr);
-        metrics::gauge!("relaycache_cluster_partitions_owned", "role" => "primary")
-            .set(f64::from(primary));
-        metrics::gauge!("relaycache_cluster_partitions_owned", "role" => "backup")
-            .set(f64::from(backup));
-        metrics::gauge!("relaycache_cluster_table_epoch").set(new.epoch() as f64);
         tracing::info!(
             epoch = new.epoch(),
             members = new.members().len(),
@@ -216,7 +212,6 @@ impl Inner {
                 }
                 incoming.insert(p, (sources, now));
             }
-            metrics::gauge!("relaycache_cluster_migrations_in_flight").set(incoming.len() as f64);
         }
         for (source, partitions) in by_source {
             let inner = Arc::clone(self);
@@ -293,7 +288,6 @@ impl Inner {
                 }
             }
         }
-        metrics::gauge!("relaycache_cluster_migrations_in_flight").set(incoming.len() as f64);
     }
 
     fn is_member(&self, who: Owner) -> bool {
