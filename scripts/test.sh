@@ -13,6 +13,9 @@ command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 command -v redis-benchmark >/dev/null 2>&1 || missing+=(redis-tools)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl) # certificates for the rediss:// tests
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip) # the redis-py client test
+command -v iptables >/dev/null 2>&1 || missing+=(iptables) # crates/fault: partitions, loss, black holes
+command -v ip >/dev/null 2>&1 || missing+=(iproute2) # crates/fault: lo up in its network namespaces
+command -v unshare >/dev/null 2>&1 || missing+=(util-linux) # crates/fault: unshare --net
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 if ((${#missing[@]})); then
   log "installing ${missing[*]}"
