@@ -12,6 +12,8 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 command -v redis-benchmark >/dev/null 2>&1 || missing+=(redis-tools)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl) # certificates for the rediss:// tests
+command -v curl >/dev/null 2>&1 || missing+=(curl) # /readyz in scripts/demo-cluster.sh
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose) # validates examples/cluster (no engine needed)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip) # the redis-py client test
 command -v iptables >/dev/null 2>&1 || missing+=(iptables) # crates/fault: partitions, loss, black holes
 command -v ip >/dev/null 2>&1 || missing+=(iproute2) # crates/fault: lo up in its network namespaces
@@ -50,5 +52,24 @@ cargo nextest run --workspace --all-features --locked --profile ci
 
 log "cargo test --doc"
 cargo test --doc --workspace --all-features --locked
+
+log "examples/cluster: docker-compose config, relaycache config validate of every mounted node config"
+cargo build -p relaycache-server --bins --locked
+# docker-compose parses, checks and interpolates the file without a Docker engine; the node configs are the
+# files it mounts. ${RELAYCACHE_CLUSTER_SECRET:-...} and ${RELAYCACHE_PASSWORD:-...} have defaults: check
+# the configs with them, and with both set.
+compose=$(cd examples/cluster && docker-compose config)
+# (docker-compose 1.x prints "- SRC:/etc/relaycache/config.yaml:ro", Compose v2 "source: SRC" then "target: ...")
+mounted=$(awk '$1 == "-" && $2 ~ /:\/etc\/relaycache\/config.yaml/ { split($2, a, ":"); print a[1] }
+  $1 == "source:" { src = $2 } $1 == "target:" && $2 == "/etc/relaycache/config.yaml" { print src }' <<<"$compose")
+[ "$(wc -l <<<"$mounted")" -eq 3 ] || { echo "expected 3 mounted node configs, got: $mounted" >&2; exit 1; }
+for f in $mounted; do
+  target/debug/relaycache config validate "$f"
+  RELAYCACHE_CLUSTER_SECRET=gate-secret RELAYCACHE_PASSWORD=gate-password \
+    target/debug/relaycache config validate "$f" >/dev/null
+done
+
+log "3-node cluster on loopback (scripts/demo-cluster.sh)"
+RELAYCACHE_BIN_DIR=target/debug SKIP_BUILD=1 timeout --kill-after=10 90 bash scripts/demo-cluster.sh
 
 log "all checks passed"
