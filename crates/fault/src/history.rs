@@ -382,3 +382,156 @@ impl History {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn set(client: u32, key: &str, value: &str, start: u64, end: u64, outcome: Outcome) -> Op {
+        Op {
+            client,
+            node: 0,
+            kind: Kind::Set,
+            key: key.to_owned(),
+            value: Some(value.to_owned()),
+            start: ms(start),
+            end: ms(end),
+            outcome,
+        }
+    }
+
+    fn get(key: &str, start: u64, end: u64, outcome: Outcome) -> Op {
+        Op {
+            client: 9,
+            node: 1,
+            kind: Kind::Get,
+            key: key.to_owned(),
+            value: None,
+            start: ms(start),
+            end: ms(end),
+            outcome,
+        }
+    }
+
+    fn value(v: &str) -> Outcome {
+        Outcome::Value(v.to_owned())
+    }
+
+    #[test]
+    fn a_read_of_the_last_acknowledged_write_is_fine() {
+        let h = History::new(vec![
+            set(0, "k", "a", 0, 10, Outcome::Ok),
+            set(0, "k", "b", 20, 30, Outcome::Ok),
+            get("k", 40, 50, value("b")),
+        ]);
+        assert!(h.unwritten_values().is_empty());
+        assert!(h.stale_reads(&|_| true, &|_| true).is_empty());
+    }
+
+    #[test]
+    fn a_read_of_an_overwritten_value_is_stale() {
+        let h = History::new(vec![
+            set(0, "k", "a", 0, 10, Outcome::Ok),
+            set(0, "k", "b", 20, 30, Outcome::Ok),
+            get("k", 40, 50, value("a")),
+        ]);
+        assert_eq!(h.stale_reads(&|_| true, &|_| true).len(), 1);
+        // Concurrent with the overwrite: either value is fine.
+        let h = History::new(vec![
+            set(0, "k", "a", 0, 10, Outcome::Ok),
+            set(0, "k", "b", 20, 30, Outcome::Ok),
+            get("k", 25, 50, value("a")),
+        ]);
+        assert!(h.stale_reads(&|_| true, &|_| true).is_empty());
+    }
+
+    #[test]
+    fn a_miss_after_an_acknowledged_write_is_stale() {
+        let h = History::new(vec![
+            set(0, "k", "a", 0, 10, Outcome::Ok),
+            get("k", 40, 50, Outcome::Miss),
+        ]);
+        assert_eq!(h.stale_reads(&|_| true, &|_| true).len(), 1);
+        // Only unacknowledged writes: a miss is fine.
+        let timeout = Outcome::Failed(ErrorClass::ClientTimeout, String::new());
+        let h = History::new(vec![
+            set(0, "k", "a", 0, 10, timeout),
+            get("k", 40, 50, Outcome::Miss),
+        ]);
+        assert!(h.stale_reads(&|_| true, &|_| true).is_empty());
+    }
+
+    #[test]
+    fn an_indeterminate_write_is_never_older() {
+        let quorum = Outcome::Failed(
+            ErrorClass::WriteQuorum,
+            "write quorum not reached".to_owned(),
+        );
+        let h = History::new(vec![
+            set(0, "k", "a", 0, 10, quorum),
+            set(0, "k", "b", 20, 30, Outcome::Ok),
+            get("k", 40, 50, value("a")),
+        ]);
+        assert!(h.stale_reads(&|_| true, &|_| true).is_empty());
+        assert!(h.refused_visible().is_empty());
+    }
+
+    #[test]
+    fn values_never_written_or_refused_are_caught() {
+        let refused = Outcome::Failed(
+            ErrorClass::MemberQuorum,
+            "member count quorum not reached".to_owned(),
+        );
+        let h = History::new(vec![
+            set(0, "k", "a", 0, 10, refused),
+            set(0, "j", "b", 0, 10, Outcome::Ok),
+            get("k", 20, 30, value("a")),
+            get("k", 20, 30, value("zzz")),
+            get("k", 20, 30, value("b")),
+            get("j", 1, 2, value("b")),
+        ]);
+        assert_eq!(h.refused_visible().len(), 1);
+        let unwritten = h.unwritten_values();
+        assert_eq!(unwritten.len(), 2, "{unwritten:?}");
+        assert!(unwritten[0].contains("never written"));
+        assert!(unwritten[1].contains("another key"));
+    }
+
+    #[test]
+    fn slow_and_unexpected_operations_are_caught() {
+        let h = History::new(vec![
+            get("k", 0, 5000, Outcome::Miss),
+            get(
+                "k",
+                0,
+                10,
+                Outcome::Failed(ErrorClass::Unexpected, "Int(1)".to_owned()),
+            ),
+        ]);
+        assert_eq!(h.slow_ops(ms(3000)).len(), 1);
+        assert_eq!(h.unexplained_errors().len(), 1);
+    }
+
+    #[test]
+    fn error_texts_are_classified() {
+        let c = ErrorClass::of_resp;
+        assert_eq!(
+            c("ERR cache: member count quorum not reached: 2 needed, 1 live"),
+            ErrorClass::MemberQuorum
+        );
+        assert_eq!(
+            c("ERR cache: write quorum not reached: 2 needed, 1 acknowledged"),
+            ErrorClass::WriteQuorum
+        );
+        assert_eq!(
+            c("ERR cache: request to 127.0.0.3:7000 (op) timed out after 1s"),
+            ErrorClass::ServerTimeout
+        );
+        assert!(ErrorClass::MemberQuorum.not_made());
+        assert!(!ErrorClass::WriteQuorum.not_made());
+    }
+}

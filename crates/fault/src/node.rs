@@ -351,6 +351,19 @@ impl Node {
             .count()
     }
 
+    /// The log lines after the mark `from` (up to the mark `to`, or the end) that contain `needle`.
+    #[must_use]
+    pub fn lines_since(&self, from: usize, to: Option<usize>, needle: &str) -> Vec<String> {
+        let text = self.log();
+        let end = to.unwrap_or(text.len()).min(text.len());
+        text.get(from.min(end)..end)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(needle))
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// The path of the log file.
     #[must_use]
     pub fn log_path(&self) -> &Path {

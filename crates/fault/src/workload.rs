@@ -220,6 +220,72 @@ impl Client {
         outcome
     }
 
+    /// One `GET` per key, sent together as a pipeline (one write), each recorded with the pipeline's
+    /// start and end.
+    pub async fn pipelined_gets(&mut self, keys: &[String]) -> Vec<Outcome> {
+        let start = self.recorder.now();
+        let mut pipe = redis::pipe();
+        for k in keys {
+            pipe.cmd("GET").arg(k);
+        }
+        let timeout = self.timeout;
+        let attempt = async {
+            if !self.connect().await {
+                return Err((
+                    ErrorClass::ClientConnect,
+                    format!("cannot connect to {}", self.addr),
+                ));
+            }
+            let Some(conn) = self.conn.as_mut() else {
+                return Err((ErrorClass::ClientConnect, "no connection".to_owned()));
+            };
+            match pipe.query_async::<Vec<Value>>(conn).await {
+                Ok(values) => Ok(values),
+                Err(e) if e.code().is_some() => {
+                    let text = format!(
+                        "{} {}",
+                        e.code().unwrap_or_default(),
+                        e.detail().unwrap_or_default()
+                    );
+                    Err((ErrorClass::of_resp(&text), text))
+                }
+                Err(e) => {
+                    self.conn = None;
+                    Err((ErrorClass::ClientIo, e.to_string()))
+                }
+            }
+        };
+        let answers = match tokio::time::timeout(timeout, attempt).await {
+            Ok(r) => r,
+            Err(_) => {
+                self.conn = None;
+                Err((
+                    ErrorClass::ClientTimeout,
+                    format!("no answer within {timeout:?}"),
+                ))
+            }
+        };
+        let outcomes: Vec<Outcome> = match answers {
+            Ok(values) if values.len() == keys.len() => {
+                values.into_iter().map(value_outcome).collect()
+            }
+            Ok(values) => keys
+                .iter()
+                .map(|_| {
+                    Outcome::Failed(ErrorClass::Unexpected, format!("{} answers", values.len()))
+                })
+                .collect(),
+            Err((class, text)) => keys
+                .iter()
+                .map(|_| Outcome::Failed(class, text.clone()))
+                .collect(),
+        };
+        for (k, o) in keys.iter().zip(&outcomes) {
+            self.record(Kind::Get, k, None, start, o.clone());
+        }
+        outcomes
+    }
+
     /// `MGET keys...` (in one call), recorded as one `GET` per key with the call's start and end.
     pub async fn mget(&mut self, keys: &[String]) -> Vec<Outcome> {
         let start = self.recorder.now();
@@ -271,6 +337,19 @@ impl Client {
             end: self.recorder.now(),
             outcome,
         });
+    }
+}
+
+/// The outcome of one `GET` answer inside an array or pipeline.
+fn value_outcome(v: Value) -> Outcome {
+    match v {
+        Value::Nil => Outcome::Miss,
+        Value::BulkString(b) => Outcome::Value(String::from_utf8_lossy(&b).into_owned()),
+        Value::ServerError(e) => {
+            let text = format!("{} {}", e.code(), e.details().unwrap_or_default());
+            Outcome::Failed(ErrorClass::of_resp(&text), text)
+        }
+        other => Outcome::Failed(ErrorClass::Unexpected, format!("{other:?}")),
     }
 }
 

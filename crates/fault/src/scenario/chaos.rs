@@ -134,10 +134,15 @@ pub(super) async fn chaos(ctx: &mut Ctx) -> Result<()> {
     let history = ctx.recorder.history();
     history_checks(&mut ctx.report, &history);
     let stale = history.stale_reads(&|_| true, &|_| true);
-    ctx.report.note(format!(
+    let mut text = format!(
         "{} reads during faults returned an older value than an acknowledged write (not promised under faults)",
         stale.len()
-    ));
+    );
+    for s in stale.iter().take(5) {
+        text.push_str("\n    - ");
+        text.push_str(s);
+    }
+    ctx.report.note(text);
     end_checks(ctx, &cluster, &all, &keys, last_heal, &|_| true).await;
     Ok(())
 }

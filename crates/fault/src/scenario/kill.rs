@@ -120,32 +120,44 @@ pub(super) async fn pause(ctx: &mut Ctx) -> Result<()> {
     let detected = ctx.recorder.now();
     ctx.report
         .measure("pause detection (the others see 2 members)", detection);
-    let sleep_until = stopped + Duration::from_millis(2500);
+    // While it sleeps, after the others noticed and acknowledged writes without it: every key through
+    // the sleeper, pipelined on four connections. The requests wait in its sockets and are the first
+    // thing it answers when it wakes.
+    let chunks: Vec<Vec<String>> = keys
+        .chunks(keys.len().div_ceil(4))
+        .map(<[String]>::to_vec)
+        .collect();
+    let queued_at = ctx.recorder.now();
+    let queued: Vec<_> = wakers
+        .into_iter()
+        .zip(chunks)
+        .map(|(mut c, chunk)| {
+            tokio::spawn(async move {
+                c.pipelined_gets(&chunk).await;
+                // And once more, one by one, now that it is awake.
+                for k in &chunk {
+                    c.get(k).await;
+                }
+            })
+        })
+        .collect();
+    let sleep_until =
+        (stopped + Duration::from_millis(2500)).max(queued_at + Duration::from_millis(300));
     if let Some(rest) = sleep_until.checked_sub(ctx.recorder.now()) {
         tokio::time::sleep(rest).await;
     }
     let woke = ctx.recorder.now();
     cluster.nodes[2].resume()?;
     ctx.report.note(format!(
-        "SIGCONT {} at {:.3}s (paused {:.3}s)",
+        "SIGCONT {} at {:.3}s (paused {:.3}s); {} GETs queued in its sockets at {:.3}s",
         cluster.nodes[2].name(),
         woke.as_secs_f64(),
-        (woke - stopped).as_secs_f64()
+        (woke - stopped).as_secs_f64(),
+        keys.len(),
+        queued_at.as_secs_f64()
     ));
-    // Every key through the woken node at once, from four connections.
-    let chunks: Vec<Vec<String>> = keys
-        .chunks(keys.len().div_ceil(4))
-        .map(<[String]>::to_vec)
-        .collect();
-    let bursts = wakers.into_iter().zip(chunks).map(|(mut c, chunk)| {
-        tokio::spawn(async move {
-            for k in &chunk {
-                c.get(k).await;
-            }
-        })
-    });
-    for b in bursts.collect::<Vec<_>>() {
-        let _ = b.await;
+    for q in queued {
+        let _ = q.await;
     }
     let rejoin = cluster
         .wait_formed(&[0, 1, 2], Duration::from_secs(30))
@@ -180,14 +192,14 @@ pub(super) async fn pause(ctx: &mut Ctx) -> Result<()> {
     let answered_after_wake = history
         .ops
         .iter()
-        .filter(|op| op.node == 2 && op.start >= woke && op.error().is_none())
+        .filter(|op| op.node == 2 && op.end >= woke && op.error().is_none())
         .count();
     ctx.report.note(format!(
         "the woken node answered {answered_after_wake} operations after SIGCONT"
     ));
     ctx.report.check(
         "nothing the woken node answers is older than a write acknowledged while it slept",
-        history.stale_reads(&|op| op.node == 2 && op.start >= woke, &|w| {
+        history.stale_reads(&|op| op.node == 2 && op.end >= woke, &|w| {
             w.start >= stopped && w.end <= woke
         }),
     );

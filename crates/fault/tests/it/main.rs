@@ -16,13 +16,18 @@ fn scenario(name: &str) {
         .expect("the fault runner starts");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
+    // The report; the runner's stderr repeats it line by line as it goes, so only its end is shown.
     println!("{stdout}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    let tail = lines[lines.len().saturating_sub(15)..].join("\n");
     eprintln!("scenario {name} took {:?}", started.elapsed());
     match out.status.code() {
         Some(0) => {}
-        Some(1) => panic!("scenario {name}: a check failed\n{stdout}\n--- stderr ---\n{stderr}"),
+        Some(1) => {
+            panic!("scenario {name}: a check failed (FAIL lines in the report above)\n{tail}")
+        }
         _ => panic!(
-            "scenario {name}: the harness could not run it ({})\n{stdout}\n--- stderr ---\n{stderr}",
+            "scenario {name}: the harness could not run it ({})\n--- end of its stderr ---\n{tail}",
             out.status
         ),
     }
