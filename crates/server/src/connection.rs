@@ -225,7 +225,21 @@ impl Conn {
     ) -> io::Result<Option<End>> {
         // One clock read per command: each command's time runs from the end of the previous one.
         let mut mark = std::time::Instant::now();
+        // A backend across the network answers a pipelined run of GETs or SETs in one batch.
+        let batches = matches!(shared.mode, "ha" | "redis");
         loop {
+            if batches
+                && session.prefetched.is_empty()
+                && session.authenticated
+                && session.transaction.is_none()
+                && !self.decoder.in_progress()
+            {
+                let limits = self.decoder.limits();
+                session
+                    .prefetched
+                    .prepare(&shared.cache, &self.input, limits)
+                    .await;
+            }
             let (consumed, flow) = match self.decoder.decode(&self.input) {
                 Ok(Some(request)) => {
                     let flow = if request.args.is_empty() {
@@ -247,7 +261,10 @@ impl Conn {
                     };
                     (request.consumed, flow)
                 }
-                Ok(None) => return Ok(None),
+                Ok(None) => {
+                    session.prefetched.clear();
+                    return Ok(None);
+                }
                 Err(e) => {
                     let mut w = Writer::new(&mut self.output, session.protocol);
                     w.error(format!("ERR {e}").as_bytes());

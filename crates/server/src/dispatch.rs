@@ -75,7 +75,24 @@ pub(crate) async fn execute<C: Cache>(
         session.last_command = relaycache_resp::cmd::COMMANDS[i].name;
     }
     let flow = match command {
+        Command::Get(key) if args.len() == 2 && !session.prefetched.is_empty() => {
+            match session.prefetched.take_get(key) {
+                Some(Some(value)) => {
+                    w.bulk(&value);
+                    Flow::Continue
+                }
+                Some(None) => {
+                    w.null();
+                    Flow::Continue
+                }
+                None => cmd::get(&shared.cache, key, &mut w).await,
+            }
+        }
         Command::Get(key) => cmd::get(&shared.cache, key, &mut w).await,
+        Command::Set(set) if args.len() == 3 && session.prefetched.take_set(set.key) => {
+            w.ok();
+            Flow::Continue
+        }
         Command::Set(set) if cmd::is_plain_set(&set) => {
             cmd::set_plain(&shared.cache, set, &mut w).await
         }

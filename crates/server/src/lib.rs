@@ -36,6 +36,7 @@ mod dispatch;
 mod glob;
 pub mod logging;
 pub mod metrics;
+mod prefetch;
 pub mod run;
 mod server;
 mod session;

@@ -30,6 +30,8 @@ pub(crate) struct Session {
     pub(crate) last_command: &'static str,
     /// The commands queued since `MULTI`, if one is open.
     pub(crate) transaction: Option<crate::cmd::Transaction>,
+    /// The batch result of the pipelined run of GETs or SETs being answered.
+    pub(crate) prefetched: crate::prefetch::Prefetched,
 }
 
 impl Session {
@@ -46,6 +48,7 @@ impl Session {
             created: Instant::now(),
             last_command: "NULL",
             transaction: None,
+            prefetched: crate::prefetch::Prefetched::default(),
         }
     }
 

@@ -495,7 +495,8 @@ fn cluster_readiness_admin_and_introspection() {
         "relaycache_cluster_partitions{role=\"incoming\"}",
         "relaycache_cluster_epoch ",
         "relaycache_cluster_member_events_total{event=\"join\"}",
-        "relaycache_cluster_partitions_owned{role=\"primary\"}",
+        "relaycache_cluster_partitions{role=\"primary\"}",
+        "relaycache_cluster_rpc_seconds_bucket",
     ] {
         assert!(metrics.contains(line), "missing {line:?} in\n{metrics}");
     }
@@ -603,4 +604,68 @@ fn cluster_a_signal_while_joining_still_ends_in_a_graceful_leave() {
         "{log}"
     );
     eprintln!("SIGINT while joining to exit: {took:?}");
+}
+
+/// Pipelined runs of GETs and SETs go to the cluster as batches; the replies must be those of running
+/// the commands one after the other (repeated keys, misses, a run broken by another command).
+#[test]
+fn cluster_pipelined_runs_answer_as_if_run_one_by_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = start_one(dir.path(), &[], "replica_count: 2");
+    let second = start_one(dir.path(), &[first.port], "replica_count: 2");
+    assert!(
+        wait_for(SETTLE, || cluster_info(&first)
+            .is_some_and(|i| i["cluster_members"] == 2)),
+        "two nodes form a cluster"
+    );
+    let mut con = second.connect();
+    let mut pipe = redis::pipe();
+    pipe.set("p:a", "1")
+        .set("p:b", "2")
+        .set("p:a", "3") // the same key twice: the run stops before it
+        .get("p:a")
+        .get("p:b")
+        .get("p:missing")
+        .get("p:a")
+        .del("p:b")
+        .get("p:b")
+        .set("p:c", "4")
+        .set("p:d", "5")
+        .get("p:c")
+        .get("p:d");
+    let replies: Vec<redis::Value> = pipe.query(&mut con).expect("pipeline");
+    let bulk = |s: &str| redis::Value::BulkString(s.as_bytes().to_vec());
+    use redis::Value::{Int, Nil, Okay};
+    assert_eq!(
+        replies,
+        vec![
+            Okay,
+            Okay,
+            Okay,
+            bulk("3"),
+            bulk("2"),
+            Nil,
+            bulk("3"),
+            Int(1),
+            Nil,
+            Okay,
+            Okay,
+            bulk("4"),
+            bulk("5"),
+        ]
+    );
+    // Many keys in one pipeline: all written, all read back in order, through either node.
+    let mut pipe = redis::pipe();
+    for i in 0..500 {
+        pipe.set(format!("q:{i}"), format!("v{i}")).ignore();
+    }
+    let () = pipe.query(&mut con).expect("SETs");
+    let mut con = first.connect();
+    let mut pipe = redis::pipe();
+    for i in 0..500 {
+        pipe.get(format!("q:{i}"));
+    }
+    let values: Vec<String> = pipe.query(&mut con).expect("GETs");
+    let want: Vec<String> = (0..500).map(|i| format!("v{i}")).collect();
+    assert_eq!(values, want);
 }
