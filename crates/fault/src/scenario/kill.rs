@@ -22,8 +22,7 @@ pub(super) async fn kill(ctx: &mut Ctx) -> Result<()> {
         ..Settings::default()
     };
     note_settings(&mut ctx.report, 3, &settings, ctx.seed);
-    let cluster = Cluster::start(&ctx.server, &ctx.dir, 3, settings).await?;
-    let mut cluster = cluster;
+    let mut cluster = Cluster::start(&ctx.server, &ctx.dir, 3, settings).await?;
     let keys = keys("kill:", 300);
     let load = Workload::start(
         &ctx.recorder,

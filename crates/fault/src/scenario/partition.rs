@@ -1,6 +1,5 @@
 //! Network partitions: a minority of one (all traffic, or gossip only), and 2/2 splits of 4 nodes.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -64,7 +63,7 @@ pub(super) async fn minority(ctx: &mut Ctx, cut: Cut) -> Result<()> {
         .wait_info(2, Duration::from_secs(30), "1 member", |i| i.members == 1)
         .await?;
     let minority_detected = ctx.recorder.now();
-    let majority_detect = cluster
+    cluster
         .wait_formed(&[0, 1], Duration::from_secs(30))
         .await?;
     let majority_detected = ctx.recorder.now();
@@ -76,7 +75,6 @@ pub(super) async fn minority(ctx: &mut Ctx, cut: Cut) -> Result<()> {
         "detection on the majority (both see 2 members)",
         majority_detected - cut_at,
     );
-    let _ = majority_detect;
     run_for(Duration::from_secs(4)).await;
     let healed = ctx.recorder.now();
     fw.heal()?;
@@ -244,7 +242,6 @@ pub(super) async fn split_lww(ctx: &mut Ctx) -> Result<()> {
     );
     run_for(Duration::from_secs(2)).await;
     let mut fw = Firewall::new();
-    let cut_at = ctx.recorder.now();
     fw.split(
         &[node_ip(0), node_ip(1)],
         &[node_ip(2), node_ip(3)],
@@ -258,7 +255,6 @@ pub(super) async fn split_lww(ctx: &mut Ctx) -> Result<()> {
         .await?;
     ctx.report
         .measure("detection (each side sees its 2 members)", left.max(right));
-    let _ = cut_at;
 
     // The left side writes every shared key, then the right side, then the left side half of them.
     let mut a = Client::new(
@@ -302,13 +298,12 @@ pub(super) async fn split_lww(ctx: &mut Ctx) -> Result<()> {
     );
     // Divergence: what each side reads now.
     let mut differ = 0;
-    for (i, k) in shared.iter().enumerate().skip(half) {
+    for k in shared.iter().skip(half) {
         let left = a.get(k).await;
         let right = b.get(k).await;
         if left != right {
             differ += 1;
         }
-        let _ = i;
     }
     ctx.report.note(format!(
         "{differ} of {} keys written by both sides read differently on each side (divergence)",
@@ -356,6 +351,5 @@ pub(super) async fn split_lww(ctx: &mut Ctx) -> Result<()> {
         "after healing each shared key holds the later write (left, right, left again)",
         wrong,
     );
-    let _ = Arc::clone(&shared);
     Ok(())
 }
