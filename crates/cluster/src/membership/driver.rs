@@ -142,6 +142,12 @@ fn foca_config(timings: &Timings, name_len: usize, peers: usize) -> foca::Config
         NonZeroUsize::new(MAX_PACKET.saturating_sub(packet::overhead(name_len)))
             .unwrap_or(NonZeroUsize::MIN);
     config.notify_down_members = true;
+    // foca sizes retransmissions by log10(cluster size): 2 for a few nodes, too few for a suspicion to
+    // reach its subject (and the refutation to come back) when packets are lost. A few more cost a few
+    // bytes per gossip message on a small cluster.
+    config.max_transmissions = config
+        .max_transmissions
+        .max(std::num::NonZeroU8::new(8).unwrap_or(std::num::NonZeroU8::MIN));
     let three = NonZeroUsize::new(3).unwrap_or(NonZeroUsize::MIN);
     let two = NonZeroUsize::new(2).unwrap_or(NonZeroUsize::MIN);
     config.periodic_gossip = Some(foca::PeriodicParams {

@@ -307,6 +307,7 @@ impl Inner {
             let entry = entry.clone();
             // Spawned, so that owners beyond the quorum are still written after this call returns.
             pending.push(self.tasks.spawn(async move {
+                let key = entry.key.clone();
                 let answer = inner
                     .call(
                         target,
@@ -315,7 +316,7 @@ impl Inner {
                         },
                     )
                     .await;
-                match answer {
+                let stored = match answer {
                     Ok(Response::Ok) => true,
                     Ok(other) => {
                         tracing::debug!(peer = %target.rpc_addr(), answer = ?other, "replica refused a write");
@@ -325,7 +326,12 @@ impl Inner {
                         tracing::debug!(peer = %target.rpc_addr(), error = %e, "replica write failed");
                         false
                     }
+                };
+                if !stored {
+                    // Sent again until it arrives (hinted hand-off), so the owners converge.
+                    inner.hint(target, key);
                 }
+                stored
             }));
         }
         while acks < needed {
@@ -459,6 +465,7 @@ impl Inner {
             let entry = newest.clone();
             let peer = *peer;
             self.tasks.spawn(async move {
+                let key = entry.key.clone();
                 if let Err(e) = inner
                     .call(
                         peer,
@@ -469,6 +476,7 @@ impl Inner {
                     .await
                 {
                     tracing::debug!(peer = %peer.rpc_addr(), error = %e, "read-repair failed");
+                    inner.hint(peer, key);
                 }
             });
         }

@@ -103,6 +103,8 @@ pub(crate) struct Inner {
     incoming: Mutex<Incoming>,
     /// Partitions this node stopped owning, and since when (dropped after the tombstone time).
     lost: Mutex<HashMap<u32, Instant>>,
+    /// Writes an owner missed (its `APPLY` failed), sent again until they arrive.
+    hints: Mutex<rebalance::Hints>,
     /// Set until the node has seen another member (it holds nothing it was not written directly).
     fresh: AtomicBool,
     leaving: AtomicBool,
@@ -169,6 +171,7 @@ impl Node {
             previous: RwLock::new(None),
             incoming: Mutex::new(HashMap::new()),
             lost: Mutex::new(HashMap::new()),
+            hints: Mutex::new(rebalance::Hints::default()),
             fresh: AtomicBool::new(true),
             leaving: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -438,7 +441,22 @@ impl Node {
         let members = self.inner.table().members().to_vec();
         scan_members(&members, cursor, prefix, count, |m, req| {
             let inner = Arc::clone(&self.inner);
-            async move { inner.call_or_local(m, req).await }
+            async move {
+                match inner.clone().call_or_local(m, req).await {
+                    // A member that has just left holds nothing to list any more.
+                    Err(e @ ClusterError::Connection { not_sent: true, .. }) => {
+                        if inner.left(m).await {
+                            Ok(Response::Scan {
+                                cursor: 0,
+                                keys: Vec::new(),
+                            })
+                        } else {
+                            Err(e)
+                        }
+                    }
+                    other => other,
+                }
+            }
         })
         .await
     }
@@ -456,7 +474,19 @@ impl Node {
             let req = Request::Purge {
                 prefix: Bytes::copy_from_slice(prefix),
             };
-            async move { inner.call_or_local(m, req).await }
+            async move {
+                match inner.clone().call_or_local(m, req).await {
+                    // A member that has just left holds nothing to remove any more.
+                    Err(e @ ClusterError::Connection { not_sent: true, .. }) => {
+                        if inner.left(m).await {
+                            Ok(Response::Count(0))
+                        } else {
+                            Err(e)
+                        }
+                    }
+                    other => other,
+                }
+            }
         });
         let mut total = 0;
         for answer in futures::future::join_all(calls).await {
@@ -594,6 +624,26 @@ impl Inner {
         let fp = self.table().fingerprint();
         let (resp, _) = self.rpc.call(member.rpc_addr(), fp, req).await?;
         Ok(resp)
+    }
+
+    /// True when `member` drops out of the table within a second (it was leaving or has crashed and
+    /// is being detected), false when it stays a member.
+    async fn left(&self, member: Owner) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        loop {
+            let present = self
+                .table()
+                .members()
+                .iter()
+                .any(|m| m.addr == member.addr && m.generation == member.generation);
+            if !present {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Answers `req` here when `member` is this node, else calls it.

@@ -20,6 +20,21 @@ pub(super) const PULL_DEADLINE: Duration = Duration::from_secs(30);
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// Tick of the pause watchdog.
 const WATCHDOG_TICK: Duration = Duration::from_millis(100);
+/// Keys remembered per owner that missed writes; past this, the owner gets a full push instead.
+const MAX_HINTS_PER_OWNER: usize = 100_000;
+/// After a routing change, gained partitions are pulled a second time this much later, to pick up
+/// writes that peers still on their previous table made to the previous owners meanwhile.
+const REPULL_AFTER: Duration = Duration::from_secs(2);
+
+/// Writes owners missed, by owner address: the keys to send again, or a full push of the partitions
+/// shared with that owner when there were too many.
+#[derive(Debug, Default)]
+pub(crate) struct Hints {
+    keys: HashMap<std::net::SocketAddr, std::collections::HashSet<bytes::Bytes>>,
+    full: std::collections::HashSet<std::net::SocketAddr>,
+    /// Owners a retry is running for.
+    busy: std::collections::HashSet<std::net::SocketAddr>,
+}
 
 /// Starts the tasks of a node: the view watcher, the sweeper and the pause watchdog.
 pub(super) fn spawn_tasks(inner: &Arc<Inner>) {
@@ -215,14 +230,130 @@ impl Inner {
         }
         for (source, partitions) in by_source {
             let inner = Arc::clone(self);
-            self.tasks
-                .spawn(async move { inner.pull_from(source, partitions).await });
+            self.tasks.spawn(async move {
+                inner.pull_from(source, partitions.clone(), true).await;
+                // Peers change tables a little apart; what they wrote to the previous owners in
+                // between arrives with a second pull.
+                tokio::select! {
+                    () = inner.cancel.cancelled() => return,
+                    () = tokio::time::sleep(REPULL_AFTER) => {}
+                }
+                if inner.is_member(source) {
+                    inner.pull_from(source, partitions, false).await;
+                }
+            });
+        }
+    }
+
+    /// Remembers that `owner` missed the write of `key`.
+    pub(crate) fn hint(&self, owner: Owner, key: bytes::Bytes) {
+        let mut hints = self.hints.lock();
+        if hints.full.contains(&owner.addr) {
+            return;
+        }
+        let keys = hints.keys.entry(owner.addr).or_default();
+        if keys.len() >= MAX_HINTS_PER_OWNER {
+            hints.keys.remove(&owner.addr);
+            hints.full.insert(owner.addr);
+            tracing::warn!(peer = %owner.rpc_addr(), "too many writes missed by an owner; it will get a full push");
+        } else {
+            keys.insert(key);
+        }
+    }
+
+    /// Starts sending missed writes again to the owners that are members (one task per owner).
+    fn retry_hints(self: &Arc<Self>) {
+        let table = self.table();
+        let mut hints = self.hints.lock();
+        let known: Vec<std::net::SocketAddr> = hints
+            .keys
+            .keys()
+            .chain(hints.full.iter())
+            .copied()
+            .collect();
+        for addr in known {
+            let Some(owner) = table.members().iter().copied().find(|m| m.addr == addr) else {
+                // Gone: it pulls what it owns when it comes back.
+                hints.keys.remove(&addr);
+                hints.full.remove(&addr);
+                continue;
+            };
+            if !hints.busy.insert(addr) {
+                continue;
+            }
+            let inner = Arc::clone(self);
+            self.tasks.spawn(async move {
+                inner.send_hints(owner).await;
+                inner.hints.lock().busy.remove(&owner.addr);
+            });
+        }
+    }
+
+    /// Sends `owner` the writes it missed: the hinted keys in batches, or everything of the partitions
+    /// both own after an overflow. Stops at the first failure (the rest waits for the next round).
+    async fn send_hints(self: &Arc<Self>, owner: Owner) {
+        let full = self.hints.lock().full.contains(&owner.addr);
+        if full {
+            let table = self.table();
+            let me = self.me();
+            let pc = table.partition_count();
+            let shared: Vec<u32> = (0..pc)
+                .filter(|&p| table.is_owner(p, me.addr) && table.is_owner(p, owner.addr))
+                .collect();
+            let mut cursor = 0;
+            for _ in 0..u32::MAX {
+                let page = self.store.pull(&shared, pc, cursor, BATCH_ENTRIES);
+                for chunk in chunk_by_bytes(page.entries) {
+                    if self
+                        .call(owner, Request::Apply { entries: chunk })
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                cursor = page.cursor;
+                if cursor == 0 {
+                    break;
+                }
+            }
+            self.hints.lock().full.remove(&owner.addr);
+            return;
+        }
+        for _ in 0..u32::MAX {
+            let batch: Vec<bytes::Bytes> = {
+                let hints = self.hints.lock();
+                match hints.keys.get(&owner.addr) {
+                    Some(keys) if !keys.is_empty() => {
+                        keys.iter().take(BATCH_ENTRIES).cloned().collect()
+                    }
+                    _ => return,
+                }
+            };
+            let entries: Vec<Entry> = batch.iter().filter_map(|k| self.store.get(k)).collect();
+            let sent = entries.is_empty()
+                || matches!(
+                    self.call(owner, Request::Apply { entries }).await,
+                    Ok(Response::Ok)
+                );
+            if !sent {
+                return;
+            }
+            let mut hints = self.hints.lock();
+            if let Some(keys) = hints.keys.get_mut(&owner.addr) {
+                for k in &batch {
+                    keys.remove(k);
+                }
+                if keys.is_empty() {
+                    hints.keys.remove(&owner.addr);
+                }
+            }
         }
     }
 
     /// Pulls every entry `source` holds in `partitions`, storing each if newer, then marks the source
     /// done for those partitions.
-    async fn pull_from(self: Arc<Self>, source: Owner, partitions: Vec<u32>) {
+    async fn pull_from(self: &Arc<Self>, source: Owner, partitions: Vec<u32>, first: bool) {
         let started = Instant::now();
         let mut cursor = 0;
         let mut pulled = 0usize;
@@ -279,6 +410,9 @@ impl Inner {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "pulled partitions"
         );
+        if !first {
+            return;
+        }
         let mut incoming = self.incoming.lock();
         for p in partitions {
             if let Some((sources, _)) = incoming.get_mut(&p) {
@@ -299,7 +433,8 @@ impl Inner {
 
     /// Drops the partitions lost long enough ago, forgets incoming partitions past their deadline, and
     /// reclaims expired entries.
-    fn sweep(&self) {
+    fn sweep(self: &Arc<Self>) {
+        self.retry_hints();
         let keep = self.cfg.tombstone_ttl();
         let table = self.table();
         let me = self.me();
