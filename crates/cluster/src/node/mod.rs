@@ -626,10 +626,12 @@ impl Inner {
         Ok(resp)
     }
 
-    /// True when `member` drops out of the table within a second (it was leaving or has crashed and
-    /// is being detected), false when it stays a member.
+    /// True when `member` drops out of the table within the time a failure takes to detect (it was
+    /// leaving, or it crashed), false when it stays a member.
     async fn left(&self, member: Owner) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(1);
+        let t = self.cfg.timings;
+        let detection = (t.probe_interval.max(t.probe_timeout * 2)) * 2 + t.suspect_timeout;
+        let deadline = Instant::now() + detection + Duration::from_secs(1);
         loop {
             let present = self
                 .table()
