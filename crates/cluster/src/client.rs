@@ -104,12 +104,7 @@ impl Client {
     /// # Errors
     /// As [`Client::get`], for the first key that failed.
     pub async fn get_multi(&self, keys: &[&[u8]]) -> Result<Vec<Option<Entry>>> {
-        let ops = keys
-            .iter()
-            .map(|k| Op::Get {
-                key: Bytes::copy_from_slice(k),
-            })
-            .collect();
+        let ops = Op::gets(keys);
         self.inner
             .execute_batch(ops)
             .await
@@ -123,14 +118,7 @@ impl Client {
     /// # Errors
     /// As [`Client::set`], for the first key that failed (the others may have been written).
     pub async fn set_multi(&self, items: &[(&[u8], &[u8])], expires_at: u64) -> Result<()> {
-        let ops = items
-            .iter()
-            .map(|(k, v)| Op::Set {
-                key: Bytes::copy_from_slice(k),
-                value: Bytes::copy_from_slice(v),
-                expires_at,
-            })
-            .collect();
+        let ops = Op::sets(items, expires_at);
         for answer in self.inner.execute_batch(ops).await {
             answer?;
         }

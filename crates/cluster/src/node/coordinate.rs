@@ -183,16 +183,7 @@ impl Inner {
             return Response::Entry(found);
         }
         metrics::counter!("relaycache_cluster_read_repairs_total").increment(1);
-        let inner = Arc::clone(self);
-        let entry = local.clone();
-        self.tasks.spawn(async move {
-            let req = Request::Apply {
-                entries: vec![entry],
-            };
-            if let Err(e) = inner.call(coordinator, req).await {
-                tracing::debug!(peer = %coordinator.rpc_addr(), error = %e, "repair of the new owner failed");
-            }
-        });
+        self.repair_new_owner(coordinator, local.clone());
         Response::Entry(Some(local))
     }
 
@@ -215,15 +206,44 @@ impl Inner {
             .filter(|(_, since)| since.elapsed() < super::rebalance::PULL_DEADLINE)
             .map(|(t, _)| Arc::clone(t))?;
         let me = self.me().addr;
-        let asks = previous
+        let peers: Vec<Owner> = previous
             .owners_of(key)
             .filter(|o| o.addr != me && o.addr != coordinator.addr)
-            .map(|o| {
-                let inner = Arc::clone(self);
-                let keys = vec![key.clone()];
-                async move { inner.call(o, Request::Peek { keys }).await }
-            });
-        let mut newest: Option<Entry> = None;
+            .collect();
+        let newest = self.peek_newest(peers, key, None).await;
+        if let Some(e) = &newest {
+            self.repair_new_owner(coordinator, e.clone());
+        }
+        newest
+    }
+
+    /// Sends `entry` to `owner`, a node that has just gained its partition, in the background.
+    fn repair_new_owner(self: &Arc<Self>, owner: Owner, entry: Entry) {
+        let inner = Arc::clone(self);
+        self.tasks.spawn(async move {
+            let req = Request::Apply {
+                entries: vec![entry],
+            };
+            if let Err(e) = inner.call(owner, req).await {
+                tracing::debug!(peer = %owner.rpc_addr(), error = %e, "repair of the new owner failed");
+            }
+        });
+    }
+
+    /// The newest of `start` and the copies of `key` that `peers` hold (asked with `PEEK`, at once;
+    /// peers that fail to answer are left out).
+    async fn peek_newest(
+        self: &Arc<Self>,
+        peers: Vec<Owner>,
+        key: &Bytes,
+        start: Option<Entry>,
+    ) -> Option<Entry> {
+        let asks = peers.into_iter().map(|peer| {
+            let inner = Arc::clone(self);
+            let keys = vec![key.clone()];
+            async move { inner.call(peer, Request::Peek { keys }).await }
+        });
+        let mut newest = start;
         for answer in futures::future::join_all(asks).await {
             if let Ok(Response::Entries(mut entries)) = answer {
                 if let Some(e) = entries.pop() {
@@ -232,18 +252,6 @@ impl Inner {
                     }
                 }
             }
-        }
-        if let Some(e) = &newest {
-            let inner = Arc::clone(self);
-            let entry = e.clone();
-            self.tasks.spawn(async move {
-                let req = Request::Apply {
-                    entries: vec![entry],
-                };
-                if let Err(e) = inner.call(coordinator, req).await {
-                    tracing::debug!(peer = %coordinator.rpc_addr(), error = %e, "repair of the new owner failed");
-                }
-            });
         }
         newest
     }
@@ -495,21 +503,7 @@ impl Inner {
                 .get(&partition_of(&key, pc))
                 .map(|(s, _)| s.clone())
                 .unwrap_or_default();
-            let mut newest = local.clone();
-            let asks = sources.into_iter().map(|s| {
-                let inner = Arc::clone(self);
-                let keys = vec![key.clone()];
-                async move { inner.call(s, Request::Peek { keys }).await }
-            });
-            for answer in futures::future::join_all(asks).await {
-                if let Ok(Response::Entries(mut entries)) = answer {
-                    if let Some(e) = entries.pop() {
-                        if newest.as_ref().is_none_or(|n| n.version < e.version) {
-                            newest = Some(e);
-                        }
-                    }
-                }
-            }
+            let newest = self.peek_newest(sources, &key, local.clone()).await;
             if let Some(e) = &newest {
                 if local.as_ref().is_none_or(|l| l.version < e.version) {
                     self.hlc.observe(e.version);

@@ -282,12 +282,7 @@ impl Node {
     /// As [`Node::get`], for the first key that failed.
     pub async fn get_multi(&self, keys: &[&[u8]]) -> Result<Vec<Option<Entry>>> {
         self.inner.check_serving()?;
-        let ops = keys
-            .iter()
-            .map(|k| Op::Get {
-                key: Bytes::copy_from_slice(k),
-            })
-            .collect();
+        let ops = Op::gets(keys);
         let mut found = Vec::with_capacity(keys.len());
         for answer in self.inner.execute_batch(ops).await {
             let entry = answer.and_then(into_entry)?;
@@ -308,14 +303,7 @@ impl Node {
     /// As [`Node::set`], for the first key that failed (the others may have been written).
     pub async fn set_multi(&self, items: &[(&[u8], &[u8])], expires_at: u64) -> Result<()> {
         self.inner.check_serving()?;
-        let ops = items
-            .iter()
-            .map(|(k, v)| Op::Set {
-                key: Bytes::copy_from_slice(k),
-                value: Bytes::copy_from_slice(v),
-                expires_at,
-            })
-            .collect();
+        let ops = Op::sets(items, expires_at);
         for answer in self.inner.execute_batch(ops).await {
             answer?;
         }

@@ -69,6 +69,29 @@ impl Op {
         }
     }
 
+    /// A `Get` of each key, in order.
+    #[must_use]
+    pub fn gets(keys: &[&[u8]]) -> Vec<Op> {
+        keys.iter()
+            .map(|k| Op::Get {
+                key: Bytes::copy_from_slice(k),
+            })
+            .collect()
+    }
+
+    /// A `Set` of each item, in order, all expiring at `expires_at` (Unix ms; 0 never).
+    #[must_use]
+    pub fn sets(items: &[(&[u8], &[u8])], expires_at: u64) -> Vec<Op> {
+        items
+            .iter()
+            .map(|(k, v)| Op::Set {
+                key: Bytes::copy_from_slice(k),
+                value: Bytes::copy_from_slice(v),
+                expires_at,
+            })
+            .collect()
+    }
+
     /// The name used in logs and errors.
     #[must_use]
     pub fn name(&self) -> &'static str {
