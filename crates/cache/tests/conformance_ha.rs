@@ -74,6 +74,19 @@ async fn an_embedded_node_passes_the_conformance_suite() {
                     .await
                     .expect("node starts");
                 wait_members(&nodes, 3).await;
+                // The counts of cluster-wide calls are exact once every member has the same table.
+                let deadline = Instant::now() + Duration::from_secs(20);
+                loop {
+                    let mine = cache.status().map(|s| s.fingerprint);
+                    if nodes.iter().all(|n| Some(n.status().fingerprint) == mine) {
+                        break;
+                    }
+                    assert!(
+                        Instant::now() < deadline,
+                        "the members never agreed on one table"
+                    );
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
                 cache
             }
         })

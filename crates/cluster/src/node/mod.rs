@@ -450,7 +450,8 @@ impl Node {
     }
 
     /// Removes every key starting with `prefix` on every member; returns how many keys were removed
-    /// (counted where each is primary).
+    /// (counted where each is primary: exact when the members agree on the table; during a membership
+    /// change a key may be counted twice or not at all, and is removed either way).
     ///
     /// # Errors
     /// As [`Node::get`]; the first member that failed.
