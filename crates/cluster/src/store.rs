@@ -10,7 +10,7 @@ use relaycache_engine::{Cache, ENTRY_OVERHEAD};
 use crate::error::{ClusterError, Result};
 use crate::placement::partition_of;
 use crate::rpc::message::Entry;
-use crate::version::{Version, now_ms};
+use crate::version::{Hlc, Version, now_ms};
 
 /// Bytes charged per entry beyond key, value and the engine's overhead: the version and the deadline.
 const VERSION_OVERHEAD: u64 = 24;
@@ -92,16 +92,6 @@ impl Store {
     /// Stores `entry` if its version is higher than the stored one (or nothing is stored). Returns true
     /// when it was stored.
     pub(crate) fn apply(&self, entry: &Entry) -> bool {
-        let now = now_ms();
-        let keep = if entry.value.is_none() {
-            self.tombstone_ttl
-        } else if entry.expires_at == 0 {
-            Duration::ZERO
-        } else {
-            // Kept a tombstone's time past its deadline, so that the version still beats older copies
-            // arriving late; reads treat it as absent from the deadline on.
-            Duration::from_millis(entry.expires_at.saturating_sub(now)) + self.tombstone_ttl
-        };
         let _guard = self.stripe(&entry.key).lock();
         if self
             .version(&entry.key)
@@ -109,13 +99,50 @@ impl Store {
         {
             return false;
         }
+        self.store_entry(entry);
+        true
+    }
+
+    /// Stores a new version of `key` (a value, or a tombstone when `value` is `None`) that `hlc` gives,
+    /// higher than the version stored now, and returns it as it was stored.
+    pub(crate) fn write(
+        &self,
+        hlc: &Hlc,
+        key: Bytes,
+        value: Option<Bytes>,
+        expires_at: u64,
+    ) -> Entry {
+        let _guard = self.stripe(&key).lock();
+        if let Some(held) = self.version(&key) {
+            hlc.observe(held);
+        }
+        let entry = Entry {
+            key,
+            value,
+            version: hlc.next(),
+            expires_at,
+        };
+        self.store_entry(&entry);
+        entry
+    }
+
+    /// Inserts `entry` (its key's stripe locked by the caller).
+    fn store_entry(&self, entry: &Entry) {
+        let keep = if entry.value.is_none() {
+            self.tombstone_ttl
+        } else if entry.expires_at == 0 {
+            Duration::ZERO
+        } else {
+            // Kept a tombstone's time past its deadline, so that the version still beats older copies
+            // arriving late; reads treat it as absent from the deadline on.
+            Duration::from_millis(entry.expires_at.saturating_sub(now_ms())) + self.tombstone_ttl
+        };
         let stored = Stored {
             value: entry.value.clone(),
             version: entry.version,
             expires_at: entry.expires_at,
         };
         self.engine.insert_with_ttl(entry.key.clone(), stored, keep);
-        true
     }
 
     /// A page of the entries of `partitions` (of `partition_count`), from `cursor` (0 to start).

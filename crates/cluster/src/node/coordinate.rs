@@ -293,60 +293,37 @@ impl Inner {
         if (owners.len() as u32) < needed {
             return Err(self.quorum_failed(QuorumKind::Write, needed, owners.len() as u32));
         }
-        if let Some(held) = self.store.version(&key) {
-            self.hlc.observe(held);
-        }
-        let entry = Entry {
-            key,
-            value,
-            version: self.hlc.next(),
-            expires_at,
-        };
         let me = self.me();
+        let targets = self.write_targets(table, partition, owners);
         let mut acks = 0u32;
-        let mut pending = FuturesUnordered::new();
-        for target in self.write_targets(table, partition, owners) {
-            if target.addr == me.addr {
-                self.store.apply(&entry);
-                acks += 1;
-                continue;
+        let entry = if targets.iter().any(|t| t.addr == me.addr) {
+            acks += 1;
+            self.store.write(&self.hlc, key, value, expires_at)
+        } else {
+            if let Some(held) = self.store.version(&key) {
+                self.hlc.observe(held);
             }
-            let inner = Arc::clone(self);
-            let entry = entry.clone();
-            // Spawned, so that owners beyond the quorum are still written after this call returns.
-            pending.push(self.tasks.spawn(async move {
-                let key = entry.key.clone();
-                let answer = inner
-                    .call(
-                        target,
-                        Request::Apply {
-                            entries: vec![entry],
-                        },
-                    )
-                    .await;
-                let stored = match answer {
-                    Ok(Response::Ok) => true,
-                    Ok(other) => {
-                        tracing::debug!(peer = %target.rpc_addr(), answer = ?other, "replica refused a write");
-                        false
-                    }
-                    Err(e) => {
-                        tracing::debug!(peer = %target.rpc_addr(), error = %e, "replica write failed");
-                        false
-                    }
-                };
-                if !stored {
-                    // Sent again until it arrives (hinted hand-off), so the owners converge.
-                    inner.hint(target, key);
-                }
-                stored
-            }));
-        }
+            Entry {
+                key,
+                value,
+                version: self.hlc.next(),
+                expires_at,
+            }
+        };
+        // The owners beyond the quorum are written after this call returns too.
+        let wanted = needed.saturating_sub(acks) > 0;
+        let mut pending: FuturesUnordered<_> = targets
+            .into_iter()
+            .filter(|t| t.addr != me.addr)
+            .filter_map(|t| self.replicate(t, entry.clone(), wanted))
+            .collect();
+        // An acknowledgement counts within `request_timeout`, however long the owner's queue is.
+        let deadline = tokio::time::Instant::now() + self.cfg.request_timeout;
         while acks < needed {
-            match pending.next().await {
-                Some(Ok(true)) => acks += 1,
-                Some(_) => {}
-                None => break,
+            match tokio::time::timeout_at(deadline, pending.next()).await {
+                Ok(Some(Ok(true))) => acks += 1,
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
             }
         }
         if acks < needed {

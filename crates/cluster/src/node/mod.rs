@@ -6,10 +6,13 @@
 //! - `handler`: the RPC [`Handler`](crate::rpc::Handler): what the node answers to peers and clients.
 //! - `rebalance`: routing-table changes, partition pulls, the hand-off of a graceful leave, and the
 //!   dropping of partitions this node no longer owns.
+//! - `replicate`: the writes coordinated here, sent to the other owners in batches (one queue per
+//!   owner).
 
 mod coordinate;
 mod handler;
 mod rebalance;
+mod replicate;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -105,6 +108,8 @@ pub(crate) struct Inner {
     lost: Mutex<HashMap<u32, Instant>>,
     /// Writes an owner missed (its `APPLY` failed), sent again until they arrive.
     hints: Mutex<rebalance::Hints>,
+    /// Queues of the writes coordinated here, per owner they go to.
+    replicator: replicate::Replicator,
     /// Set until the node has seen another member (it holds nothing it was not written directly).
     fresh: AtomicBool,
     leaving: AtomicBool,
@@ -172,6 +177,7 @@ impl Node {
             incoming: Mutex::new(HashMap::new()),
             lost: Mutex::new(HashMap::new()),
             hints: Mutex::new(rebalance::Hints::default()),
+            replicator: replicate::Replicator::default(),
             fresh: AtomicBool::new(true),
             leaving: AtomicBool::new(false),
             closed: AtomicBool::new(false),

@@ -16,6 +16,9 @@ use tokio_util::sync::CancellationToken;
 /// this bounds their product).
 pub(super) const MAX_MESSAGE_BYTES: usize = 256 << 20;
 
+/// Most times the writer yields to let more messages queue before it writes.
+const COALESCE_YIELDS: usize = 4;
+
 /// Bytes read at a time.
 const READ_CHUNK: usize = 64 << 10;
 
@@ -231,10 +234,26 @@ impl Outbox {
                         chunk.advance(n);
                     }
                 }
-                None => tokio::select! {
-                    () = self.notify.notified() => {}
-                    () = cancel.cancelled() => return Ok(()),
-                },
+                None => {
+                    tokio::select! {
+                        () = self.notify.notified() => {}
+                        () = cancel.cancelled() => return Ok(()),
+                    }
+                    // The runtime runs a task it has just woken next, before the others that are ready:
+                    // without this, a message pushed by each of many ready tasks would go out in a write
+                    // of its own. Yielding lets them queue theirs first; a yield also polls the sockets,
+                    // so the tasks that input woke add theirs too. Yield again while messages keep
+                    // coming, a few times at most.
+                    let mut seen = self.state.lock().queued;
+                    for _ in 0..COALESCE_YIELDS {
+                        tokio::task::yield_now().await;
+                        let queued = self.state.lock().queued;
+                        if queued == seen {
+                            break;
+                        }
+                        seen = queued;
+                    }
+                }
             }
         }
     }

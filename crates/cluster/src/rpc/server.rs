@@ -1,9 +1,13 @@
 //! [`RpcServer`]: the RPC listener. Every accepted connection does the handshake, then reads requests
-//! and runs each one concurrently on the [`Handler`] (at most [`MAX_IN_FLIGHT`] per connection), and a
-//! writer task sends the responses as they complete, coalescing all ready ones into one write.
+//! and runs each one on the [`Handler`]: a call that finishes without waiting (most of them: a read or
+//! write of this node's own copy) is answered at once, the others go on as tasks of their own, at most
+//! [`MAX_IN_FLIGHT`] per connection. A writer task sends the responses as they complete, coalescing all
+//! ready ones into one write.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::{Context, Waker};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
@@ -219,20 +223,24 @@ async fn serve<H: Handler>(
                     p = Arc::clone(&in_flight).acquire_owned() => p,
                 };
                 let Ok(permit) = permit else { break false };
-                let handler = Arc::clone(&handler);
-                let outbox = Arc::clone(&outbox);
-                calls.spawn(async move {
-                    let ctx = CallContext { peer, fingerprint };
-                    let mut resp = handler.handle(ctx, req).await;
-                    if let Err(e) = check_response(&resp) {
-                        tracing::warn!(%peer, error = %e, "RPC response too large");
-                        resp =
-                            Response::Error(RemoteError::Other(format!("response too large: {e}")));
+                let call = {
+                    let handler = Arc::clone(&handler);
+                    let outbox = Arc::clone(&outbox);
+                    async move {
+                        let ctx = CallContext { peer, fingerprint };
+                        let resp = handler.handle(ctx, req).await;
+                        respond(&*handler, &outbox, peer, id, resp);
+                        drop(permit);
                     }
-                    let fp = handler.fingerprint();
-                    outbox.push(|out| encode_response(id, fp, &resp, out));
-                    drop(permit);
-                });
+                };
+                // Most requests (a read or write of this node's own copy) finish without waiting:
+                // polled once here, they are answered without a task of their own. The others go on
+                // as a task, polled again there.
+                let mut call = Box::pin(call);
+                let mut cx = Context::from_waker(Waker::noop());
+                if call.as_mut().poll(&mut cx).is_pending() {
+                    calls.spawn(call);
+                }
             }
             Err(e) => {
                 let Some(id) = id else {
@@ -241,8 +249,7 @@ async fn serve<H: Handler>(
                 };
                 tracing::debug!(%peer, id, error = %e, "malformed RPC request");
                 let resp = Response::Error(RemoteError::Other(format!("bad request: {e}")));
-                let fp = handler.fingerprint();
-                outbox.push(|out| encode_response(id, fp, &resp, out));
+                respond(&*handler, &outbox, peer, id, resp);
             }
         }
     };
@@ -256,4 +263,20 @@ async fn serve<H: Handler>(
         outbox.abandon();
     }
     writer_cancel.cancel();
+}
+
+/// Queues the response to request `id` (an error in its place when it is over the codec's limits).
+fn respond<H: Handler>(
+    handler: &H,
+    outbox: &Outbox,
+    peer: SocketAddr,
+    id: u64,
+    mut resp: Response,
+) {
+    if let Err(e) = check_response(&resp) {
+        tracing::warn!(%peer, error = %e, "RPC response too large");
+        resp = Response::Error(RemoteError::Other(format!("response too large: {e}")));
+    }
+    let fp = handler.fingerprint();
+    outbox.push(|out| encode_response(id, fp, &resp, out));
 }

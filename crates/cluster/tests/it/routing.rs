@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use relaycache_cluster::version::now_ms;
 
-use crate::support::{key, kill_all, settle, start, value, wait_until_async};
+use crate::support::{key, kill_all, settle, start, value, wait_until, wait_until_async};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn any_node_serves_any_key_and_each_key_lives_on_its_primary() {
@@ -142,4 +142,91 @@ async fn batches_reach_every_primary_in_one_call_each_and_keep_order() {
         Err(relaycache_cluster::ClusterError::Closed)
     ));
     kill_all(&nodes).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_are_on_every_owner_once_acknowledged() {
+    // Replication sends what is queued for an owner as one APPLY: the acknowledgement of each write
+    // still waits until its own entry is stored there.
+    let nodes = start(3, |c| {
+        c.replica_count = 3;
+        c.write_quorum = 3;
+    })
+    .await;
+    settle(&[&nodes[0], &nodes[1], &nodes[2]], 3).await;
+    let nodes = &nodes;
+    let writes = (0..2000).map(|i| async move {
+        nodes[i % 3].set(&key(i), &value(i), 0).await?;
+        // Looked at the moment the write returns, before any other write can finish.
+        let missing = nodes
+            .iter()
+            .filter(|n| n.local_entry(&key(i)).and_then(|e| e.value) != Some(value(i).into()))
+            .count();
+        Ok::<_, relaycache_cluster::ClusterError>((i, missing))
+    });
+    for done in futures::future::join_all(writes).await {
+        let (i, missing) = done.expect("every owner is up");
+        assert_eq!(
+            missing, 0,
+            "key {i} acknowledged before every owner stored it"
+        );
+    }
+    kill_all(nodes).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_beyond_the_quorum_still_reach_every_owner() {
+    let nodes = start(3, |c| {
+        c.replica_count = 3;
+        c.write_quorum = 1;
+    })
+    .await;
+    settle(&[&nodes[0], &nodes[1], &nodes[2]], 3).await;
+    let writes = (0..2000).map(|i| {
+        let n = &nodes[i % 3];
+        async move { n.set(&key(i), &value(i), 0).await }
+    });
+    for done in futures::future::join_all(writes).await {
+        done.expect("set");
+    }
+    wait_until(
+        "every owner to hold every key",
+        Duration::from_secs(10),
+        || (0..2000).all(|i| nodes.iter().all(|n| n.local_entry(&key(i)).is_some())),
+    )
+    .await;
+    kill_all(&nodes).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_to_an_owner_that_is_gone_fails_within_the_request_timeout() {
+    // Before the failure is detected, the coordinator still sends to the dead owner: the writes that
+    // need its acknowledgement fail with a quorum error in time, however many are queued for it.
+    let nodes = start(3, |c| {
+        c.replica_count = 3;
+        c.write_quorum = 3;
+    })
+    .await;
+    settle(&[&nodes[0], &nodes[1], &nodes[2]], 3).await;
+    nodes[2].kill().await;
+    let started = std::time::Instant::now();
+    let writes = (0..200).map(|i| {
+        let n = &nodes[i % 2];
+        async move { n.set(&key(i), &value(i), 0).await }
+    });
+    for done in futures::future::join_all(writes).await {
+        // Detected meanwhile or not, two owners are left for three acknowledgements.
+        match done {
+            Err(relaycache_cluster::ClusterError::Quorum(q)) => {
+                assert_eq!((q.needed, q.reached), (3, 2), "{q}");
+            }
+            other => panic!("expected a write quorum error, got {other:?}"),
+        }
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2) + Duration::from_millis(500),
+        "every write answered within request_timeout (took {:?})",
+        started.elapsed()
+    );
+    kill_all(&nodes[..2]).await;
 }
