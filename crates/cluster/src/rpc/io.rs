@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 pub(super) const MAX_MESSAGE_BYTES: usize = 256 << 20;
 
 /// Most times the writer yields to let more messages queue before it writes.
-const COALESCE_YIELDS: usize = 4;
+const COALESCE_YIELDS: usize = 8;
 
 /// Bytes read at a time.
 const READ_CHUNK: usize = 64 << 10;
