@@ -64,24 +64,29 @@ impl Inner {
         let table = self.table();
         let me = self.me();
         let pc = table.partition_count();
-        let mut groups: Vec<(Owner, Vec<usize>)> = Vec::new();
+        let mut answers: Vec<Option<Result<Response>>> = (0..ops.len()).map(|_| None).collect();
+        let mut groups: Vec<(Owner, Vec<usize>, Vec<Op>)> = Vec::new();
         let mut local = Vec::new();
-        for (i, op) in ops.iter().enumerate() {
+        for (i, op) in ops.into_iter().enumerate() {
             match table.owners(partition_of(op.key(), pc)).next() {
                 Some(primary) if primary.addr != me.addr => {
-                    match groups.iter_mut().find(|(o, _)| o.addr == primary.addr) {
-                        Some((_, idx)) => idx.push(i),
-                        None => groups.push((primary, vec![i])),
+                    match groups.iter_mut().find(|(o, _, _)| o.addr == primary.addr) {
+                        Some((_, idx, batch)) => {
+                            idx.push(i);
+                            batch.push(op);
+                        }
+                        None => groups.push((primary, vec![i], vec![op])),
                     }
                 }
-                _ => local.push(i),
+                _ => match self.try_now(op) {
+                    Ok(answer) => answers[i] = Some(answer),
+                    Err(op) => local.push((i, op)),
+                },
             }
         }
-        let mut answers: Vec<Option<Result<Response>>> = (0..ops.len()).map(|_| None).collect();
-        let local_runs = local.iter().map(|&i| self.execute(ops[i].clone(), 0));
-        let remote_runs = groups.into_iter().map(|(primary, idx)| {
+        let local_runs = local.iter().map(|(_, op)| self.execute(op.clone(), 0));
+        let remote_runs = groups.into_iter().map(|(primary, idx, batch)| {
             let inner = Arc::clone(self);
-            let batch: Vec<Op> = idx.iter().map(|&i| ops[i].clone()).collect();
             async move {
                 let req = Request::Batch {
                     hops: 1,
@@ -115,7 +120,7 @@ impl Inner {
             futures::future::join_all(remote_runs),
         )
         .await;
-        for (&i, answer) in local.iter().zip(local_done) {
+        for (&(i, _), answer) in local.iter().zip(local_done) {
             answers[i] = Some(answer);
         }
         for (i, answer) in remote_done.into_iter().flatten() {
@@ -293,6 +298,37 @@ impl Inner {
         if (owners.len() as u32) < needed {
             return Err(self.quorum_failed(QuorumKind::Write, needed, owners.len() as u32));
         }
+        let (mut acks, mut pending) =
+            self.write_start(table, partition, owners, key, value, expires_at, needed);
+        // An acknowledgement counts within `request_timeout`, however long the owner's queue is.
+        let deadline = tokio::time::Instant::now() + self.cfg.request_timeout;
+        while acks < needed {
+            match tokio::time::timeout_at(deadline, pending.next()).await {
+                Ok(Some(Ok(true))) => acks += 1,
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+        if acks < needed {
+            return Err(self.quorum_failed(QuorumKind::Write, needed, acks));
+        }
+        Ok(())
+    }
+
+    /// Makes a write: assigns its version, stores it here when this node is an owner, and queues it for
+    /// the other owners. Returns the acknowledgements so far (this node's) and, when they fall short of
+    /// `needed`, the receivers of the other owners' acknowledgements.
+    #[allow(clippy::too_many_arguments)]
+    fn write_start(
+        self: &Arc<Self>,
+        table: &Table,
+        partition: u32,
+        owners: &[Owner],
+        key: Bytes,
+        value: Option<Bytes>,
+        expires_at: u64,
+        needed: u32,
+    ) -> (u32, FuturesUnordered<tokio::sync::oneshot::Receiver<bool>>) {
         let me = self.me();
         let targets = self.write_targets(table, partition, owners);
         let mut acks = 0u32;
@@ -310,26 +346,53 @@ impl Inner {
                 expires_at,
             }
         };
-        // The owners beyond the quorum are written after this call returns too.
-        let wanted = needed.saturating_sub(acks) > 0;
-        let mut pending: FuturesUnordered<_> = targets
+        // The owners beyond the quorum are written after the write returns too.
+        let ack = needed > acks;
+        let pending = targets
             .into_iter()
             .filter(|t| t.addr != me.addr)
-            .filter_map(|t| self.replicate(t, entry.clone(), wanted))
+            .filter_map(|t| self.replicate(t, entry.clone(), ack))
             .collect();
-        // An acknowledgement counts within `request_timeout`, however long the owner's queue is.
-        let deadline = tokio::time::Instant::now() + self.cfg.request_timeout;
-        while acks < needed {
-            match tokio::time::timeout_at(deadline, pending.next()).await {
-                Ok(Some(Ok(true))) => acks += 1,
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => break,
+        (acks, pending)
+    }
+
+    /// Runs `op` at once when that needs no answer from another node: this node is the key's primary,
+    /// and a read needs only its own copy (`read_quorum` 1, the partition is not being pulled) or a
+    /// write only its own acknowledgement (`write_quorum` 1; the other owners are written in the
+    /// background). Otherwise hands `op` back, for [`Inner::execute`].
+    pub(crate) fn try_now(self: &Arc<Self>, op: Op) -> std::result::Result<Result<Response>, Op> {
+        if let Err(e) = self.check_serving() {
+            return Ok(Err(e));
+        }
+        let table = self.table();
+        let partition = partition_of(op.key(), table.partition_count());
+        let owners: Vec<Owner> = table.owners(partition).collect();
+        if owners.first().map(|o| o.addr) != Some(self.me().addr) {
+            return Err(op);
+        }
+        let writes_now = self.cfg.write_quorum <= 1;
+        match op {
+            Op::Get { key } | Op::Meta { key }
+                if self.cfg.read_quorum <= 1 && !self.incoming.lock().contains_key(&partition) =>
+            {
+                Ok(Ok(Response::Entry(self.store.get(&key))))
             }
+            Op::Set {
+                key,
+                value,
+                expires_at,
+            } if writes_now => {
+                // This node's copy is the quorum: nothing to wait for.
+                let _ =
+                    self.write_start(&table, partition, &owners, key, Some(value), expires_at, 1);
+                Ok(Ok(Response::Ok))
+            }
+            Op::Delete { key } if writes_now => {
+                let _ = self.write_start(&table, partition, &owners, key, None, 0, 1);
+                Ok(Ok(Response::Ok))
+            }
+            other => Err(other),
         }
-        if acks < needed {
-            return Err(self.quorum_failed(QuorumKind::Write, needed, acks));
-        }
-        Ok(())
     }
 
     /// Reads `key` from `read_quorum` owners (this node first), plus the sources of an incoming

@@ -49,12 +49,26 @@ pub(crate) async fn answer(inner: &Arc<Inner>, req: Request) -> Response {
             Err(e) => error_response(e),
         },
         Request::Batch { hops, ops } => {
-            let runs = ops.into_iter().map(|op| inner.execute(op, hops));
+            // What this node answers at once is answered in place; the rest runs concurrently.
+            let mut answers: Vec<Option<Response>> = Vec::with_capacity(ops.len());
+            let mut later = Vec::new();
+            for (i, op) in ops.into_iter().enumerate() {
+                match inner.try_now(op) {
+                    Ok(r) => answers.push(Some(r.unwrap_or_else(error_response))),
+                    Err(op) => {
+                        answers.push(None);
+                        later.push((i, op));
+                    }
+                }
+            }
+            let runs = later.iter().map(|(_, op)| inner.execute(op.clone(), hops));
+            for ((i, _), r) in later.iter().zip(futures::future::join_all(runs).await) {
+                answers[*i] = Some(r.unwrap_or_else(error_response));
+            }
             Response::Batch(
-                futures::future::join_all(runs)
-                    .await
+                answers
                     .into_iter()
-                    .map(|r| r.unwrap_or_else(error_response))
+                    .map(|a| a.unwrap_or(Response::Error(RemoteError::Closed)))
                     .collect(),
             )
         }

@@ -18,16 +18,33 @@ fn reader(
 ) -> tokio::task::JoinHandle<usize> {
     tokio::spawn(async move {
         let mut reads = 0;
-        for _round in 0..1000 {
-            for i in (0..n).step_by(7) {
-                match node.get(&key(i)).await {
-                    Ok(Some(_)) => {}
-                    Ok(None) => {
-                        misses.fetch_add(1, Ordering::Relaxed);
+        for round in 0..1000 {
+            if round % 2 == 0 {
+                // Batched reads too: the keys this node answers at once, and the rest through their
+                // primaries.
+                for chunk in (0..n).step_by(7).collect::<Vec<_>>().chunks(32) {
+                    let keys: Vec<Vec<u8>> = chunk.iter().map(|&i| key(i)).collect();
+                    let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+                    match node.get_multi(&refs).await {
+                        Ok(found) => {
+                            let missed = found.iter().filter(|e| e.is_none()).count();
+                            misses.fetch_add(missed, Ordering::Relaxed);
+                        }
+                        Err(e) => panic!("batched read failed during the migration: {e}"),
                     }
-                    Err(e) => panic!("read of key {i} failed during the migration: {e}"),
+                    reads += chunk.len();
                 }
-                reads += 1;
+            } else {
+                for i in (0..n).step_by(7) {
+                    match node.get(&key(i)).await {
+                        Ok(Some(_)) => {}
+                        Ok(None) => {
+                            misses.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) => panic!("read of key {i} failed during the migration: {e}"),
+                    }
+                    reads += 1;
+                }
             }
             if stop.load(Ordering::Relaxed) {
                 break;
