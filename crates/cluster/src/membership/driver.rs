@@ -125,6 +125,23 @@ fn route_to(peer: SocketAddr) -> Option<IpAddr> {
     (!ip.is_unspecified()).then_some(ip)
 }
 
+/// True for the timer that would turn a suspected member down when that member has refuted the
+/// suspicion since (it is known at another incarnation now). foca leaves such a member up, but still
+/// sends it the courtesy "you are down" notice of `notify_down_members`, and the member, believing it,
+/// rejoins under a new generation: every suspicion refuted in time would end as a membership flap.
+fn refuted(foca: &FocaInstance, timer: &foca::Timer<MemberId>) -> bool {
+    let foca::Timer::ChangeSuspectToDown {
+        member_id,
+        incarnation,
+        ..
+    } = timer
+    else {
+        return false;
+    };
+    foca.iter_members()
+        .any(|m| m.id() == member_id && m.incarnation() != *incarnation)
+}
+
 /// foca's configuration from the environment timings.
 fn foca_config(timings: &Timings, name_len: usize, peers: usize) -> foca::Config {
     let floor = Duration::from_millis(10);
@@ -332,6 +349,9 @@ impl Driver {
             }
         }
         for timer in due {
+            if refuted(&self.foca, &timer) {
+                continue;
+            }
             if let Err(e) = self.foca.handle_timer(timer, &mut self.runtime) {
                 tracing::debug!(error = %e, "foca timer");
             }
@@ -863,5 +883,46 @@ pub(crate) async fn run_wrong_port(
             let mut stats = shared.stats.lock();
             stats.wrong_port_notices_sent = stats.wrong_port_notices_sent.saturating_add(1);
         }
+    }
+}
+
+#[cfg(test)]
+mod refutation_tests {
+    use super::*;
+    use foca::{Member, State, Timer};
+
+    fn id(port: u16) -> MemberId {
+        MemberId::new(SocketAddr::from(([127, 0, 0, 1], port)), 1)
+    }
+
+    #[test]
+    fn a_suspicion_refuted_in_time_does_not_turn_the_member_down() {
+        let config = foca_config(&Timings::local(), 9, 2);
+        let rng = rand_010::rngs::SmallRng::seed_from_u64(7);
+        let mut foca: FocaInstance = Foca::new(id(1), config, rng, IdCodec);
+        let mut runtime = AccumulatingRuntime::new();
+        let peer = id(2);
+        foca.apply_many(
+            [Member::new(peer, 0, State::Suspect)].into_iter(),
+            false,
+            &mut runtime,
+        )
+        .expect("suspect");
+        let timer = Timer::ChangeSuspectToDown {
+            member_id: peer,
+            incarnation: 0,
+            token: 0,
+        };
+        assert!(!refuted(&foca, &timer), "still suspected at incarnation 0");
+        // The member answers with a higher incarnation: the suspicion is refuted.
+        foca.apply_many(
+            [Member::new(peer, 1, State::Alive)].into_iter(),
+            false,
+            &mut runtime,
+        )
+        .expect("alive");
+        assert!(refuted(&foca, &timer));
+        // Other timers are never skipped.
+        assert!(!refuted(&foca, &Timer::ProbeRandomMember(0)));
     }
 }

@@ -2,9 +2,7 @@
 //! under `unshare --net`, so every scenario has its own network namespace) and asserts that every check
 //! of its report passed. The runner finds `relaycache-server` next to itself in `target/<profile>/`
 //! (`cargo nextest run --workspace` builds it) and fails with a clear message when it is missing.
-//! Not here: the chaos scenario (`scripts/chaos.sh` runs it) and `loss10`, which fails today (members
-//! are declared down and rejoin 13 to 20 times a minute under 10% loss, against the promise of fewer
-//! than 5; see docs/guarantees.md) and runs by hand: `target/debug/relaycache-fault loss10`.
+//! Not here: the chaos scenario (`scripts/chaos.sh` runs it).
 
 use std::process::Command;
 use std::time::Instant;
@@ -68,6 +66,11 @@ fn fault_bridge_partition() {
 #[test]
 fn fault_gossip_port_only_partition() {
     scenario("gossip");
+}
+
+#[test]
+fn fault_ten_percent_packet_loss() {
+    scenario("loss10");
 }
 
 #[test]
