@@ -150,12 +150,18 @@ impl Inner {
                 value,
                 expires_at,
             } => {
-                self.write(table, partition, owners, key, Some(value), expires_at)
-                    .await?;
+                self.write(
+                    table,
+                    partition,
+                    owners,
+                    Change::value(key, value, expires_at),
+                )
+                .await?;
                 Ok(Response::Ok)
             }
             Op::Delete { key } => {
-                self.write(table, partition, owners, key, None, 0).await?;
+                self.write(table, partition, owners, Change::delete(key))
+                    .await?;
                 Ok(Response::Ok)
             }
             Op::Expire { key, expires_at } => {
@@ -163,8 +169,13 @@ impl Inner {
                 match current.and_then(|e| e.value) {
                     None => Ok(Response::Count(0)),
                     Some(value) => {
-                        self.write(table, partition, owners, key, Some(value), expires_at)
-                            .await?;
+                        self.write(
+                            table,
+                            partition,
+                            owners,
+                            Change::value(key, value, expires_at),
+                        )
+                        .await?;
                         Ok(Response::Count(1))
                     }
                 }
@@ -283,23 +294,20 @@ impl Inner {
         targets
     }
 
-    /// Writes a new version of `key` (a value, or a tombstone when `value` is `None`) to the owners and
-    /// returns after `write_quorum` acknowledgements.
+    /// Writes a new version of the change's key to the owners and returns after `write_quorum`
+    /// acknowledgements.
     async fn write(
         self: &Arc<Self>,
         table: &Table,
         partition: u32,
         owners: &[Owner],
-        key: Bytes,
-        value: Option<Bytes>,
-        expires_at: u64,
+        change: Change,
     ) -> Result<()> {
         let needed = self.cfg.write_quorum;
         if (owners.len() as u32) < needed {
             return Err(self.quorum_failed(QuorumKind::Write, needed, owners.len() as u32));
         }
-        let (mut acks, mut pending) =
-            self.write_start(table, partition, owners, key, value, expires_at, needed);
+        let (mut acks, mut pending) = self.write_start(table, partition, owners, change, needed);
         // An acknowledgement counts within `request_timeout`, however long the owner's queue is.
         let deadline = tokio::time::Instant::now() + self.cfg.request_timeout;
         while acks < needed {
@@ -318,17 +326,19 @@ impl Inner {
     /// Makes a write: assigns its version, stores it here when this node is an owner, and queues it for
     /// the other owners. Returns the acknowledgements so far (this node's) and, when they fall short of
     /// `needed`, the receivers of the other owners' acknowledgements.
-    #[allow(clippy::too_many_arguments)]
     fn write_start(
         self: &Arc<Self>,
         table: &Table,
         partition: u32,
         owners: &[Owner],
-        key: Bytes,
-        value: Option<Bytes>,
-        expires_at: u64,
+        change: Change,
         needed: u32,
     ) -> (u32, FuturesUnordered<tokio::sync::oneshot::Receiver<bool>>) {
+        let Change {
+            key,
+            value,
+            expires_at,
+        } = change;
         let me = self.me();
         let targets = self.write_targets(table, partition, owners);
         let mut acks = 0u32;
@@ -383,12 +393,17 @@ impl Inner {
                 expires_at,
             } if writes_now => {
                 // This node's copy is the quorum: nothing to wait for.
-                let _ =
-                    self.write_start(&table, partition, &owners, key, Some(value), expires_at, 1);
+                let _ = self.write_start(
+                    &table,
+                    partition,
+                    &owners,
+                    Change::value(key, value, expires_at),
+                    1,
+                );
                 Ok(Ok(Response::Ok))
             }
             Op::Delete { key } if writes_now => {
-                let _ = self.write_start(&table, partition, &owners, key, None, 0, 1);
+                let _ = self.write_start(&table, partition, &owners, Change::delete(key), 1);
                 Ok(Ok(Response::Ok))
             }
             other => Err(other),
@@ -559,5 +574,32 @@ impl Inner {
         metrics::counter!("relaycache_cluster_quorum_failures_total", "quorum" => kind.as_str())
             .increment(1);
         ClusterError::quorum(kind, needed, reached)
+    }
+}
+
+/// What a write stores under a key, before it has a version.
+struct Change {
+    key: Bytes,
+    /// `None`: a tombstone.
+    value: Option<Bytes>,
+    /// Absolute expiry, Unix milliseconds; 0 for none.
+    expires_at: u64,
+}
+
+impl Change {
+    fn value(key: Bytes, value: Bytes, expires_at: u64) -> Change {
+        Change {
+            key,
+            value: Some(value),
+            expires_at,
+        }
+    }
+
+    fn delete(key: Bytes) -> Change {
+        Change {
+            key,
+            value: None,
+            expires_at: 0,
+        }
     }
 }
