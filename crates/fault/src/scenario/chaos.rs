@@ -7,7 +7,7 @@ use anyhow::Result;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::{CONVERGE_WITHIN, Ctx, converge, end_checks, history_checks, note_settings, specs};
+use super::{CONVERGE_WITHIN, Ctx, converge, end_checks, history_checks, specs, start_cluster};
 use crate::cluster::{Cluster, START_WITHIN};
 use crate::netns::{Action, Firewall, Rule, Traffic};
 use crate::node::{GOSSIP_PORT, RPC_PORT, Settings, node_ip};
@@ -51,8 +51,7 @@ pub(super) async fn chaos(ctx: &mut Ctx) -> Result<()> {
         member_count_quorum: 2,
         ..Settings::default()
     };
-    note_settings(&mut ctx.report, n, &settings, ctx.seed);
-    let mut cluster = Cluster::start(&ctx.server, &ctx.dir, n, settings).await?;
+    let mut cluster = start_cluster(ctx, n, settings).await?;
     let all: Vec<usize> = (0..n).collect();
     let keys = keys("chaos:", 500);
     let run_for = Duration::from_secs_f64(ctx.minutes.max(0.1) * 60.0);

@@ -5,12 +5,11 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::{
-    CLIENT_TIMEOUT, Ctx, end_checks, failures_between, history_checks, last_failure_after,
-    note_settings, run_for, specs,
+    CLIENT_TIMEOUT, Ctx, end_checks, failures_between, history_checks, last_failure_after, run_for,
+    start_loaded,
 };
-use crate::cluster::Cluster;
 use crate::node::Settings;
-use crate::workload::{Client, Workload, keys};
+use crate::workload::{Client, keys};
 
 /// SIGKILL one of 3 nodes under write load (replica_count 2, write_quorum 2): acknowledged writes stay
 /// readable after detection, operations meanwhile succeed or fail explicitly within the timeout, and
@@ -21,16 +20,16 @@ pub(super) async fn kill(ctx: &mut Ctx) -> Result<()> {
         write_quorum: 2,
         ..Settings::default()
     };
-    note_settings(&mut ctx.report, 3, &settings, ctx.seed);
-    let mut cluster = Cluster::start(&ctx.server, &ctx.dir, 3, settings).await?;
     let keys = keys("kill:", 300);
-    let load = Workload::start(
-        &ctx.recorder,
-        specs(&cluster, &[0, 1, 2], &keys, 0.5),
+    let (mut cluster, load) = start_loaded(
+        ctx,
+        3,
+        settings,
+        &keys,
         Duration::from_secs(90),
-        ctx.seed,
-    );
-    run_for(Duration::from_secs(3)).await;
+        Duration::from_secs(3),
+    )
+    .await?;
 
     let killed = ctx.recorder.now();
     cluster.nodes[2].kill()?;
@@ -88,16 +87,16 @@ pub(super) async fn pause(ctx: &mut Ctx) -> Result<()> {
         member_count_quorum: 2,
         ..Settings::default()
     };
-    note_settings(&mut ctx.report, 3, &settings, ctx.seed);
-    let cluster = Cluster::start(&ctx.server, &ctx.dir, 3, settings).await?;
     let keys = keys("pause:", 200);
-    let load = Workload::start(
-        &ctx.recorder,
-        specs(&cluster, &[0, 1, 2], &keys, 0.5),
+    let (cluster, load) = start_loaded(
+        ctx,
+        3,
+        settings,
+        &keys,
         Duration::from_secs(90),
-        ctx.seed,
-    );
-    run_for(Duration::from_secs(2)).await;
+        Duration::from_secs(2),
+    )
+    .await?;
     // Connections to the sleeper opened beforehand, used the moment it wakes.
     let mut wakers = Vec::new();
     for _ in 0..4 {

@@ -25,7 +25,7 @@ use crate::cluster::Cluster;
 use crate::history::{History, Op};
 use crate::node::Settings;
 use crate::report::Report;
-use crate::workload::{Client, Recorder, Spec};
+use crate::workload::{Client, Recorder, Spec, Workload};
 
 mod chaos;
 mod kill;
@@ -326,4 +326,38 @@ pub fn failures_between(
 /// The settings line of a report.
 pub fn note_settings(report: &mut Report, n: usize, settings: &Settings, seed: u64) {
     report.note(format!("{n} nodes, {settings}; seed {seed}"));
+}
+
+/// Starts `n` nodes with `settings`, noted in the report first.
+///
+/// # Errors
+/// A node that does not start or join.
+pub async fn start_cluster(ctx: &mut Ctx, n: usize, settings: Settings) -> Result<Cluster> {
+    note_settings(&mut ctx.report, n, &settings, ctx.seed);
+    Cluster::start(&ctx.server, &ctx.dir, n, settings).await
+}
+
+/// As [`start_cluster`], with one client on every node over `keys` (half of the calls writes) for at
+/// most `limit`; returns once the load has run for `warm`.
+///
+/// # Errors
+/// As [`start_cluster`].
+pub async fn start_loaded(
+    ctx: &mut Ctx,
+    n: usize,
+    settings: Settings,
+    keys: &Arc<Vec<String>>,
+    limit: Duration,
+    warm: Duration,
+) -> Result<(Cluster, Workload)> {
+    let cluster = start_cluster(ctx, n, settings).await?;
+    let all: Vec<usize> = (0..n).collect();
+    let load = Workload::start(
+        &ctx.recorder,
+        specs(&cluster, &all, keys, 0.5),
+        limit,
+        ctx.seed,
+    );
+    run_for(warm).await;
+    Ok((cluster, load))
 }

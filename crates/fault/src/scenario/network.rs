@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::{Ctx, SLACK, end_checks, history_checks, note_settings, run_for, specs};
+use super::{Ctx, SLACK, end_checks, history_checks, run_for, specs, start_cluster, start_loaded};
 use crate::cluster::Cluster;
 use crate::history::{History, Op};
 use crate::netns::{Action, Firewall, Rule, Traffic};
@@ -50,16 +50,16 @@ pub(super) async fn bridge(ctx: &mut Ctx) -> Result<()> {
         member_count_quorum: 2,
         ..Settings::default()
     };
-    note_settings(&mut ctx.report, 3, &settings, ctx.seed);
-    let cluster = Cluster::start(&ctx.server, &ctx.dir, 3, settings).await?;
     let keys = keys("bridge:", 300);
-    let load = Workload::start(
-        &ctx.recorder,
-        specs(&cluster, &[0, 1, 2], &keys, 0.5),
+    let (cluster, load) = start_loaded(
+        ctx,
+        3,
+        settings,
+        &keys,
         Duration::from_secs(100),
-        ctx.seed,
-    );
-    run_for(Duration::from_secs(2)).await;
+        Duration::from_secs(2),
+    )
+    .await?;
     let mut fw = Firewall::new();
     let from = marks(&cluster);
     let cut_at = ctx.recorder.now();
@@ -127,10 +127,9 @@ pub(super) async fn loss(
         member_count_quorum: 2,
         ..Settings::default()
     };
-    note_settings(&mut ctx.report, 3, &settings, ctx.seed);
+    let cluster = start_cluster(ctx, 3, settings).await?;
     ctx.report
         .note(format!("loss {:.0}% for {hold:?}", p * 100.0));
-    let cluster = Cluster::start(&ctx.server, &ctx.dir, 3, settings).await?;
     let keys = keys("loss:", 300);
     let load = Workload::start(
         &ctx.recorder,
@@ -237,8 +236,7 @@ pub(super) async fn blackhole(ctx: &mut Ctx) -> Result<()> {
         ..Settings::default()
     };
     let request_timeout = settings.request_timeout;
-    note_settings(&mut ctx.report, 3, &settings, ctx.seed);
-    let cluster = Cluster::start(&ctx.server, &ctx.dir, 3, settings).await?;
+    let cluster = start_cluster(ctx, 3, settings).await?;
     let general = keys("bh:", 300);
     let target = Arc::new(keys_owned_by(&cluster, &[1], "bh1:", 100).await?);
     // Keys n0 is primary of and n1 holds the backup of: n0 acknowledges their writes alone

@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::{Ctx, end_checks, failures_between, history_checks, note_settings, run_for, specs};
-use crate::cluster::Cluster;
+use super::{
+    Ctx, end_checks, failures_between, history_checks, run_for, specs, start_cluster, start_loaded,
+};
 use crate::history::{ErrorClass, Outcome};
 use crate::netns::{Action, Firewall, Rule, Traffic};
 use crate::node::{GOSSIP_PORT, Settings, node_ip};
@@ -30,9 +31,8 @@ pub(super) async fn minority(ctx: &mut Ctx, cut: Cut) -> Result<()> {
         member_count_quorum: 2,
         ..Settings::default()
     };
-    note_settings(&mut ctx.report, 3, &settings, ctx.seed);
+    let cluster = start_cluster(ctx, 3, settings).await?;
     ctx.report.note(format!("cut: {cut:?}"));
-    let cluster = Cluster::start(&ctx.server, &ctx.dir, 3, settings).await?;
     let majority_keys = keys("maj:", 300);
     let minority_keys = keys("min:", 100);
     let mut all = majority_keys.as_ref().clone();
@@ -153,16 +153,16 @@ pub(super) async fn split_refuse(ctx: &mut Ctx) -> Result<()> {
         member_count_quorum: 3,
         ..Settings::default()
     };
-    note_settings(&mut ctx.report, 4, &settings, ctx.seed);
-    let cluster = Cluster::start(&ctx.server, &ctx.dir, 4, settings).await?;
     let keys = keys("split:", 300);
-    let load = Workload::start(
-        &ctx.recorder,
-        specs(&cluster, &[0, 1, 2, 3], &keys, 0.5),
+    let (cluster, load) = start_loaded(
+        ctx,
+        4,
+        settings,
+        &keys,
         Duration::from_secs(100),
-        ctx.seed,
-    );
-    run_for(Duration::from_secs(2)).await;
+        Duration::from_secs(2),
+    )
+    .await?;
     let mut fw = Firewall::new();
     let cut_at = ctx.recorder.now();
     fw.split(
@@ -230,8 +230,7 @@ pub(super) async fn split_lww(ctx: &mut Ctx) -> Result<()> {
         member_count_quorum: 1,
         ..Settings::default()
     };
-    note_settings(&mut ctx.report, 4, &settings, ctx.seed);
-    let cluster = Cluster::start(&ctx.server, &ctx.dir, 4, settings).await?;
+    let cluster = start_cluster(ctx, 4, settings).await?;
     let shared = keys("lww:", 100);
     let random = keys("mix:", 200);
     let load = Workload::start(

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::{CLIENT_TIMEOUT, Ctx, end_checks, history_checks, note_settings, run_for, specs};
-use crate::cluster::{Cluster, START_WITHIN};
+use super::{CLIENT_TIMEOUT, Ctx, end_checks, history_checks, run_for, specs, start_cluster};
+use crate::cluster::START_WITHIN;
 use crate::history::Outcome;
 use crate::node::Settings;
 use crate::workload::{Client, Workload, keys};
@@ -20,8 +20,7 @@ pub(super) async fn rolling(ctx: &mut Ctx) -> Result<()> {
         leave_timeout: Duration::from_secs(3),
         ..Settings::default()
     };
-    note_settings(&mut ctx.report, 3, &settings, ctx.seed);
-    let mut cluster = Cluster::start(&ctx.server, &ctx.dir, 3, settings).await?;
+    let mut cluster = start_cluster(ctx, 3, settings).await?;
     let keys = keys("roll:", 1000);
     // Every key written once before the restarts begin.
     let mut pre = Client::new(&ctx.recorder, 0, cluster.nodes[0].resp(), CLIENT_TIMEOUT);
