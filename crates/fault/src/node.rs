@@ -342,13 +342,7 @@ impl Node {
     /// How many log lines after the mark `from` (up to the mark `to`, or the end) contain `needle`.
     #[must_use]
     pub fn count_since(&self, from: usize, to: Option<usize>, needle: &str) -> usize {
-        let text = self.log();
-        let end = to.unwrap_or(text.len()).min(text.len());
-        text.get(from.min(end)..end)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains(needle))
-            .count()
+        self.lines_since(from, to, needle).len()
     }
 
     /// The log lines after the mark `from` (up to the mark `to`, or the end) that contain `needle`.

@@ -126,36 +126,45 @@ impl Client {
         }
     }
 
+    /// The class and text of a failed call: the server's error reply, or an I/O failure (after which
+    /// the connection is dropped, so the next call connects again).
+    fn failed(&mut self, e: &redis::RedisError) -> (ErrorClass, String) {
+        match e.code() {
+            Some(code) => {
+                let text = format!("{code} {}", e.detail().unwrap_or_default());
+                (ErrorClass::of_resp(&text), text)
+            }
+            None => {
+                self.conn = None;
+                (ErrorClass::ClientIo, e.to_string())
+            }
+        }
+    }
+
+    /// The open connection, connecting first when there is none.
+    async fn connection(&mut self) -> Result<&mut MultiplexedConnection, (ErrorClass, String)> {
+        if !self.connect().await {
+            return Err((
+                ErrorClass::ClientConnect,
+                format!("cannot connect to {}", self.addr),
+            ));
+        }
+        self.conn
+            .as_mut()
+            .ok_or_else(|| (ErrorClass::ClientConnect, "no connection".to_owned()))
+    }
+
     async fn call(&mut self, cmd: redis::Cmd) -> Result<Value, (ErrorClass, String)> {
         let timeout = self.timeout;
         let attempt = async {
-            if !self.connect().await {
-                return Err((
-                    ErrorClass::ClientConnect,
-                    format!("cannot connect to {}", self.addr),
-                ));
-            }
-            let Some(conn) = self.conn.as_mut() else {
-                return Err((ErrorClass::ClientConnect, "no connection".to_owned()));
-            };
+            let conn = self.connection().await?;
             match cmd.query_async::<Value>(conn).await {
                 Ok(Value::ServerError(e)) => {
                     let text = format!("{} {}", e.code(), e.details().unwrap_or_default());
                     Err((ErrorClass::of_resp(&text), text))
                 }
                 Ok(v) => Ok(v),
-                Err(e) if e.code().is_some() => {
-                    let text = format!(
-                        "{} {}",
-                        e.code().unwrap_or_default(),
-                        e.detail().unwrap_or_default()
-                    );
-                    Err((ErrorClass::of_resp(&text), text))
-                }
-                Err(e) => {
-                    self.conn = None;
-                    Err((ErrorClass::ClientIo, e.to_string()))
-                }
+                Err(e) => Err(self.failed(&e)),
             }
         };
         match tokio::time::timeout(timeout, attempt).await {
@@ -230,29 +239,10 @@ impl Client {
         }
         let timeout = self.timeout;
         let attempt = async {
-            if !self.connect().await {
-                return Err((
-                    ErrorClass::ClientConnect,
-                    format!("cannot connect to {}", self.addr),
-                ));
-            }
-            let Some(conn) = self.conn.as_mut() else {
-                return Err((ErrorClass::ClientConnect, "no connection".to_owned()));
-            };
+            let conn = self.connection().await?;
             match pipe.query_async::<Vec<Value>>(conn).await {
                 Ok(values) => Ok(values),
-                Err(e) if e.code().is_some() => {
-                    let text = format!(
-                        "{} {}",
-                        e.code().unwrap_or_default(),
-                        e.detail().unwrap_or_default()
-                    );
-                    Err((ErrorClass::of_resp(&text), text))
-                }
-                Err(e) => {
-                    self.conn = None;
-                    Err((ErrorClass::ClientIo, e.to_string()))
-                }
+                Err(e) => Err(self.failed(&e)),
             }
         };
         let answers = match tokio::time::timeout(timeout, attempt).await {

@@ -66,7 +66,7 @@ impl Inner {
         let pc = table.partition_count();
         let mut answers: Vec<Option<Result<Response>>> = (0..ops.len()).map(|_| None).collect();
         let mut groups: Vec<(Owner, Vec<usize>, Vec<Op>)> = Vec::new();
-        let mut local = Vec::new();
+        let (mut local, mut local_runs) = (Vec::new(), Vec::new());
         for (i, op) in ops.into_iter().enumerate() {
             match table.owners(partition_of(op.key(), pc)).next() {
                 Some(primary) if primary.addr != me.addr => {
@@ -80,11 +80,13 @@ impl Inner {
                 }
                 _ => match self.try_now(op) {
                     Ok(answer) => answers[i] = Some(answer),
-                    Err(op) => local.push((i, op)),
+                    Err(op) => {
+                        local.push(i);
+                        local_runs.push(self.execute(op, 0));
+                    }
                 },
             }
         }
-        let local_runs = local.iter().map(|(_, op)| self.execute(op.clone(), 0));
         let remote_runs = groups.into_iter().map(|(primary, idx, batch)| {
             let inner = Arc::clone(self);
             async move {
@@ -120,7 +122,7 @@ impl Inner {
             futures::future::join_all(remote_runs),
         )
         .await;
-        for (&(i, _), answer) in local.iter().zip(local_done) {
+        for (i, answer) in local.into_iter().zip(local_done) {
             answers[i] = Some(answer);
         }
         for (i, answer) in remote_done.into_iter().flatten() {

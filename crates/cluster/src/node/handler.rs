@@ -51,19 +51,22 @@ pub(crate) async fn answer(inner: &Arc<Inner>, req: Request) -> Response {
         Request::Batch { hops, ops } => {
             // What this node answers at once is answered in place; the rest runs concurrently.
             let mut answers: Vec<Option<Response>> = Vec::with_capacity(ops.len());
-            let mut later = Vec::new();
+            let (mut waiting, mut later) = (Vec::new(), Vec::new());
             for (i, op) in ops.into_iter().enumerate() {
                 match inner.try_now(op) {
                     Ok(r) => answers.push(Some(r.unwrap_or_else(error_response))),
                     Err(op) => {
                         answers.push(None);
-                        later.push((i, op));
+                        waiting.push(i);
+                        later.push(inner.execute(op, hops));
                     }
                 }
             }
-            let runs = later.iter().map(|(_, op)| inner.execute(op.clone(), hops));
-            for ((i, _), r) in later.iter().zip(futures::future::join_all(runs).await) {
-                answers[*i] = Some(r.unwrap_or_else(error_response));
+            for (i, r) in waiting
+                .into_iter()
+                .zip(futures::future::join_all(later).await)
+            {
+                answers[i] = Some(r.unwrap_or_else(error_response));
             }
             Response::Batch(
                 answers
