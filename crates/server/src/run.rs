@@ -33,9 +33,9 @@ pub struct ServerArgs {
     /// Do not serve the admin HTTP endpoint.
     #[arg(long)]
     pub no_admin: bool,
-    /// Worker threads (default: one per CPU).
+    /// Worker threads (default: one per CPU). With 1, every task runs on one thread, as in redis-server.
     #[arg(long)]
-    pub threads: Option<usize>,
+    pub threads: Option<std::num::NonZeroUsize>,
 }
 
 impl ServerArgs {
@@ -86,11 +86,18 @@ pub fn main() -> ExitCode {
 pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
     let config = args.load_config()?;
     crate::logging::init(&config.logging);
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    // One thread: the current-thread scheduler, which has no work-stealing queues to keep and no
+    // per-poll timing; more: the multi-thread one with that many workers.
+    let mut runtime = match args.threads.map(std::num::NonZeroUsize::get) {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(n);
+            b
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
     runtime.enable_all().thread_name("relaycache-worker");
-    if let Some(n) = args.threads {
-        runtime.worker_threads(n.max(1));
-    }
     let runtime = runtime.build().context("cannot start the async runtime")?;
     // Before the cache starts, so the series the cluster node records at start are kept.
     crate::metrics::install_recorder();

@@ -114,3 +114,15 @@ fn version_and_help() {
     let out = relaycache(&["no-such-command"]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn server_refuses_zero_worker_threads() {
+    let out = Command::new(env!("CARGO_BIN_EXE_relaycache-server"))
+        .args(["--threads", "0", "--port", "0", "--no-admin"])
+        .env_remove("RELAYCACHE_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--threads"), "{err}");
+}

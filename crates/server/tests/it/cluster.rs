@@ -38,8 +38,9 @@ enum StartError {
 }
 
 impl Node {
-    /// Writes the configuration and starts the process; returns at once (see [`Node::ready`]).
-    fn spawn(dir: &Path, port: u16, peers: &[u16], olric_extra: &str) -> Spawned {
+    /// Writes the configuration and starts the process; returns at once (see [`Node::ready`]). With
+    /// `one_thread`, it runs on one worker thread (the current-thread scheduler).
+    fn spawn(dir: &Path, port: u16, peers: &[u16], olric_extra: &str, one_thread: bool) -> Spawned {
         let peers: Vec<String> = peers
             .iter()
             .map(|p| format!("\"127.0.0.1:{}\"", p + 2))
@@ -60,7 +61,11 @@ impl Node {
         let log = dir.join(format!("node-{port}.log"));
         let out = File::create(&log).expect("creates the log");
         let err = out.try_clone().expect("log handle");
-        let child = Command::new(env!("CARGO_BIN_EXE_relaycache-server"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_relaycache-server"));
+        if one_thread {
+            command.args(["--threads", "1"]);
+        }
+        let child = command
             .arg("--config")
             .arg(&config)
             .env_remove("RELAYCACHE_CONFIG")
@@ -136,16 +141,18 @@ struct Cluster {
 
 impl Cluster {
     /// Starts `n` nodes at once with `olric_extra` (YAML lines of `cache.olric`) and waits until each
-    /// serves. Retries with other ports if one was taken meanwhile.
+    /// serves; the first runs on one worker thread, the others on the default runtime. Retries with
+    /// other ports if one was taken meanwhile.
     fn start(n: usize, olric_extra: &str) -> Cluster {
         for _ in 0..3 {
             let dir = tempfile::tempdir().expect("temp dir");
             let ports: Vec<u16> = (0..n).map(|_| free_loopback_port()).collect();
             let spawned: Vec<Spawned> = ports
                 .iter()
-                .map(|&p| {
+                .enumerate()
+                .map(|(i, &p)| {
                     let peers: Vec<u16> = ports.iter().copied().filter(|q| *q != p).collect();
-                    Node::spawn(dir.path(), p, &peers, olric_extra)
+                    Node::spawn(dir.path(), p, &peers, olric_extra, i == 0)
                 })
                 .collect();
             let started: Result<Vec<Node>, StartError> =
@@ -254,7 +261,7 @@ fn signal_and_wait(
 fn start_one(dir: &Path, peers: &[u16], olric_extra: &str) -> Node {
     for _ in 0..3 {
         let port = free_loopback_port();
-        if let Ok(node) = Node::spawn(dir, port, peers, olric_extra).ready(SETTLE) {
+        if let Ok(node) = Node::spawn(dir, port, peers, olric_extra, false).ready(SETTLE) {
             return node;
         }
     }
@@ -438,7 +445,7 @@ fn cluster_readiness_admin_and_introspection() {
 
     // The first node announces itself to `b`; if `b` was taken meanwhile, the second node joins
     // through its own announcements to the first just as well.
-    let second = match Node::spawn(dir.path(), b, &[a], extra).ready(SETTLE) {
+    let second = match Node::spawn(dir.path(), b, &[a], extra, false).ready(SETTLE) {
         Ok(node) => node,
         Err(StartError::PortTaken) => start_one(dir.path(), &[a], extra),
     };
@@ -581,7 +588,7 @@ fn cluster_a_signal_while_joining_still_ends_in_a_graceful_leave() {
     let dir = tempfile::tempdir().expect("temp dir");
     // The peer never answers, so the node waits (up to 2 s in `local`) for it before it serves.
     let nobody = free_loopback_port();
-    let mut spawned = Node::spawn(dir.path(), free_loopback_port(), &[nobody], "");
+    let mut spawned = Node::spawn(dir.path(), free_loopback_port(), &[nobody], "", false);
     // "gossip started" is logged while the node starts, after the signal handlers are installed.
     let starting = wait_for(SETTLE, || {
         std::fs::read_to_string(&spawned.log).is_ok_and(|l| l.contains("gossip started"))

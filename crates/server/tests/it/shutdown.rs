@@ -11,7 +11,17 @@ use crate::support::{call, client, spawn_binary, start};
 
 #[tokio::test]
 async fn sigterm_finishes_clients_and_exits_zero() {
-    let (mut server, addr) = spawn_binary(&[], &[("RUST_LOG", "info")]);
+    sigterm_exits_cleanly(&[]).await;
+}
+
+/// One worker thread is the current-thread scheduler: it serves and shuts down the same way.
+#[tokio::test]
+async fn sigterm_finishes_clients_and_exits_zero_on_one_thread() {
+    sigterm_exits_cleanly(&["--threads", "1"]).await;
+}
+
+async fn sigterm_exits_cleanly(args: &[&str]) {
+    let (mut server, addr) = spawn_binary(args, &[("RUST_LOG", "info")]);
     let mut c = Client::connect(&addr.to_string(), Duration::from_secs(10))
         .await
         .unwrap();
