@@ -16,6 +16,7 @@ mod memory;
 mod rng;
 mod sim;
 mod svg;
+mod synthetic;
 mod table;
 mod throughput;
 mod trace;

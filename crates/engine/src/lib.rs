@@ -11,12 +11,15 @@
 //!   touch only the entry; writes take the write lock and do the policy work and due expirations.
 //! - [`Builder`] (module `builder`): `max_cost`, `num_counters`, `weigher`, `eviction_listener`,
 //!   `clock`, `shards`.
-//! - `shard`: hash table of slab indices + the policy: an admission **window** (FIFO, 0.5% of the
-//!   capacity) in front of a **main** space, a segmented CLOCK (probation + protected, 80% of main);
-//!   a window candidate enters main only if the frequency sketch has seen it more often than
+//! - `shard`: hash table of slab indices + the policy: an admission **window** (CLOCK, starting at 1%
+//!   of the capacity) in front of a **main** space, a segmented CLOCK (probation + protected, 80% of
+//!   main); a window candidate enters main only if the frequency sketch has seen it more often than
 //!   probation's victim (near-ties go by a fixed per-key priority). Each entry keeps its key's count
 //!   (`slab::Meta`): the sketch is read once when a key is inserted and written back when an entry
 //!   that was hit leaves; admission and hit folding never touch it in between.
+//! - `ghost`: the hashes of the keys each side (window, main) evicted last; a miss on one moves the
+//!   window/main boundary towards the side that would have kept it, so the policy adapts online to
+//!   recency- or frequency-heavy traffic with no per-workload setting.
 //! - `sketch`: the TinyLFU count-min sketch (4-bit counters, conservative update, 2 bytes per unit
 //!   of `num_counters`, halving every `num_counters` additions); a key's four counters and its two
 //!   doorkeeper bits share one 64-byte block, so an update touches one cache line.
@@ -75,6 +78,7 @@
 mod builder;
 mod cache;
 mod clock;
+mod ghost;
 pub mod loader;
 mod packed;
 mod reaper;

@@ -1,8 +1,11 @@
 //! One shard: a hash table of slab indices, the W-TinyLFU-style policy and the timer wheel, all behind
 //! the shard's lock (taken by [`crate::Cache`]).
 //!
-//! Policy. New entries enter the **window**, a FIFO holding 0.5% of the capacity. When the window
-//! overflows, its oldest entry becomes a candidate for the **main** space, a segmented CLOCK: a
+//! Policy. New entries enter the **window**, a CLOCK queue (an entry hit while there goes round once
+//! more) that starts at 1% of the capacity and is resized online by two ghosts (see [`Ghost`]): a miss
+//! on a key the window just evicted grows it, a miss on a key main just evicted shrinks it, so the
+//! split follows whether recency or frequency pays. When the window overflows, its oldest entry becomes
+//! a candidate for the **main** space, a segmented CLOCK: a
 //! probation segment (where admitted entries start) and a protected one (80% of main: entries hit in
 //! probation; an entry hit since the policy last looked gets a second chance, protected overflow goes
 //! back to probation). If the shard is over capacity, the candidate competes with probation's
@@ -19,6 +22,7 @@ use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 
 use hashbrown::HashTable;
 
+use crate::ghost::{self, Ghost};
 use crate::sketch::{Count, Sketch};
 use crate::slab::{Entry, Links, List, NIL, Queue, Slab, UNSCHEDULED};
 use crate::stats::{Cause, Counts};
@@ -28,10 +32,15 @@ use crate::wheel::{CASCADE_BUDGET, Wheel};
 /// dropped on the spot.
 pub(crate) type Sink<'a, K, V> = Option<&'a mut Vec<(K, V, Cause)>>;
 
-/// The window holds 1/this of the capacity (0.5%: replays of loop, Zipf and database traces did best
-/// with a small window — 1% lost up to 0.6 points on cpp and loop against 0.5%; an adaptive hill
-/// climber did worse on every trace and was removed).
-const WINDOW_DIVISOR: u64 = 200;
+/// The window starts at 1/this of the capacity (1%); the ghosts move it from there (see [`Ghost`]).
+const INITIAL_WINDOW_DIVISOR: u64 = 100;
+
+/// The window grows at most to this share of the capacity (percent).
+const MAX_WINDOW_PERCENT: u64 = 99;
+
+/// Each ghost hit moves the window/main boundary by 1/this of the capacity (or by the entry's weight,
+/// if larger): a shard of any size crosses its whole range in a few hundred telling misses.
+const BOUNDARY_STEP_DIVISOR: u64 = 256;
 
 /// Share of main (percent) kept as the protected segment: entries hit since admission. Victims come
 /// from the probation segment (the rest), so entries admitted but never hit again go first.
@@ -73,7 +82,11 @@ pub(crate) struct Shard<K, V> {
     lists: [List; 3],
     capacity: u64,
     used: u64,
+    /// The window's share of the capacity: starts at 1% and follows the ghosts.
     window_target: u64,
+    /// Keys just evicted from the window, and from main (see [`Ghost`]).
+    window_ghost: Ghost,
+    main_ghost: Ghost,
     sketch: Sketch,
     wheel: Wheel,
     pub(crate) counts: Counts,
@@ -135,7 +148,9 @@ impl<K, V> Shard<K, V> {
             lists: [List::default(); 3],
             capacity,
             used: 0,
-            window_target: capacity / WINDOW_DIVISOR,
+            window_target: capacity / INITIAL_WINDOW_DIVISOR,
+            window_ghost: Ghost::default(),
+            main_ghost: Ghost::default(),
             sketch: Sketch::new(counters),
             wheel: Wheel::new(now),
             counts: Counts::default(),
@@ -327,6 +342,14 @@ impl<K: Hash, V> Shard<K, V> {
         }
         self.used -= u64::from(cost);
         self.counts.record(cause);
+        if matches!(cause, Cause::Size | Cause::Rejected) {
+            let limit = self.table.len() / ghost::SHARE_DIVISOR;
+            if queue == Queue::Window {
+                self.window_ghost.push(hash, limit);
+            } else {
+                self.main_ghost.push(hash, limit);
+            }
+        }
         if let Some(e) = self.slab.remove(i) {
             if let Some(out) = out {
                 out.push((e.key, e.value, cause));
@@ -496,11 +519,20 @@ impl<K: Hash, V> Shard<K, V> {
 
     /// The window's oldest entry, its hits folded into its count and its reference bit cleared, ready
     /// to compete for main (it stays in the window until it wins); `NIL` if the window is empty.
+    /// An entry hit since it entered the window (or since it last went round) goes round to the
+    /// window's tail instead (CLOCK's second chance), so a large window keeps what LRU would keep.
     fn window_candidate(&mut self) -> u32 {
+        for _ in 0..self.lists[W].len {
+            let c = self.lists[W].head;
+            if !self.take_reference(c) || self.lists[W].len == 1 {
+                self.fold(c);
+                return c;
+            }
+            self.move_to(c, Queue::Window);
+        }
         let c = self.lists[W].head;
         if c != NIL {
             self.fold(c);
-            self.take_reference(c);
         }
         c
     }
@@ -510,6 +542,20 @@ impl<K: Hash, V> Shard<K, V> {
         let c = self.window_candidate();
         if c != NIL {
             self.move_to(c, Queue::Main);
+        }
+    }
+
+    /// A miss on `hash` (weight `cost`): if the key was just evicted from the window, a larger window
+    /// would have kept it, so the window grows by a step; if from main, main grows (the window shrinks).
+    fn follow_ghosts(&mut self, hash: u64, cost: u64) {
+        let step = (self.capacity / BOUNDARY_STEP_DIVISOR).max(cost).max(1);
+        if self.window_ghost.take(hash) {
+            let max = self.capacity / 100 * MAX_WINDOW_PERCENT
+                + self.capacity % 100 * MAX_WINDOW_PERCENT / 100;
+            self.window_target = self.window_target.saturating_add(step).min(max);
+        }
+        if self.main_ghost.take(hash) {
+            self.window_target = self.window_target.saturating_sub(step);
         }
     }
 
@@ -621,6 +667,7 @@ impl<K: Hash, V> Shard<K, V> {
         // key's count there); a write of a present key is counted on the entry (`update` bumps its hit
         // counter) and folded in later, which spares the write path a random access into the sketch.
         let count = self.sketch.increment(hash);
+        self.follow_ghosts(hash, cost);
         let Some(cost) = fits else {
             self.aged(1);
             self.counts.record(Cause::Rejected);
@@ -787,8 +834,13 @@ impl<K: Hash, V> Shard<K, V> {
 
     /// Changes the capacity and evicts down to it.
     pub(crate) fn set_capacity(&mut self, capacity: u64, out: Sink<'_, K, V>) {
-        self.capacity = capacity;
-        self.window_target = capacity / WINDOW_DIVISOR;
+        let old = std::mem::replace(&mut self.capacity, capacity);
+        // The window keeps its share of the capacity.
+        self.window_target = if old == 0 {
+            capacity / INITIAL_WINDOW_DIVISOR
+        } else {
+            (u128::from(self.window_target) * u128::from(capacity) / u128::from(old)) as u64
+        };
         let _ = self.make_room(NIL, NIL, out);
     }
 
@@ -908,6 +960,49 @@ mod tests {
         let s = Shard::new(4, 1000, 0, foldhash::fast::RandomState::default());
         let h = s.hash_of(&7);
         (s, h)
+    }
+
+    /// Replays `keys` (get, insert on a miss) through a shard of `capacity`; returns its window target.
+    fn replay_window(capacity: u64, keys: impl Iterator<Item = u64>) -> u64 {
+        let mut s: Shard<u64, ()> = Shard::new(
+            capacity,
+            capacity * 10,
+            0,
+            foldhash::fast::RandomState::default(),
+        );
+        for k in keys {
+            let h = s.hash_of(&k);
+            match s.find(h, &k) {
+                Some(i) => bump(&s.slab.get(i).expect("live").freq),
+                None => {
+                    s.insert(h, k, (), 1, 0, 0, None);
+                }
+            }
+        }
+        s.window_target
+    }
+
+    #[test]
+    fn the_window_grows_when_recency_pays_and_stays_small_when_frequency_does() {
+        let start = 1000 / INITIAL_WINDOW_DIVISOR;
+        // Recency: a working set a little smaller than the cache that moves on every 20k requests.
+        // Its new keys lose admission to main's stale favourites, then come back while still in the
+        // window's ghost: the window grows, towards LRU.
+        let mut x = 1u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let moving = (0..200_000u64).map(|i| (i / 20_000) * 1_000_000 + next() % 900);
+        let grown = replay_window(1000, moving);
+        assert!(grown > 5 * start, "window {grown} of 1000");
+        // A loop over more keys than the cache holds: a key comes back only after a whole loop, long
+        // after it left any ghost, so nothing moves the boundary much.
+        let looping = (0..200_000u64).map(|i| i % 1200);
+        let kept = replay_window(1000, looping);
+        assert!(kept <= 2 * start, "window {kept} of 1000");
     }
 
     /// Key 7 inserted and hit `hits` times; returns its index.
