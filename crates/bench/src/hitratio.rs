@@ -343,6 +343,14 @@ fn print_report(results: &[TraceResult], columns: &[Column]) {
     let relay = columns
         .iter()
         .position(|&c| c == Column::Cache(Peer::Relaycache));
+    let lru_column = columns.iter().position(|&c| c == Column::Lru);
+    let verdict = |delta: f64| {
+        let ok = delta >= -TOLERANCE_PP;
+        (
+            ok,
+            format!("{delta:+.2} {}", if ok { "ok" } else { "MISS" }),
+        )
+    };
     let peers: Vec<usize> = (0..columns.len())
         .filter(|&i| matches!(columns[i], Column::Cache(p) if !p.is_ours()))
         .collect();
@@ -376,17 +384,7 @@ fn print_report(results: &[TraceResult], columns: &[Column]) {
                     .iter()
                     .filter_map(|&i| row[i])
                     .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
-                let verdict = |delta: f64| {
-                    let ok = delta >= -TOLERANCE_PP;
-                    (
-                        ok,
-                        format!("{delta:+.2} {}", if ok { "ok" } else { "MISS" }),
-                    )
-                };
-                let lru = columns
-                    .iter()
-                    .position(|&c| c == Column::Lru)
-                    .and_then(|i| row[i]);
+                let lru = lru_column.and_then(|i| row[i]);
                 match (row[relay], best) {
                     (Some(ours), Some(best)) => {
                         measured += 1;

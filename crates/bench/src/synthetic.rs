@@ -12,7 +12,7 @@
 
 use crate::rng::SplitMix64;
 use crate::trace::Trace;
-use crate::zipf::Zipf;
+use crate::zipf::{Zipf, rank_to_key as scatter};
 
 /// Seed of every synthetic stream.
 const SEED: u64 = 0x5EED_5EC5;
@@ -40,14 +40,6 @@ fn named(name: &str, keys: Vec<u64>) -> Trace {
         name: name.to_owned(),
         keys,
     }
-}
-
-/// A stable bijection of `u64`, so that consecutive ranks are not consecutive keys.
-fn scatter(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// Zipf(`s`) over a working set of `size` keys that moves to `size` new keys every `every` requests.

@@ -522,15 +522,15 @@ impl<K: Hash, V> Shard<K, V> {
     /// An entry hit since it entered the window (or since it last went round) goes round to the
     /// window's tail instead (CLOCK's second chance), so a large window keeps what LRU would keep.
     fn window_candidate(&mut self) -> u32 {
+        // Bounded: each round clears a reference bit, so after one lap the head has none.
+        let mut c = self.lists[W].head;
         for _ in 0..self.lists[W].len {
-            let c = self.lists[W].head;
             if !self.take_reference(c) || self.lists[W].len == 1 {
-                self.fold(c);
-                return c;
+                break;
             }
             self.move_to(c, Queue::Window);
+            c = self.lists[W].head;
         }
-        let c = self.lists[W].head;
         if c != NIL {
             self.fold(c);
         }

@@ -142,6 +142,7 @@ impl Inner {
         partition: u32,
         owners: &[Owner],
     ) -> Result<Response> {
+        let write = |change| self.write(table, partition, owners, change);
         match op {
             // Tombstones travel too, so that a forwarding node can tell "deleted" from "never seen".
             Op::Get { key } | Op::Meta { key } => Ok(Response::Entry(
@@ -152,18 +153,11 @@ impl Inner {
                 value,
                 expires_at,
             } => {
-                self.write(
-                    table,
-                    partition,
-                    owners,
-                    Change::value(key, value, expires_at),
-                )
-                .await?;
+                write(Change::value(key, value, expires_at)).await?;
                 Ok(Response::Ok)
             }
             Op::Delete { key } => {
-                self.write(table, partition, owners, Change::delete(key))
-                    .await?;
+                write(Change::delete(key)).await?;
                 Ok(Response::Ok)
             }
             Op::Expire { key, expires_at } => {
@@ -171,13 +165,7 @@ impl Inner {
                 match current.and_then(|e| e.value) {
                     None => Ok(Response::Count(0)),
                     Some(value) => {
-                        self.write(
-                            table,
-                            partition,
-                            owners,
-                            Change::value(key, value, expires_at),
-                        )
-                        .await?;
+                        write(Change::value(key, value, expires_at)).await?;
                         Ok(Response::Count(1))
                     }
                 }
