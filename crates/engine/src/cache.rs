@@ -112,7 +112,7 @@ fn count(stripes: &[Stripe; STRIPES], hit: bool) {
 }
 
 /// The deadline `ttl` after `now` in clock nanoseconds; 0 (none) for a zero `ttl`, never 0 otherwise.
-fn deadline_after(now: u64, ttl: Duration) -> u64 {
+pub(crate) fn deadline_after(now: u64, ttl: Duration) -> u64 {
     if ttl.is_zero() {
         return 0;
     }
@@ -164,7 +164,7 @@ impl<K, V> std::fmt::Debug for Cache<K, V> {
 }
 
 /// Removed entries waiting for the listener: collected under the lock, announced after it.
-type Removed<K, V> = Option<Vec<(K, V, Cause)>>;
+pub(crate) type Removed<K, V> = Option<Vec<(K, V, Cause)>>;
 
 impl<K, V> Cache<K, V> {
     /// Starts building a cache.
@@ -220,7 +220,7 @@ impl<K: Hash, V> Cache<K, V> {
     }
 
     #[inline]
-    fn now(&self) -> u64 {
+    pub(crate) fn now(&self) -> u64 {
         self.clock.now_nanos()
     }
 
@@ -228,11 +228,15 @@ impl<K: Hash, V> Cache<K, V> {
         deadline_after(self.now(), ttl)
     }
 
-    fn sink(&self) -> Removed<K, V> {
+    pub(crate) fn listener(&self) -> Option<&Listener<K, V>> {
+        self.listener.as_ref()
+    }
+
+    pub(crate) fn sink(&self) -> Removed<K, V> {
         self.listener.as_ref().map(|_| Vec::new())
     }
 
-    fn announce(&self, removed: Removed<K, V>) {
+    pub(crate) fn announce(&self, removed: Removed<K, V>) {
         if let (Some(listener), Some(removed)) = (&self.listener, removed) {
             for (k, v, cause) in removed {
                 let _ = catch_unwind(AssertUnwindSafe(|| listener(&k, &v, cause)));
@@ -500,7 +504,7 @@ impl<K: Hash + Eq, V> Cache<K, V> {
         self.insert_at(key, value, deadline_after(now, ttl), now);
     }
 
-    fn weigh(&self, key: &K, value: &V) -> u64 {
+    pub(crate) fn weigh(&self, key: &K, value: &V) -> u64 {
         match &self.weigher {
             None => 1,
             Some(w) => catch_unwind(AssertUnwindSafe(|| w(key, value))).unwrap_or(u64::MAX),

@@ -29,8 +29,13 @@
 //! - [`Reaper`] (module `reaper`): an optional background thread reclaiming expired entries of a
 //!   cache in an `Arc`, in small batches ([`Cache::reclaim_expired`]).
 //! - `slab`: entries in a slab with intrusive lists, so every policy and timer step is O(1).
-//! - [`ByteCache`] (module `packed`): the cache specialised for byte keys and values, each entry's key
-//!   and value in one allocation ([`Packed`]); the facade's `single` backend uses it.
+//! - [`ByteCache`] (module `byte_cache`): the cache specialised for byte keys and values, each entry's
+//!   key and value in one reference-counted allocation ([`Packed`], module `packed`, the engine's only
+//!   `unsafe` code), so a hit can hand a long value out as a `Bytes` without copying it; the facade's
+//!   `single` backend uses it.
+//! - [`Cache::compute`] (module `compute`): read, decide and write one key under its shard's write
+//!   lock ([`Change`], [`Expiry`]): the atomic read-modify-writes (set-if-absent, increment, take)
+//!   that the facade's `single` backend is built on.
 //! - [`loader`]: single-flight [`Cache::get_or_load`] and [`Cache::get_or_load_async`].
 //! - [`Clock`], [`SystemClock`], [`ManualClock`] (module `clock`); [`Stats`], [`Cause`] (module `stats`).
 //! - `sync`: the shim all locks come from; with the `shuttle` feature, `sync::shuttle_scope` swaps in
@@ -76,8 +81,10 @@
 //! ```
 
 mod builder;
+mod byte_cache;
 mod cache;
 mod clock;
+mod compute;
 mod ghost;
 pub mod loader;
 mod packed;
@@ -90,9 +97,11 @@ pub mod sync;
 mod wheel;
 
 pub use builder::{BuildError, Builder, DEFAULT_NUM_COUNTERS};
+pub use byte_cache::{ByteCache, ByteChange, ByteEntry, COPY_OUT_MAX};
 pub use cache::{Cache, ScanPage};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use packed::{ByteCache, Packed};
+pub use compute::{Change, Current, Expiry};
+pub use packed::Packed;
 pub use reaper::{REAP_BATCH, Reaper, ReclaimExpired};
 pub use stats::{Cause, Stats};
 
@@ -102,7 +111,7 @@ pub use stats::{Cause, Stats};
 /// [`ByteCache`]): 59 bytes = the slab entry (32: the packed buffer's handle, one pair of policy-list
 /// links, weight and flags; an entry with a TTL also has 16 bytes of deadline and timer links in a side
 /// array), the slot vector's and the hash table's spare capacity, the table's index and control byte,
-/// and the allocator's header and rounding plus the 4-byte length prefix. The admission sketch is extra
+/// and the allocator's header and rounding plus the buffer's 4-byte reference count. The admission sketch is extra
 /// and fixed by `num_counters`, not by the entries: 2 bytes per counter (20 bytes per entry at the
 /// recommended 10 counters per entry).
 pub const ENTRY_OVERHEAD: u64 = 59;

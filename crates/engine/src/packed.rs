@@ -1,66 +1,175 @@
-//! [`ByteCache`]: the engine specialised for byte keys and values, storing each key and its value in
-//! **one** heap allocation ([`Packed`]), which is what the facade's `single` backend uses.
+//! [`Packed`]: a key and its value in **one** heap allocation, shared by reference count, so a hit can
+//! hand the value out as a [`Bytes`] without copying it.
 //!
-//! A generic `Cache<Vec<u8>, Bytes>` pays two allocations per entry (key and value) plus their handles
-//! (24 + 32 bytes); a packed entry is one 16-byte handle and one allocation of `4 + key + value` bytes.
+//! The allocation is `[reference count: u32][key][value]`; the handle is a pointer and the two lengths
+//! (16 bytes). A generic `Cache<Vec<u8>, Bytes>` pays two allocations per entry (key and value) and their
+//! handles (24 + 32 bytes); a packed entry pays one handle and one allocation of `4 + key + value`
+//! bytes, the same as an unshared `[length][key][value]` buffer would.
+//!
+//! This is the engine's only `unsafe` code: the allocation, the count and the release, as in
+//! `std::sync::Arc`, with the count next to the key so that taking a reference touches the cache line
+//! the lookup has just compared.
 
+use std::alloc::{Layout, alloc, dealloc, handle_alloc_error};
 use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};
-use std::time::Duration;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, Ordering, fence};
 
-use crate::builder::{BuildError, Builder};
-use crate::cache::{Cache, ScanPage};
-use crate::stats::Stats;
+use bytes::Bytes;
 
-/// A key and its value in one allocation: `[key length: u32 LE][key][value]`. Hashes, compares and
-/// borrows as its key, so a `Cache<Packed, ()>` is looked up by `&[u8]`.
-#[derive(Clone)]
-pub struct Packed(Box<[u8]>);
+/// Above this many references a clone copies the buffer instead of counting one more (the count
+/// cannot overflow, however many handles a caller keeps).
+const MAX_REFS: u32 = u32::MAX / 2;
+
+/// Size of the reference count at the start of the allocation.
+const HEADER: usize = size_of::<AtomicU32>();
+
+/// A key and its value in one reference-counted allocation. Hashes, compares and borrows as its key,
+/// so a `Cache<Packed, ()>` is looked up by `&[u8]`. Cloning counts a reference (the bytes are never
+/// written after [`Packed::new`], so every handle sees the same key and value).
+pub struct Packed {
+    /// The allocation: the count, then `len` bytes of key and value.
+    ptr: NonNull<AtomicU32>,
+    /// Key + value length.
+    len: u32,
+    /// Key length.
+    klen: u32,
+}
+
+// SAFETY: the bytes are immutable after construction and the count is atomic, so handles may move to
+// and be shared between threads like `Arc<[u8]>`.
+unsafe impl Send for Packed {}
+// SAFETY: as above; `&Packed` only reads immutable bytes.
+unsafe impl Sync for Packed {}
 
 impl Packed {
-    /// Packs `key` and `value`. Keys longer than `u32::MAX` bytes are not supported (truncated length
-    /// would corrupt the split), so they are rejected by returning `None`.
+    /// Packs `key` and `value` into a new allocation. `None` when together they exceed `u32::MAX`
+    /// bytes (no entry can weigh that much: weights are bounded by `u32::MAX`).
     #[must_use]
     pub fn new(key: &[u8], value: &[u8]) -> Option<Self> {
         let klen = u32::try_from(key.len()).ok()?;
-        let mut buf = Vec::with_capacity(4 + key.len() + value.len());
-        buf.extend_from_slice(&klen.to_le_bytes());
-        buf.extend_from_slice(key);
-        buf.extend_from_slice(value);
-        Some(Packed(buf.into_boxed_slice()))
+        let len = u32::try_from(key.len().checked_add(value.len())?).ok()?;
+        let layout = Self::layout(len)?;
+        // SAFETY: the layout has a non-zero size (it holds the count at least).
+        let raw = unsafe { alloc(layout) };
+        let Some(ptr) = NonNull::new(raw.cast::<AtomicU32>()) else {
+            handle_alloc_error(layout)
+        };
+        // SAFETY: `raw` is a fresh allocation of `HEADER + len` bytes aligned for `AtomicU32`: the count
+        // goes at its start, the key and the value right after it, within bounds and not overlapping
+        // the sources (borrowed slices cannot alias a fresh allocation).
+        unsafe {
+            ptr.as_ptr().write(AtomicU32::new(1));
+            let data = raw.add(HEADER);
+            std::ptr::copy_nonoverlapping(key.as_ptr(), data, key.len());
+            std::ptr::copy_nonoverlapping(value.as_ptr(), data.add(key.len()), value.len());
+        }
+        Some(Packed { ptr, len, klen })
     }
 
-    fn split(&self) -> usize {
-        let mut len = [0u8; 4];
-        len.copy_from_slice(&self.0[..4]);
-        4 + u32::from_le_bytes(len) as usize
+    fn layout(len: u32) -> Option<Layout> {
+        Layout::from_size_align(HEADER.checked_add(len as usize)?, align_of::<AtomicU32>()).ok()
+    }
+
+    fn count(&self) -> &AtomicU32 {
+        // SAFETY: the count lives as long as any handle, and this handle is alive.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    fn data(&self) -> &[u8] {
+        // SAFETY: `len` initialised bytes follow the count, and stay unchanged while a handle lives.
+        unsafe {
+            std::slice::from_raw_parts(
+                self.ptr.as_ptr().cast::<u8>().add(HEADER),
+                self.len as usize,
+            )
+        }
     }
 
     /// The key bytes.
     #[must_use]
     pub fn key(&self) -> &[u8] {
-        &self.0[4..self.split()]
+        &self.data()[..self.klen as usize]
     }
 
     /// The value bytes.
     #[must_use]
     pub fn value(&self) -> &[u8] {
-        &self.0[self.split()..]
+        &self.data()[self.klen as usize..]
+    }
+
+    /// The value as a [`Bytes`] that shares this allocation: no copy of the value, one more reference
+    /// to the buffer, and one small allocation for the `Bytes` owner cell.
+    #[must_use]
+    pub fn into_value_bytes(self) -> Bytes {
+        Bytes::from_owner(ValueOf(self))
     }
 
     /// Key bytes + value bytes + [`ENTRY_OVERHEAD`](crate::ENTRY_OVERHEAD): the weight the byte bound
     /// charges for this entry.
     #[must_use]
     pub fn weight(&self) -> u64 {
-        (self.0.len() - 4) as u64 + crate::ENTRY_OVERHEAD
+        u64::from(self.len) + crate::ENTRY_OVERHEAD
+    }
+
+    /// How many handles share the buffer (tests).
+    #[cfg(test)]
+    fn refs(&self) -> u32 {
+        self.count().load(Ordering::Acquire)
+    }
+}
+
+impl Clone for Packed {
+    fn clone(&self) -> Self {
+        // Relaxed as in `Arc::clone`: a new reference is made from an existing one, which already
+        // keeps the buffer alive, so nothing needs ordering here.
+        let old = self.count().fetch_add(1, Ordering::Relaxed);
+        if old >= MAX_REFS {
+            self.count().fetch_sub(1, Ordering::Relaxed);
+            return match Packed::new(self.key(), self.value()) {
+                Some(copy) => copy,
+                // Unreachable: these lengths were packed once already.
+                None => handle_alloc_error(Layout::new::<u8>()),
+            };
+        }
+        Packed {
+            ptr: self.ptr,
+            len: self.len,
+            klen: self.klen,
+        }
+    }
+}
+
+impl Drop for Packed {
+    fn drop(&mut self) {
+        // Release, then an acquire fence before freeing, as `Arc`: every use of the bytes through other
+        // handles happens before the free.
+        if self.count().fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        fence(Ordering::Acquire);
+        if let Some(layout) = Self::layout(self.len) {
+            // SAFETY: this was the last handle; the allocation was made with this layout (same `len`).
+            unsafe { dealloc(self.ptr.as_ptr().cast::<u8>(), layout) }
+        }
+    }
+}
+
+/// The value part of a [`Packed`], as a [`Bytes`] owner.
+struct ValueOf(Packed);
+
+impl AsRef<[u8]> for ValueOf {
+    fn as_ref(&self) -> &[u8] {
+        self.0.value()
     }
 }
 
 impl std::fmt::Debug for Packed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Packed")
-            .field("key_len", &self.key().len())
-            .field("value_len", &self.value().len())
+            .field("key_len", &self.klen)
+            .field("value_len", &(self.len - self.klen))
             .finish()
     }
 }
@@ -91,143 +200,88 @@ impl AsRef<[u8]> for Packed {
     }
 }
 
-/// A byte-keyed, byte-valued cache bounded in bytes (weight = key + value +
-/// [`ENTRY_OVERHEAD`](crate::ENTRY_OVERHEAD)), each entry one allocation. Same policy and guarantees as
-/// [`Cache`]; values are copied out.
-///
-/// ```
-/// use relaycache_engine::ByteCache;
-/// let cache = ByteCache::new(1 << 20, 10_000).unwrap();
-/// cache.insert(b"k", b"v");
-/// assert_eq!(cache.get(b"k"), Some(b"v".to_vec()));
-/// ```
-#[derive(Debug)]
-pub struct ByteCache {
-    inner: Cache<Packed, ()>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl ByteCache {
-    /// A builder with the byte weigher preset; finish with [`ByteCache::from_cache`].
-    pub fn builder() -> Builder<Packed, ()> {
-        Cache::builder().weigher(|k: &Packed, _| k.weight())
-    }
-
-    /// A cache of `max_cost` bytes with `num_counters` admission counters.
-    ///
-    /// # Errors
-    /// A [`BuildError`] for a zero setting.
-    pub fn new(max_cost: u64, num_counters: u64) -> Result<Self, BuildError> {
-        Ok(Self::from_cache(
-            Self::builder()
-                .max_cost(max_cost)
-                .num_counters(num_counters)
-                .build()?,
-        ))
-    }
-
-    /// Wraps a cache built from [`ByteCache::builder`].
-    pub fn from_cache(inner: Cache<Packed, ()>) -> Self {
-        ByteCache { inner }
-    }
-
-    /// The underlying cache.
-    pub fn inner(&self) -> &Cache<Packed, ()> {
-        &self.inner
-    }
-
-    /// A copy of the value of `key`, if present and not expired.
-    pub fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        self.get_with(key, <[u8]>::to_vec)
-    }
-
-    /// Calls `f` with the value of `key` under the shard's read lock (no copy).
-    pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Option<R> {
-        self.inner.get_with(key, |k, ()| f(k.value()))
-    }
-
-    /// Stores `value` under `key` with no expiry (see [`Cache::insert`]).
-    pub fn insert(&self, key: &[u8], value: &[u8]) {
-        self.insert_with_ttl(key, value, Duration::ZERO);
-    }
-
-    /// Stores `value` under `key` for `ttl` (zero: no expiry).
-    pub fn insert_with_ttl(&self, key: &[u8], value: &[u8], ttl: Duration) {
-        match Packed::new(key, value) {
-            Some(p) => self.inner.insert_with_ttl(p, (), ttl),
-            None => {
-                self.inner.remove(key);
-            }
+    #[test]
+    fn key_and_value_round_trip_at_every_split() {
+        for (key, value) in [
+            (&b""[..], &b""[..]),
+            (b"k", b""),
+            (b"", b"v"),
+            (b"key", b"value"),
+        ] {
+            let p = Packed::new(key, value).expect("small");
+            assert_eq!((p.key(), p.value()), (key, value));
+            assert_eq!(
+                p.weight(),
+                (key.len() + value.len()) as u64 + crate::ENTRY_OVERHEAD
+            );
         }
     }
 
-    /// Removes `key`; true if it was present and not expired.
-    pub fn remove(&self, key: &[u8]) -> bool {
-        self.inner.remove(key).is_some()
+    #[test]
+    fn clones_and_value_bytes_share_one_buffer_until_the_last_is_dropped() {
+        let p = Packed::new(b"key", b"value").expect("small");
+        let q = p.clone();
+        assert_eq!(p.refs(), 2);
+        let v = q.clone().into_value_bytes();
+        assert_eq!(p.refs(), 3);
+        assert_eq!(&v[..], b"value");
+        assert_eq!(
+            v.as_ptr(),
+            p.value().as_ptr(),
+            "the Bytes points into the buffer"
+        );
+        let w = v.clone();
+        assert_eq!(p.refs(), 3, "cloning the Bytes counts in its owner cell");
+        drop(v);
+        drop(q);
+        assert_eq!(p.refs(), 2);
+        drop(w);
+        assert_eq!(p.refs(), 1);
+        assert_eq!(p, Packed::new(b"key", b"other").expect("small"));
     }
 
-    /// Tells whether `key` is present and not expired.
-    pub fn contains_key(&self, key: &[u8]) -> bool {
-        self.inner.contains_key(key)
+    #[test]
+    fn a_clone_past_the_reference_limit_is_a_copy() {
+        let p = Packed::new(b"k", b"v").expect("small");
+        p.count().store(MAX_REFS, Ordering::Relaxed);
+        let c = p.clone();
+        assert_ne!(c.value().as_ptr(), p.value().as_ptr());
+        assert_eq!((c.key(), c.value()), (&b"k"[..], &b"v"[..]));
+        assert_eq!(p.refs(), MAX_REFS);
+        // Put the count back so that dropping `p` frees the buffer.
+        p.count().store(1, Ordering::Relaxed);
     }
 
-    /// See [`Cache::ttl`].
-    pub fn ttl(&self, key: &[u8]) -> Option<Option<Duration>> {
-        self.inner.ttl(key)
-    }
-
-    /// See [`Cache::set_ttl`].
-    pub fn set_ttl(&self, key: &[u8], ttl: Option<Duration>) -> bool {
-        self.inner.set_ttl(key, ttl)
-    }
-
-    /// Keys starting with `prefix`, a page at a time (see [`Cache::scan`]).
-    pub fn scan(&self, cursor: u64, count: usize, prefix: &[u8]) -> ScanPage<Vec<u8>> {
-        let page = self
-            .inner
-            .scan(cursor, count, |k| k.key().starts_with(prefix));
-        ScanPage {
-            cursor: page.cursor,
-            keys: page.keys.iter().map(|k| k.key().to_vec()).collect(),
-        }
-    }
-
-    /// Removes every key starting with `prefix`; returns how many.
-    pub fn invalidate_prefix(&self, prefix: &[u8]) -> u64 {
-        self.inner.invalidate_prefix(prefix)
-    }
-
-    /// See [`Cache::stats`].
-    pub fn stats(&self) -> Stats {
-        self.inner.stats()
-    }
-
-    /// See [`Cache::len`].
-    pub fn len(&self) -> usize {
-        self.inner.len()
-    }
-
-    /// True when no key is held.
-    pub fn is_empty(&self) -> bool {
-        self.inner.is_empty()
-    }
-
-    /// See [`Cache::clear`].
-    pub fn clear(&self) {
-        self.inner.clear();
-    }
-
-    /// See [`Cache::run_pending_tasks`].
-    pub fn run_pending_tasks(&self) {
-        self.inner.run_pending_tasks();
-    }
-
-    /// See [`Cache::reclaim_expired`].
-    pub fn reclaim_expired(&self, max: usize) -> usize {
-        self.inner.reclaim_expired(max)
-    }
-
-    /// See [`Cache::update_max_cost`].
-    pub fn update_max_cost(&self, max_cost: u64) {
-        self.inner.update_max_cost(max_cost);
+    #[test]
+    fn handles_cross_threads_and_the_buffer_outlives_the_cache_side() {
+        let p = Packed::new(b"shared", &[7u8; 100]).expect("small");
+        let values: Vec<Bytes> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..4)
+                .map(|_| {
+                    let p = &p;
+                    s.spawn(move || {
+                        let mut kept = Vec::new();
+                        for i in 0..1000 {
+                            let v = p.clone().into_value_bytes();
+                            if i % 100 == 0 {
+                                kept.push(v);
+                            }
+                        }
+                        kept
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().expect("worker"))
+                .collect()
+        });
+        assert_eq!(p.refs(), 1 + 40);
+        drop(p);
+        assert!(values.iter().all(|v| v[..] == [7u8; 100]));
     }
 }

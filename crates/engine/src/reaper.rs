@@ -12,8 +12,8 @@ use std::sync::mpsc::{self, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
+use crate::byte_cache::ByteCache;
 use crate::cache::Cache;
-use crate::packed::ByteCache;
 
 /// Expired entries reclaimed per call (each shard lock is held for at most this many reclaims).
 pub const REAP_BATCH: usize = 256;

@@ -1,6 +1,6 @@
-//! relaycache-engine's `ByteCache`: byte keys and values packed into one allocation per entry, values
-//! copied out on `get` (what the facade's `single` backend does). Unit weights here, like every other
-//! adapter, so capacities mean entries.
+//! relaycache-engine's `ByteCache`: byte keys and values packed into one allocation per entry, `Bytes`
+//! values handed out by `get_bytes` (what the facade's `single` backend does). Unit weights here, like
+//! every other adapter, so capacities mean entries.
 
 use std::borrow::Cow;
 use std::marker::PhantomData;
@@ -35,6 +35,10 @@ pub(crate) trait ValueBytes: Sized {
     fn bytes(&self) -> Cow<'_, [u8]>;
     /// The value back from its bytes (`None` if they do not encode one).
     fn from_bytes(bytes: &[u8]) -> Option<Self>;
+    /// The value of `key` in `cache`, decoded from the stored bytes.
+    fn get_from(cache: &ByteCache, key: &[u8]) -> Option<Self> {
+        cache.get_with(key, Self::from_bytes).flatten()
+    }
 }
 
 impl ValueBytes for () {
@@ -65,6 +69,10 @@ impl ValueBytes for Bytes {
     fn from_bytes(bytes: &[u8]) -> Option<Self> {
         Some(Bytes::copy_from_slice(bytes))
     }
+
+    fn get_from(cache: &ByteCache, key: &[u8]) -> Option<Self> {
+        cache.get_bytes(key)
+    }
 }
 
 /// The engine's byte cache, seen as a cache of `K` to `V`.
@@ -89,8 +97,7 @@ impl<K: Key + KeyBytes, V: Value + ValueBytes> Adapter<K, V> for ByteRelay<K, V>
 
     #[inline(always)]
     fn get(&self, key: &K) -> Option<V> {
-        key.with_bytes(|k| self.cache.get_with(k, V::from_bytes))
-            .flatten()
+        key.with_bytes(|k| V::get_from(&self.cache, k))
     }
 
     fn len(&self) -> u64 {
@@ -105,6 +112,14 @@ impl<K: Key + KeyBytes, V: Value + ValueBytes> Adapter<K, V> for ByteRelay<K, V>
     #[inline(always)]
     fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) {
         key.with_bytes(|k| self.cache.insert_with_ttl(k, &value.bytes(), ttl));
+    }
+
+    #[inline(always)]
+    fn insert_copy(&self, key: K, payload: &[u8], ttl: Option<Duration>) {
+        key.with_bytes(|k| {
+            self.cache
+                .insert_with_ttl(k, payload, ttl.unwrap_or(Duration::ZERO));
+        });
     }
 }
 

@@ -115,6 +115,21 @@ pub(crate) trait Adapter<K, V>: Send + Sync + Sized + 'static {
     fn insert(&self, key: K, value: V);
     /// Inserts or replaces with a time to live.
     fn insert_with_ttl(&self, key: K, value: V, ttl: Duration);
+    /// Inserts a copy of `payload`, a caller's borrowed bytes, with a time to live when `ttl` is given.
+    /// By default the payload is copied into a fresh `V` (what a user of a cache of owned values
+    /// does); a cache that copies on insert anyway overrides this, so that it copies once too.
+    fn insert_copy(&self, key: K, payload: &[u8], ttl: Option<Duration>)
+    where
+        V: ValueBytes,
+    {
+        let Some(value) = V::from_bytes(payload) else {
+            return;
+        };
+        match ttl {
+            Some(ttl) => self.insert_with_ttl(key, value, ttl),
+            None => self.insert(key, value),
+        }
+    }
     /// Number of entries held (after `settle`), as the cache reports it.
     fn len(&self) -> u64;
     /// Waits until buffered or asynchronous work (admission, eviction) has been applied, so that a

@@ -2,13 +2,12 @@
 //! [`Reaper`] for expired entries.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
-use relaycache_engine::{ByteCache, Reaper};
+use relaycache_engine::{ByteCache, ByteChange, Expiry, Reaper};
 
 use crate::api::{
     Cache, Capabilities, ScanPage, SetCondition, SetExpiry, SetOptions, SetOutcome, Stats,
@@ -24,11 +23,6 @@ const MIN_SHARD_BYTES: u64 = 16 << 20;
 /// How often the reaper thread reclaims expired entries that no write has needed the room of.
 const REAP_EVERY: Duration = Duration::from_secs(1);
 
-/// Number of write locks; a key's lock is chosen by hash. Writes of one key are serialised by it, so
-/// read-modify-write calls (`set_with_options`, `take`, `remove`, `increment`) are atomic with respect to
-/// every other write of the same key. Reads take no lock.
-const WRITE_STRIPES: usize = 256;
-
 /// The in-process backend: a concurrent cache bounded in bytes, with TinyLFU admission and per-key TTL
 /// (see `relaycache_engine` for the policy and guarantees).
 ///
@@ -39,7 +33,13 @@ const WRITE_STRIPES: usize = 256;
 /// evicting a live one, and a background thread (one per cache, named `relaycache-reaper`) wakes
 /// every second and reclaims the rest in small batches, so a cache that goes quiet does not keep
 /// expired entries' memory. Each key and its value are stored together in one allocation
-/// ([`ByteCache`]); values are copied in and out.
+/// ([`ByteCache`]). Values are copied in; a value read out is a [`Bytes`] that shares the stored
+/// buffer (values up to [`COPY_OUT_MAX`](relaycache_engine::COPY_OUT_MAX) bytes are copied, which
+/// costs no more), and it never changes afterwards: a later write stores a new buffer.
+///
+/// Every call takes one shard lock once. The read-modify-writes (`set_with_options`, `take`,
+/// `increment`) run under the key's shard write lock ([`ByteCache::compute`]), so they are atomic
+/// with respect to every other write of the same key.
 ///
 /// `buffer_items` from the configuration is accepted and ignored: the reference engine buffered that
 /// many reads per batch before applying them to its policy, while this engine applies every read and
@@ -59,8 +59,6 @@ pub struct SingleCache {
     /// `None` if the thread could not be started (logged); writes still reclaim expired entries then.
     reaper: Option<Reaper>,
     closed: AtomicBool,
-    stripes: Box<[Mutex<()>]>,
-    stripe_hasher: RandomState,
 }
 
 impl std::fmt::Debug for SingleCache {
@@ -95,8 +93,6 @@ impl SingleCache {
             reaper,
             engine,
             closed: AtomicBool::new(false),
-            stripes: (0..WRITE_STRIPES).map(|_| Mutex::new(())).collect(),
-            stripe_hasher: RandomState::new(),
         })
     }
 
@@ -117,30 +113,8 @@ impl SingleCache {
         self.engine.insert_with_ttl(key, value, ttl);
     }
 
-    /// The write lock of `key`. Held only across synchronous engine calls, never across an `.await`.
-    fn write_lock(&self, key: &[u8]) -> MutexGuard<'_, ()> {
-        let i = (self.stripe_hasher.hash_one(key) as usize) % self.stripes.len();
-        // The lock guards no data, so a panic while it was held leaves nothing inconsistent.
-        self.stripes[i]
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn locked_store(&self, key: &[u8], value: &[u8], ttl: Duration) {
-        let _guard = self.write_lock(key);
-        self.store(key, value, ttl);
-    }
-
-    /// The TTL that keeps `key`'s current expiry on a rewrite: what is left of it, or zero (none).
-    fn kept_ttl(&self, key: &[u8]) -> Duration {
-        match self.engine.ttl(key) {
-            Some(Some(left)) => left.max(Duration::from_nanos(1)),
-            Some(None) | None => Duration::ZERO,
-        }
-    }
-
     fn read(&self, key: &[u8]) -> Option<Bytes> {
-        self.engine.get_with(key, Bytes::copy_from_slice)
+        self.engine.get_bytes(key)
     }
 }
 
@@ -163,19 +137,18 @@ impl Cache for SingleCache {
 
     async fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
         self.check_open()?;
-        self.locked_store(key, value, Duration::ZERO);
+        self.store(key, value, Duration::ZERO);
         Ok(())
     }
 
     async fn set_with_ttl(&self, key: &[u8], value: &[u8], ttl: Duration) -> Result<()> {
         self.check_open()?;
-        self.locked_store(key, value, ttl);
+        self.store(key, value, ttl);
         Ok(())
     }
 
     async fn delete(&self, key: &[u8]) -> Result<()> {
         self.check_open()?;
-        let _guard = self.write_lock(key);
         self.engine.remove(key);
         Ok(())
     }
@@ -187,49 +160,61 @@ impl Cache for SingleCache {
         options: SetOptions,
     ) -> Result<SetOutcome> {
         self.check_open()?;
-        let _guard = self.write_lock(key);
-        let needs_previous = options.return_previous || options.condition != SetCondition::Always;
-        let previous = if needs_previous { self.read(key) } else { None };
-        let allowed = options.condition.allows(previous.is_some());
-        if allowed {
-            let ttl = match options.expiry {
-                SetExpiry::Never => Duration::ZERO,
-                SetExpiry::After(ttl) => ttl.max(Duration::from_nanos(1)),
-                SetExpiry::Keep => self.kept_ttl(key),
+        let expiry = match options.expiry {
+            SetExpiry::Never => Expiry::Never,
+            // A zero TTL would mean "no expiry" to the engine; here it means "expire at once".
+            SetExpiry::After(ttl) => Expiry::After(ttl.max(Duration::from_nanos(1))),
+            SetExpiry::Keep => Expiry::Keep,
+        };
+        let outcome = self.engine.compute(key, |current| {
+            let wanted = options.return_previous || options.condition != SetCondition::Always;
+            let previous = current
+                .as_ref()
+                .filter(|_| wanted)
+                .map(relaycache_engine::ByteEntry::to_bytes);
+            let allowed = options.condition.allows(current.is_some());
+            let change = if allowed {
+                ByteChange::Put(value, expiry)
+            } else {
+                ByteChange::Keep
             };
-            self.store(key, value, ttl);
-        }
-        Ok(SetOutcome::new(allowed, previous))
+            (change, SetOutcome::new(allowed, previous))
+        });
+        Ok(outcome)
     }
 
     async fn take(&self, key: &[u8]) -> Result<Bytes> {
         self.check_open()?;
-        let _guard = self.write_lock(key);
-        let value = self.read(key).ok_or(Error::NotFound)?;
-        self.engine.remove(key);
-        Ok(value)
+        self.engine
+            .compute(key, |current| match current {
+                Some(entry) => (ByteChange::<&[u8]>::Remove, Some(entry.to_bytes())),
+                None => (ByteChange::Keep, None),
+            })
+            .ok_or(Error::NotFound)
     }
 
     async fn remove(&self, key: &[u8]) -> Result<bool> {
         self.check_open()?;
-        let _guard = self.write_lock(key);
-        let existed = self.engine.contains_key(key);
-        self.engine.remove(key);
-        Ok(existed)
+        Ok(self.engine.remove(key))
     }
 
     async fn increment(&self, key: &[u8], delta: i64) -> Result<i64> {
         self.check_open()?;
-        let _guard = self.write_lock(key);
-        let current = match self.read(key) {
-            Some(v) => parse_counter(&v)?,
-            None => 0,
-        };
-        let next = current.checked_add(delta).ok_or_else(|| {
-            Error::InvalidArgument("increment or decrement would overflow".to_owned())
-        })?;
-        self.store(key, next.to_string().as_bytes(), self.kept_ttl(key));
-        Ok(next)
+        self.engine.compute(key, |current| {
+            let next = match current {
+                Some(entry) => parse_counter(entry.value()),
+                None => Ok(0),
+            }
+            .and_then(|n| {
+                n.checked_add(delta).ok_or_else(|| {
+                    Error::InvalidArgument("increment or decrement would overflow".to_owned())
+                })
+            });
+            match next {
+                Ok(n) => (ByteChange::Put(n.to_string(), Expiry::Keep), Ok(n)),
+                Err(e) => (ByteChange::Keep, Err(e)),
+            }
+        })
     }
 
     async fn exists(&self, key: &[u8]) -> Result<bool> {
@@ -270,7 +255,7 @@ impl Cache for SingleCache {
     async fn set_multi_with_ttl(&self, items: &[(&[u8], &[u8])], ttl: Duration) -> Result<()> {
         self.check_open()?;
         for (key, value) in items {
-            self.locked_store(key, value, ttl);
+            self.store(key, value, ttl);
         }
         Ok(())
     }
@@ -298,7 +283,6 @@ impl Cache for SingleCache {
 
     async fn expire(&self, key: &[u8], ttl: Option<Duration>) -> Result<bool> {
         self.check_open()?;
-        let _guard = self.write_lock(key);
         Ok(self.engine.set_ttl(key, ttl))
     }
 

@@ -1,6 +1,7 @@
 //! Integration tests of the engine: one binary, one module per concern.
 
 mod basics;
+mod compute;
 mod loader;
 mod model;
 #[cfg(feature = "shuttle")]

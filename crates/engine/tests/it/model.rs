@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use relaycache_engine::{Cache, Clock, ManualClock};
+use relaycache_engine::{Cache, Change, Clock, Expiry, ManualClock};
 
 const MAX_COST: u64 = 200;
 
@@ -35,6 +35,15 @@ enum Op {
         ms: u8,
     },
     RunPending,
+    /// `compute`: a new value of this weight, keeping the expiry of the value it replaces.
+    Rewrite {
+        key: u8,
+        size: u8,
+    },
+    /// `compute`: removes the key if present, handing its value out.
+    Take {
+        key: u8,
+    },
     /// `reclaim_expired` with this batch size.
     Reclaim {
         max: u8,
@@ -51,6 +60,8 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(key, ttl_ms)| Op::SetTtl { key, ttl_ms }),
         2 => (0u8..40).prop_map(|ms| Op::Advance { ms }),
         1 => Just(Op::RunPending),
+        2 => (0u8..24, 1u8..60).prop_map(|(key, size)| Op::Rewrite { key, size }),
+        1 => (0u8..24).prop_map(|key| Op::Take { key }),
         1 => (0u8..8).prop_map(|max| Op::Reclaim { max }),
     ]
 }
@@ -128,6 +139,50 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
             }
             Op::Remove { key } => {
                 if let Some(v) = cache.remove(&key) {
+                    let w = model.get(&key);
+                    prop_assert!(w.is_some_and(|w| w.value == v && live(w, now)));
+                }
+                model.remove(&key);
+                prop_assert_eq!(cache.get(&key), None);
+            }
+            Op::Rewrite { key, size } => {
+                serial += 1;
+                let value = (serial, size);
+                let rejected_before = cache.stats().rejections;
+                let saw = cache.compute(&key, |cur| {
+                    let saw = cur.map(|e| (*e.value, e.ttl.map(|d| d.as_millis() as u64)));
+                    let put = Change::Put {
+                        key,
+                        value,
+                        expiry: Expiry::Keep,
+                    };
+                    (put, saw)
+                });
+                let w = model.get(&key);
+                if let Some((v, ttl)) = saw {
+                    prop_assert!(
+                        w.is_some_and(|w| w.value == v && live(w, now)),
+                        "compute saw {v:?} for {key}, which is stale, expired or never written"
+                    );
+                    prop_assert_eq!(ttl, w.and_then(|w| w.deadline.map(|d| d - now)));
+                }
+                let deadline = saw.and_then(|_| w.and_then(|w| w.deadline));
+                let rejected = cache.stats().rejections > rejected_before;
+                let got = cache.get(&key);
+                if rejected {
+                    prop_assert_eq!(got, None, "a rejected compute must leave the key absent");
+                    model.remove(&key);
+                } else {
+                    prop_assert_eq!(got, Some(value), "a computed value is visible at once");
+                    model.insert(key, Written { value, deadline });
+                }
+            }
+            Op::Take { key } => {
+                let taken = cache.compute(&key, |cur| match cur {
+                    Some(e) => (Change::Remove, Some(*e.value)),
+                    None => (Change::Keep, None),
+                });
+                if let Some(v) = taken {
                     let w = model.get(&key);
                     prop_assert!(w.is_some_and(|w| w.value == v && live(w, now)));
                 }

@@ -1,11 +1,11 @@
-//! Schedule exploration with shuttle (feature `shuttle`): the single-flight hand-over and insert/evict
-//! races under many interleavings of the shard and loader locks.
+//! Schedule exploration with shuttle (feature `shuttle`): the single-flight hand-over, insert/evict
+//! races and `compute`'s atomicity under many interleavings of the shard and loader locks.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use relaycache_engine::Cache;
 use relaycache_engine::sync::shuttle_scope;
+use relaycache_engine::{Cache, Change, Expiry};
 use shuttle::thread;
 
 const ITERATIONS: usize = 300;
@@ -109,6 +109,42 @@ fn racing_inserts_and_evictions_keep_the_shard_consistent() {
             h.join().expect("thread");
         }
         assert!(cache.weighted_size() <= 6);
+        cache.check_invariants().expect("invariants");
+    });
+}
+
+#[test]
+fn computed_increments_are_never_lost_beside_plain_writers() {
+    explore(|| {
+        let cache = small_cache();
+        let handles: Vec<_> = (0..3u32)
+            .map(|t| {
+                let cache = Arc::clone(&cache);
+                thread::spawn(move || {
+                    for i in 0..3 {
+                        cache.compute(&0, |cur| {
+                            let next = cur.map_or(0, |e| *e.value) + 1;
+                            let put = Change::Put {
+                                key: 0,
+                                value: next,
+                                expiry: Expiry::Keep,
+                            };
+                            (put, ())
+                        });
+                        // Writers and removers of other keys of the same shard lock.
+                        cache.insert(1 + t * 10 + i, i);
+                        if i == 1 {
+                            cache.compute(&(1 + t * 10), |_| (Change::Remove, ()));
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().expect("thread");
+        }
+        assert_eq!(cache.get(&0), Some(9), "an increment was lost");
+        assert_eq!(cache.get(&1), None, "thread 0 removed its first key");
         cache.check_invariants().expect("invariants");
     });
 }
