@@ -13,6 +13,7 @@ use crate::config::{Config, Mode};
 #[cfg(not(feature = "redis"))]
 use crate::error::Error;
 use crate::error::Result;
+use crate::load::Flights;
 
 /// One of the backends, selected by `cache.mode`. It implements [`Cache`] by delegating to the backend.
 ///
@@ -104,6 +105,10 @@ impl Cache for AnyCache {
 
     fn capabilities(&self) -> Capabilities {
         delegate!(self, b => b.capabilities())
+    }
+
+    fn flights(&self) -> &Flights {
+        delegate!(self, b => b.flights())
     }
 
     async fn get(&self, key: &[u8]) -> Result<Bytes> {

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use crate::error::Result;
+use crate::load::{Flights, LoadError};
 
 /// The cache contract shared by every backend (`single`, `ha`, `redis`, `disabled`) and by
 /// [`AnyCache`](crate::AnyCache), the configured selection of one of them.
@@ -87,6 +88,74 @@ pub trait Cache: Send + Sync {
     /// # Errors
     /// A backend failure while shutting down (the cache is closed anyway).
     fn close(&self) -> impl Future<Output = Result<()>> + Send;
+
+    /// The single-flight table of this cache, which [`get_or_load`](Cache::get_or_load) and
+    /// [`try_get_or_load`](Cache::try_get_or_load) run on. An implementation holds one [`Flights`]
+    /// and returns it.
+    fn flights(&self) -> &Flights;
+
+    /// Returns the value of `key`; on a miss runs `loader`, stores its value for `ttl` (zero: no
+    /// expiry) and returns it. However many callers miss `key` at once on this cache in this process,
+    /// one loader runs and they all get its value (from the loader's caller, not from a re-read, so
+    /// they get it even when the backend declines or discards the write). If that caller is cancelled
+    /// (its future dropped, or a deadline passed), a waiting caller runs its own loader instead. A
+    /// failed store does not fail the call: the loaded value is returned and the failure logged.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use relaycache::{Cache, SingleCache, config::SingleConfig};
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let cache = SingleCache::new(&SingleConfig::default())?;
+    /// let load = || async { relaycache::Bytes::from_static(b"from the database") };
+    /// let v = cache.get_or_load(b"user:1", Duration::from_secs(60), load).await?;
+    /// assert_eq!(v, "from the database");
+    /// assert_eq!(cache.get(b"user:1").await?, "from the database");
+    /// # Ok::<(), relaycache::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// As [`get`](Cache::get), except that a miss is not an error.
+    fn get_or_load<F, Fut>(
+        &self,
+        key: &[u8],
+        ttl: Duration,
+        loader: F,
+    ) -> impl Future<Output = Result<Bytes>> + Send
+    where
+        F: FnOnce() -> Fut + Send,
+        Fut: Future<Output = Bytes> + Send,
+    {
+        async move {
+            let load = || async move { Ok::<_, std::convert::Infallible>(loader().await) };
+            match self.try_get_or_load(key, ttl, load).await {
+                Ok(value) => Ok(value),
+                Err(LoadError::Cache(e)) => Err(e),
+                Err(LoadError::Load(never)) => match never {},
+            }
+        }
+    }
+
+    /// [`get_or_load`](Cache::get_or_load) with a loader that can fail. A loader's error goes to its
+    /// own caller only and is not cached: callers waiting on that load then elect one of them to run
+    /// its loader, and a later call runs the loader again.
+    ///
+    /// # Errors
+    /// [`LoadError::Load`] with this caller's loader error; [`LoadError::Cache`] with the cache's
+    /// error (as [`get`](Cache::get), a miss excepted), in which case no loader ran.
+    fn try_get_or_load<F, Fut, E>(
+        &self,
+        key: &[u8],
+        ttl: Duration,
+        loader: F,
+    ) -> impl Future<Output = Result<Bytes, LoadError<E>>> + Send
+    where
+        F: FnOnce() -> Fut + Send,
+        Fut: Future<Output = std::result::Result<Bytes, E>> + Send,
+        E: Send,
+    {
+        self.flights().try_get_or_load(self, key, ttl, loader)
+    }
 
     /// Returns the values of the keys that are present; missing keys are simply absent from the map.
     ///

@@ -13,7 +13,10 @@
 //! - [`Cache`] (module `api`): the contract every backend implements: `get`, `set`, `set_with_ttl`,
 //!   `delete`, `exists`, `ttl`, `close`, and the optional capabilities (`stats`, `ping`, `cluster_info`,
 //!   `get_multi`, `set_multi`, `set_multi_with_ttl`, `expire`, `scan`, `invalidate_prefix`), announced by
-//!   [`Capabilities`].
+//!   [`Capabilities`], and [`Cache::get_or_load`] / [`Cache::try_get_or_load`] in every mode.
+//! - [`Flights`] (module `load`): the single-flight table behind `get_or_load`: concurrent misses of a
+//!   key run one loader per cache and process, a cancelled leader hands over, errors are not cached
+//!   ([`LoadError`]).
 //! - [`Error`] (module `error`): what can go wrong; a miss is [`Error::NotFound`].
 //! - [`Config`] (module [`config`]): YAML with the reference system's names, `${VAR}` expansion,
 //!   `RELAYCACHE_*` overrides, validation that names the field.
@@ -58,6 +61,7 @@ mod api;
 pub mod backend;
 pub mod config;
 mod error;
+mod load;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -77,3 +81,4 @@ pub use backend::{RedisBuilder, RedisCache};
 pub use bytes::Bytes;
 pub use config::{Config, ConfigError, Mode};
 pub use error::{Error, Result};
+pub use load::{Flights, LoadError};

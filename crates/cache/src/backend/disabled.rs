@@ -7,6 +7,7 @@ use bytes::Bytes;
 
 use crate::api::{Cache, Capabilities, ScanPage, Stats};
 use crate::error::{Error, Result};
+use crate::load::Flights;
 
 /// A cache that stores nothing: every read misses, every write succeeds and is forgotten. Useful to run
 /// an application without caching, or to rule the cache out while debugging. After
@@ -27,6 +28,7 @@ use crate::error::{Error, Result};
 #[derive(Debug, Default)]
 pub struct DisabledCache {
     closed: AtomicBool,
+    flights: Flights,
 }
 
 impl DisabledCache {
@@ -52,6 +54,10 @@ impl Cache for DisabledCache {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities::local()
+    }
+
+    fn flights(&self) -> &Flights {
+        &self.flights
     }
 
     async fn get(&self, _key: &[u8]) -> Result<Bytes> {

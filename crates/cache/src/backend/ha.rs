@@ -17,6 +17,7 @@ use relaycache_cluster::{
 use crate::api::{Cache, Capabilities, ClusterInfo, ClusterMember, ScanPage, Stats};
 use crate::config::{Environment, HaConfig, SingleConfig};
 use crate::error::{Error, Result};
+use crate::load::Flights;
 
 const BACKEND: &str = "ha";
 
@@ -37,6 +38,7 @@ pub struct HaCache {
     closed: AtomicBool,
     hits: AtomicU64,
     misses: AtomicU64,
+    flights: Flights,
 }
 
 #[derive(Debug)]
@@ -108,6 +110,7 @@ impl HaCache {
             closed: AtomicBool::new(false),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            flights: Flights::new(),
         }
     }
 
@@ -300,6 +303,10 @@ impl Cache for HaCache {
             native_multi: true,
             ..Capabilities::local()
         }
+    }
+
+    fn flights(&self) -> &Flights {
+        &self.flights
     }
 
     async fn get(&self, key: &[u8]) -> Result<Bytes> {

@@ -15,6 +15,7 @@ use crate::api::{
 };
 use crate::config::SingleConfig;
 use crate::error::{Error, Result};
+use crate::load::Flights;
 
 /// Below this share of `max_cost` per shard the cache uses fewer shards, so that large values (up to
 /// this size, or `max_cost` when smaller) always fit a shard.
@@ -59,6 +60,7 @@ pub struct SingleCache {
     /// `None` if the thread could not be started (logged); writes still reclaim expired entries then.
     reaper: Option<Reaper>,
     closed: AtomicBool,
+    flights: Flights,
 }
 
 impl std::fmt::Debug for SingleCache {
@@ -93,6 +95,7 @@ impl SingleCache {
             reaper,
             engine,
             closed: AtomicBool::new(false),
+            flights: Flights::new(),
         })
     }
 
@@ -128,6 +131,10 @@ impl Cache for SingleCache {
             native_multi: true,
             ..Capabilities::local()
         }
+    }
+
+    fn flights(&self) -> &Flights {
+        &self.flights
     }
 
     async fn get(&self, key: &[u8]) -> Result<Bytes> {

@@ -40,6 +40,9 @@ pub const CHECKS: &[&str] = &[
     "expire_and_persist",
     "scan_lists_prefix",
     "invalidate_prefix_removes_only_prefix",
+    "get_or_load_runs_one_loader_for_concurrent_misses",
+    "get_or_load_hands_over_when_the_leader_is_cancelled",
+    "try_get_or_load_caches_no_error",
 ];
 
 pub(super) struct Ctx<'a> {
@@ -107,6 +110,11 @@ pub(super) async fn run<C: Cache + 'static>(name: &str, cache: &Arc<C>, x: &Ctx<
         "expire_and_persist" => expire_and_persist(c, x).await,
         "scan_lists_prefix" => scan_lists_prefix(c, x).await,
         "invalidate_prefix_removes_only_prefix" => invalidate_prefix(c, x).await,
+        "get_or_load_runs_one_loader_for_concurrent_misses" => get_or_load_once(cache, x).await,
+        "get_or_load_hands_over_when_the_leader_is_cancelled" => {
+            get_or_load_hand_over(cache, x).await
+        }
+        "try_get_or_load_caches_no_error" => try_get_or_load_no_error(c, x).await,
         other => Err(Fail::Failed(format!("unknown check {other}"))),
     };
     match result {
@@ -703,4 +711,158 @@ async fn invalidate_prefix<C: Cache>(c: &C, x: &Ctx<'_>) -> Check {
         expect_missing(c, k, "after invalidate_prefix").await?;
     }
     expect_value(c, x, &keep, b"v").await
+}
+
+/// Waits, bounded by 10 s, until `ready` holds; `what` describes the state when it does not.
+async fn wait_until(mut ready: impl FnMut() -> bool, what: impl Fn() -> String) -> Check {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ready() {
+        ensure!(Instant::now() < deadline, "after 10 s: {}", what());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(())
+}
+
+async fn get_or_load_once<C: Cache + 'static>(c: &Arc<C>, x: &Ctx<'_>) -> Check {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    const CALLERS: usize = 8;
+    let key = x.key("loaded");
+    let runs = Arc::new(AtomicUsize::new(0));
+    let (release, released) = tokio::sync::watch::channel(false);
+    let callers: Vec<_> = (0..CALLERS)
+        .map(|_| {
+            let (c, key, runs) = (Arc::clone(c), key.clone(), Arc::clone(&runs));
+            let mut released = released.clone();
+            tokio::spawn(async move {
+                let load = || async move {
+                    runs.fetch_add(1, SeqCst);
+                    let _ = released.wait_for(|r| *r).await;
+                    Bytes::from_static(b"loaded once")
+                };
+                c.get_or_load(&key, Duration::ZERO, load).await
+            })
+        })
+        .collect();
+    // The loader holds its flight open until every other caller waits on it.
+    wait_until(
+        || runs.load(SeqCst) > 1 || c.flights().waiters(&key) == CALLERS - 1,
+        || {
+            format!(
+                "{} loader runs and {} waiters, want 1 and {}",
+                runs.load(SeqCst),
+                c.flights().waiters(&key),
+                CALLERS - 1
+            )
+        },
+    )
+    .await?;
+    ensure!(
+        runs.load(SeqCst) == 1,
+        "{} loaders ran for concurrent misses of one key",
+        runs.load(SeqCst)
+    );
+    release.send_replace(true);
+    for caller in callers {
+        match caller.await {
+            Ok(Ok(v)) => ensure!(v == "loaded once", "a caller got {}", show(&v)),
+            Ok(Err(e)) => return Err(e.into()),
+            Err(e) => return Err(Fail::Failed(format!("a caller panicked: {e}"))),
+        }
+    }
+    ensure!(runs.load(SeqCst) == 1, "{} loader runs", runs.load(SeqCst));
+    ensure!(c.flights().in_flight() == 0, "a flight was left behind");
+    expect_value(c.as_ref(), x, &key, b"loaded once").await
+}
+
+async fn get_or_load_hand_over<C: Cache + 'static>(c: &Arc<C>, x: &Ctx<'_>) -> Check {
+    let key = x.key("handed-over");
+    let (started, mut leading) = tokio::sync::mpsc::channel::<()>(1);
+    let leader = {
+        let (c, key) = (Arc::clone(c), key.clone());
+        tokio::spawn(async move {
+            let load = || async move {
+                let _ = started.send(()).await;
+                std::future::pending::<Bytes>().await
+            };
+            c.get_or_load(&key, Duration::ZERO, load).await
+        })
+    };
+    let started = tokio::time::timeout(Duration::from_secs(10), leading.recv()).await;
+    ensure!(
+        matches!(started, Ok(Some(()))),
+        "the leader's loader did not start"
+    );
+    let waiter = {
+        let (c, key) = (Arc::clone(c), key.clone());
+        tokio::spawn(async move {
+            let load = || async { Bytes::from_static(b"second") };
+            c.get_or_load(&key, Duration::ZERO, load).await
+        })
+    };
+    wait_until(
+        || waiter.is_finished() || c.flights().waiters(&key) == 1,
+        || format!("{} waiters, want 1", c.flights().waiters(&key)),
+    )
+    .await?;
+    ensure!(
+        !waiter.is_finished(),
+        "a second caller did not wait for the load in flight"
+    );
+    leader.abort();
+    match tokio::time::timeout(Duration::from_secs(10), waiter).await {
+        Ok(Ok(Ok(v))) => ensure!(v == "second", "the waiter got {}", show(&v)),
+        Ok(Ok(Err(e))) => return Err(e.into()),
+        Ok(Err(e)) => return Err(Fail::Failed(format!("the waiter panicked: {e}"))),
+        Err(_) => {
+            return Err(Fail::Failed(
+                "the waiter was stranded when the leader was cancelled".to_owned(),
+            ));
+        }
+    }
+    ensure!(c.flights().in_flight() == 0, "a flight was left behind");
+    expect_value(c.as_ref(), x, &key, b"second").await
+}
+
+async fn try_get_or_load_no_error<C: Cache>(c: &C, x: &Ctx<'_>) -> Check {
+    use crate::load::LoadError;
+    let key = x.key("fallible");
+    let failed = c
+        .try_get_or_load(&key, Duration::ZERO, || async {
+            Err::<Bytes, _>("db down")
+        })
+        .await;
+    ensure!(
+        matches!(failed, Err(LoadError::Load("db down"))),
+        "a failing loader gave {failed:?}"
+    );
+    expect_missing(c, &key, "after a failed load").await?;
+    let ttl = x.suite.ttl * 100;
+    let loaded = c
+        .try_get_or_load(&key, ttl, || async {
+            Ok::<_, &str>(Bytes::from_static(b"up"))
+        })
+        .await;
+    ensure!(
+        matches!(&loaded, Ok(v) if v == "up"),
+        "the next load gave {loaded:?}"
+    );
+    expect_value(c, x, &key, b"up").await?;
+    if x.stores() {
+        let left = c.ttl(&key).await?;
+        ensure!(
+            left.is_some_and(|t| t <= ttl),
+            "the loaded value's TTL is {left:?}, want at most {ttl:?}"
+        );
+    }
+    c.close().await?;
+    let closed = c
+        .try_get_or_load(&key, ttl, || async {
+            Err::<Bytes, _>("loader ran after close")
+        })
+        .await;
+    ensure!(
+        matches!(closed, Err(LoadError::Cache(Error::Closed))),
+        "after close: {closed:?}"
+    );
+    Ok(())
 }

@@ -2,6 +2,7 @@
 //! fail. Without a fault it must pass the whole suite.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -36,6 +37,10 @@ pub(crate) enum Fault {
     PersistNoop,
     ScanIgnoresPrefix,
     InvalidateAll,
+    /// `get_or_load` without a flight: every caller that misses runs its loader.
+    LoadsPerCaller,
+    /// `try_get_or_load` stores an empty value when the loader fails.
+    CachesLoadError,
 }
 
 #[derive(Clone)]
@@ -51,6 +56,7 @@ pub(crate) struct FaultyCache {
     busy: AtomicBool,
     hits: AtomicU64,
     misses: AtomicU64,
+    flights: relaycache::Flights,
 }
 
 impl FaultyCache {
@@ -62,6 +68,7 @@ impl FaultyCache {
             busy: AtomicBool::new(false),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            flights: relaycache::Flights::new(),
         }
     }
 
@@ -173,6 +180,46 @@ impl Cache for FaultyCache {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities::local()
+    }
+
+    fn flights(&self) -> &relaycache::Flights {
+        &self.flights
+    }
+
+    async fn try_get_or_load<F, Fut, E>(
+        &self,
+        key: &[u8],
+        ttl: Duration,
+        loader: F,
+    ) -> std::result::Result<Bytes, relaycache::LoadError<E>>
+    where
+        F: FnOnce() -> Fut + Send,
+        Fut: Future<Output = std::result::Result<Bytes, E>> + Send,
+        E: Send,
+    {
+        use relaycache::LoadError;
+        if !self.has(Fault::LoadsPerCaller) && !self.has(Fault::CachesLoadError) {
+            return self.flights.try_get_or_load(self, key, ttl, loader).await;
+        }
+        match self.get(key).await {
+            Ok(v) => return Ok(v),
+            Err(Error::NotFound) => {}
+            Err(e) => return Err(LoadError::Cache(e)),
+        }
+        match loader().await {
+            Ok(v) => {
+                self.set_with_ttl(key, &v, ttl)
+                    .await
+                    .map_err(LoadError::Cache)?;
+                Ok(v)
+            }
+            Err(e) => {
+                if self.has(Fault::CachesLoadError) {
+                    let _ = self.set_with_ttl(key, b"", ttl).await;
+                }
+                Err(LoadError::Load(e))
+            }
+        }
     }
 
     async fn get(&self, key: &[u8]) -> Result<Bytes> {

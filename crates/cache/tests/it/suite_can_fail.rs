@@ -34,6 +34,15 @@ const BREAKS: &[(&str, Fault)] = &[
         "invalidate_prefix_removes_only_prefix",
         Fault::InvalidateAll,
     ),
+    (
+        "get_or_load_runs_one_loader_for_concurrent_misses",
+        Fault::LoadsPerCaller,
+    ),
+    (
+        "get_or_load_hands_over_when_the_leader_is_cancelled",
+        Fault::LoadsPerCaller,
+    ),
+    ("try_get_or_load_caches_no_error", Fault::CachesLoadError),
 ];
 
 #[test]

@@ -17,6 +17,7 @@ pub struct MemoryCache {
     closed: Arc<AtomicBool>,
     hits: AtomicU64,
     misses: AtomicU64,
+    flights: relaycache::Flights,
 }
 
 #[derive(Debug, Default)]
@@ -112,6 +113,10 @@ impl Cache for MemoryCache {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities::local()
+    }
+
+    fn flights(&self) -> &relaycache::Flights {
+        &self.flights
     }
 
     async fn get(&self, key: &[u8]) -> Result<Bytes> {

@@ -39,6 +39,7 @@ use crate::api::{
     Cache, Capabilities, ScanPage, SetCondition, SetExpiry, SetOptions, SetOutcome, Stats,
 };
 use crate::error::{Error, Result};
+use crate::load::Flights;
 
 pub use self::connect::RedisBuilder;
 
@@ -75,6 +76,7 @@ pub struct RedisCache {
     hits: AtomicU64,
     misses: AtomicU64,
     health: Health,
+    flights: Flights,
 }
 
 impl RedisCache {
@@ -87,6 +89,7 @@ impl RedisCache {
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             health: Health::default(),
+            flights: Flights::new(),
         }
     }
 
@@ -207,6 +210,10 @@ impl Cache for RedisCache {
             native_multi: true,
             ..Capabilities::local()
         }
+    }
+
+    fn flights(&self) -> &Flights {
+        &self.flights
     }
 
     async fn get(&self, key: &[u8]) -> Result<Bytes> {
