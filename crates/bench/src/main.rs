@@ -4,13 +4,18 @@
 //! - `hitratio`: trace replays with Belady OPT and exact LRU columns, plus SVG charts in `docs/`;
 //! - `throughput`: Zipf key streams, read / mixed / write / mixed-with-TTL, 1 and 2 threads, one
 //!   child process per cache;
-//! - `memory`: resident bytes per entry beyond key + value, one cache per child process.
+//! - `memory`: resident bytes per entry beyond key + value, one cache per child process;
+//! - `facade`: the path users get: the facade's `SingleCache` through the async `Cache` trait against
+//!   quick_cache and moka holding `Bytes` keys and values, the same workloads as `throughput`, one
+//!   child process per cache.
 //!
 //! Modules: [`adapter`] (one impl per cache), [`sim`] (OPT and exact LRU), [`trace`] and [`zipf`]
-//! (inputs), [`table`] and [`svg`] (outputs), one module per command.
+//! (inputs), [`table`] and [`svg`] (outputs), one module per command ([`facade`] has its own
+//! byte-slice view of its caches).
 
 mod adapter;
 mod cputime;
+mod facade;
 mod hitratio;
 mod memory;
 mod rng;
@@ -43,6 +48,9 @@ enum Command {
     Throughput(throughput::Args),
     /// Resident bytes per entry beyond key + value at 1M entries, one cache per child process.
     Memory(memory::Args),
+    /// Mops/s of the facade's SingleCache through the async Cache trait against quick_cache and moka
+    /// holding Bytes, on the throughput workloads.
+    Facade(facade::Args),
 }
 
 /// The name clap accepts for `v` on the command line (what a child process is given).
@@ -68,5 +76,6 @@ fn main() -> Result<()> {
         Command::Hitratio(args) => hitratio::main(args),
         Command::Throughput(args) => throughput::main(args),
         Command::Memory(args) => memory::main(args),
+        Command::Facade(args) => facade::main(args),
     }
 }

@@ -15,10 +15,6 @@ use crate::version::{Hlc, Version, now_ms};
 /// Bytes charged per entry beyond key, value and the engine's overhead: the version and the deadline.
 const VERSION_OVERHEAD: u64 = 24;
 
-/// Below this share of `max_cost` per shard the store uses fewer shards, so that values up to this size
-/// (or `max_cost` when smaller) always fit a shard: the same rule as the `single` backend.
-const MIN_SHARD_BYTES: u64 = 16 << 20;
-
 /// Number of apply locks; a key's lock is chosen by hash, so a compare-and-store of one key is atomic.
 const STRIPES: usize = 256;
 
@@ -58,7 +54,7 @@ impl Store {
         let engine = Cache::builder()
             .max_cost(max_cost)
             .num_counters(num_counters)
-            .min_shard_cost(MIN_SHARD_BYTES)
+            .min_shard_cost(relaycache_engine::entry_room(max_cost))
             .weigher(|k: &Bytes, v: &Stored| {
                 (k.len() + v.value.as_ref().map_or(0, Bytes::len)) as u64
                     + ENTRY_OVERHEAD

@@ -159,6 +159,25 @@ impl<K, V> Builder<K, V> {
     }
 }
 
+/// The weight up to which a byte-bounded cache of `max_cost` should always admit an entry: 16 MiB, or
+/// a quarter of `max_cost` when that is smaller. Pass it to [`min_shard_cost`](Builder::min_shard_cost):
+/// a large cache keeps room for large values in every shard, and a small one still gets up to four
+/// shards, so that threads writing at once rarely meet on one shard lock. (The facade's `single`
+/// backend and the cluster's store do this.)
+#[must_use]
+pub const fn entry_room(max_cost: u64) -> u64 {
+    let quarter = max_cost / 4;
+    let room = if quarter < ENTRY_ROOM_MAX {
+        quarter
+    } else {
+        ENTRY_ROOM_MAX
+    };
+    if room == 0 { 1 } else { room }
+}
+
+/// The largest [`entry_room`]: 16 MiB.
+const ENTRY_ROOM_MAX: u64 = 16 << 20;
+
 fn default_shards(max_cost: u64) -> usize {
     let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let mut n = (cpus * 8).clamp(1, 64).next_power_of_two();

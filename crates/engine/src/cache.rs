@@ -500,6 +500,11 @@ impl<K: Hash + Eq, V> Cache<K, V> {
 
     /// As [`insert`](Cache::insert), expiring after `ttl`. A zero `ttl` means no expiry.
     pub fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) {
+        if ttl.is_zero() {
+            // As `insert`: the clock is read only if the shard holds timed entries.
+            self.insert_at(key, value, 0, 0);
+            return;
+        }
         let now = self.now();
         self.insert_at(key, value, deadline_after(now, ttl), now);
     }

@@ -96,7 +96,7 @@ mod stats;
 pub mod sync;
 mod wheel;
 
-pub use builder::{BuildError, Builder, DEFAULT_NUM_COUNTERS};
+pub use builder::{BuildError, Builder, DEFAULT_NUM_COUNTERS, entry_room};
 pub use byte_cache::{ByteCache, ByteChange, ByteEntry, COPY_OUT_MAX};
 pub use cache::{Cache, ScanPage};
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -17,10 +17,6 @@ use crate::config::SingleConfig;
 use crate::error::{Error, Result};
 use crate::load::Flights;
 
-/// Below this share of `max_cost` per shard the cache uses fewer shards, so that large values (up to
-/// this size, or `max_cost` when smaller) always fit a shard.
-const MIN_SHARD_BYTES: u64 = 16 << 20;
-
 /// How often the reaper thread reclaims expired entries that no write has needed the room of.
 const REAP_EVERY: Duration = Duration::from_secs(1);
 
@@ -30,7 +26,9 @@ const REAP_EVERY: Duration = Duration::from_secs(1);
 /// Every entry weighs its key bytes + value bytes + [`ENTRY_OVERHEAD`](relaycache_engine::ENTRY_OVERHEAD) bytes of bookkeeping, and the
 /// total never exceeds `max_cost`. A write is visible to the next read at once; a new key may be
 /// declined by the admission policy when the cache is full, which is counted in [`Stats::rejections`].
-/// Expired keys are never returned. A write of a new key takes the place of an expired entry before
+/// An entry up to 16 MiB, or a quarter of `max_cost` when that is smaller
+/// ([`entry_room`](relaycache_engine::entry_room)), always fits; a heavier one may be rejected, since
+/// the cache is split into shards that each hold their share of `max_cost`. Expired keys are never returned. A write of a new key takes the place of an expired entry before
 /// evicting a live one, and a background thread (one per cache, named `relaycache-reaper`) wakes
 /// every second and reclaims the rest in small batches, so a cache that goes quiet does not keep
 /// expired entries' memory. Each key and its value are stored together in one allocation
@@ -81,7 +79,7 @@ impl SingleCache {
         let engine = ByteCache::builder()
             .max_cost(config.max_cost)
             .num_counters(config.num_counters)
-            .min_shard_cost(MIN_SHARD_BYTES)
+            .min_shard_cost(relaycache_engine::entry_room(config.max_cost))
             .build()
             .map(ByteCache::from_cache)
             .map_err(|e| Error::InvalidArgument(e.to_string()))?;
