@@ -42,6 +42,39 @@ const MAX_WINDOW_PERCENT: u64 = 99;
 /// if larger): a shard of any size crosses its whole range in a few hundred telling misses.
 const BOUNDARY_STEP_DIVISOR: u64 = 256;
 
+/// Ghost hits per round of votes on the window/main boundary.
+const GHOST_ROUND: u32 = 32;
+
+/// One round of ghost votes: how many went each way and the boundary move they add up to.
+#[derive(Default)]
+struct Votes {
+    /// Net count (window votes minus main votes) and total.
+    net: i32,
+    total: u32,
+    /// Sum of the votes' signed steps.
+    shift: i64,
+}
+
+impl Votes {
+    fn record(&mut self, side: i32, step: i64) {
+        self.net += side;
+        self.total += 1;
+        self.shift = self.shift.saturating_add(step);
+    }
+
+    /// At the end of a round: the move to make (`None` mid-round or on a tie within noise), and a new
+    /// round begins.
+    fn decide(&mut self) -> Option<i64> {
+        if self.total < GHOST_ROUND {
+            return None;
+        }
+        let round = std::mem::take(self);
+        // |net| > 2 sqrt(total): a margin a fair coin reaches in under 5% of rounds.
+        let net = i64::from(round.net);
+        (net * net > 4 * i64::from(round.total)).then_some(round.shift)
+    }
+}
+
 /// Share of main (percent) kept as the protected segment: entries hit since admission. Victims come
 /// from the probation segment (the rest), so entries admitted but never hit again go first.
 const PROTECTED_PERCENT: u64 = 80;
@@ -87,6 +120,8 @@ pub(crate) struct Shard<K, V> {
     /// Keys just evicted from the window, and from main (see [`Ghost`]).
     window_ghost: Ghost,
     main_ghost: Ghost,
+    /// The current round of ghost votes (see [`Shard::follow_ghosts`]).
+    votes: Votes,
     sketch: Sketch,
     wheel: Wheel,
     pub(crate) counts: Counts,
@@ -151,6 +186,7 @@ impl<K, V> Shard<K, V> {
             window_target: capacity / INITIAL_WINDOW_DIVISOR,
             window_ghost: Ghost::default(),
             main_ghost: Ghost::default(),
+            votes: Votes::default(),
             sketch: Sketch::new(counters),
             wheel: Wheel::new(now),
             counts: Counts::default(),
@@ -546,16 +582,29 @@ impl<K: Hash, V> Shard<K, V> {
     }
 
     /// A miss on `hash` (weight `cost`): if the key was just evicted from the window, a larger window
-    /// would have kept it, so the window grows by a step; if from main, main grows (the window shrinks).
+    /// would have kept it (a vote to grow the window by a step); if from main, a larger main would
+    /// have (a vote to shrink it). Votes are tallied over [`GHOST_ROUND`] ghost hits, and the boundary
+    /// moves by the round's net only when one side won clearly (its margin beyond two standard
+    /// deviations of a fair coin): on a workload where both sides pay alike the boundary stays put
+    /// instead of wandering, and on one where a side pays it moves as fast as the votes say.
     fn follow_ghosts(&mut self, hash: u64, cost: u64) {
         let step = (self.capacity / BOUNDARY_STEP_DIVISOR).max(cost).max(1);
+        let step = i64::try_from(step).unwrap_or(i64::MAX);
         if self.window_ghost.take(hash) {
-            let max = self.capacity / 100 * MAX_WINDOW_PERCENT
-                + self.capacity % 100 * MAX_WINDOW_PERCENT / 100;
-            self.window_target = self.window_target.saturating_add(step).min(max);
+            self.votes.record(1, step);
         }
         if self.main_ghost.take(hash) {
-            self.window_target = self.window_target.saturating_sub(step);
+            self.votes.record(-1, -step);
+        }
+        if let Some(shift) = self.votes.decide() {
+            let max = self.capacity / 100 * MAX_WINDOW_PERCENT
+                + self.capacity % 100 * MAX_WINDOW_PERCENT / 100;
+            let target = if shift >= 0 {
+                self.window_target.saturating_add(shift.unsigned_abs())
+            } else {
+                self.window_target.saturating_sub(shift.unsigned_abs())
+            };
+            self.window_target = target.min(max);
         }
     }
 
@@ -980,6 +1029,35 @@ mod tests {
             }
         }
         s.window_target
+    }
+
+    #[test]
+    fn a_round_of_votes_moves_the_boundary_only_on_a_clear_margin() {
+        let mut v = Votes::default();
+        // 18 against 14 of 32: within two standard deviations of a fair coin (|4| <= 2 sqrt(32)).
+        for i in 0..GHOST_ROUND {
+            assert_eq!(v.decide(), None, "mid-round");
+            if i < 18 {
+                v.record(1, 3);
+            } else {
+                v.record(-1, -3);
+            }
+        }
+        assert_eq!(v.decide(), None, "a near tie moves nothing");
+        assert_eq!((v.net, v.total, v.shift), (0, 0, 0), "a new round starts");
+        // 28 against 4: a clear margin; the move is the votes' summed steps.
+        for i in 0..GHOST_ROUND {
+            if i < 28 {
+                v.record(1, 2);
+            } else {
+                v.record(-1, -5);
+            }
+        }
+        assert_eq!(v.decide(), Some(28 * 2 - 4 * 5));
+        for _ in 0..GHOST_ROUND {
+            v.record(-1, -1);
+        }
+        assert_eq!(v.decide(), Some(-i64::from(GHOST_ROUND)));
     }
 
     #[test]
