@@ -293,7 +293,9 @@ impl ClientInner {
                         }
                         return remote_result(resp);
                     }
-                    Err(e @ ClusterError::Connection { not_sent: true, .. }) => last = Some(e),
+                    // Unreachable or broken: the next owner runs it (routed operations are
+                    // idempotent, so this is safe even if the broken call had arrived).
+                    Err(e @ ClusterError::Connection { .. }) => last = Some(e),
                     Err(e) => return Err(e),
                 }
             }
@@ -343,7 +345,7 @@ impl ClientInner {
                             .map(|(i, item)| (i, remote_result(item)))
                             .collect::<Vec<_>>()
                     }
-                    Err(e) if !matches!(e, ClusterError::Connection { not_sent: true, .. }) => {
+                    Err(e) if !matches!(e, ClusterError::Connection { .. }) => {
                         idx.into_iter().map(|i| (i, Err(e.clone()))).collect()
                     }
                     _ => {

@@ -16,7 +16,11 @@ use crate::version::now_ms;
 impl Inner {
     /// Runs `op` that arrived after `hops` forwards: coordinates it here when this node is the key's
     /// primary (or an owner taking over, or the hop limit is reached), else forwards it to the owners in
-    /// order, moving on only when a call certainly did not reach its target.
+    /// order, moving on when the connection to one could not be made or broke. Moving on is safe even
+    /// if the broken call had reached its target: every routed operation is idempotent (a value or an
+    /// expiry is absolute, a delete writes a tombstone), so running it again at the next owner leaves
+    /// the same state. A call that times out is not retried: the owner may be slow, not gone, and the
+    /// caller's time is spent.
     pub(crate) async fn execute(self: &Arc<Self>, op: Op, hops: u8) -> Result<Response> {
         self.check_serving()?;
         let table = self.table();
@@ -46,8 +50,8 @@ impl Inner {
                     return Ok(self.newer_local(*target, op.key(), found));
                 }
                 Ok(resp) => return remote_result(resp),
-                Err(e @ ClusterError::Connection { not_sent: true, .. }) => {
-                    tracing::debug!(peer = %target.rpc_addr(), error = %e, "owner unreachable; trying the next");
+                Err(e @ ClusterError::Connection { .. }) => {
+                    tracing::debug!(peer = %target.rpc_addr(), error = %e, "owner unreachable or connection broken; trying the next");
                     last = Some(e);
                 }
                 Err(e) => return Err(e),
@@ -104,7 +108,7 @@ impl Inner {
                         let e = remote_result(Response::Error(e));
                         idx.into_iter().map(|i| (i, e.clone())).collect::<Vec<_>>()
                     }
-                    Err(e) if !matches!(e, ClusterError::Connection { not_sent: true, .. }) => {
+                    Err(e) if !matches!(e, ClusterError::Connection { .. }) => {
                         idx.into_iter().map(|i| (i, Err(e.clone()))).collect()
                     }
                     _ => {
