@@ -1,11 +1,11 @@
 //! The node's local store: versioned entries (values and tombstones) in the relaycache engine, applied by
-//! last-writer-wins.
+//! last-writer-wins. Each compare-and-store runs under its key's shard lock (`Cache::compute`), so it is
+//! atomic against every other write of the key.
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use parking_lot::Mutex;
-use relaycache_engine::{Cache, ENTRY_OVERHEAD};
+use relaycache_engine::{Cache, Change, ENTRY_OVERHEAD, Expiry};
 
 use crate::error::{ClusterError, Result};
 use crate::placement::partition_of;
@@ -14,9 +14,6 @@ use crate::version::{Hlc, Version, now_ms};
 
 /// Bytes charged per entry beyond key, value and the engine's overhead: the version and the deadline.
 const VERSION_OVERHEAD: u64 = 24;
-
-/// Number of apply locks; a key's lock is chosen by hash, so a compare-and-store of one key is atomic.
-const STRIPES: usize = 256;
 
 /// What the engine holds for a key.
 #[derive(Debug, Clone)]
@@ -36,7 +33,6 @@ pub(crate) struct Page {
 /// The local store of a node.
 pub(crate) struct Store {
     engine: Cache<Bytes, Stored>,
-    stripes: Box<[Mutex<()>]>,
     tombstone_ttl: Duration,
 }
 
@@ -64,14 +60,8 @@ impl Store {
             .map_err(|e| ClusterError::InvalidArgument(e.to_string()))?;
         Ok(Store {
             engine,
-            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             tombstone_ttl,
         })
-    }
-
-    fn stripe(&self, key: &[u8]) -> &Mutex<()> {
-        let i = (xxhash_rust::xxh3::xxh3_64_with_seed(key, 0x5eed) as usize) % STRIPES;
-        &self.stripes[i]
     }
 
     /// The stored entry of `key` (a tombstone included, an expired value as a tombstone of its version).
@@ -88,15 +78,13 @@ impl Store {
     /// Stores `entry` if its version is higher than the stored one (or nothing is stored). Returns true
     /// when it was stored.
     pub(crate) fn apply(&self, entry: &Entry) -> bool {
-        let _guard = self.stripe(&entry.key).lock();
-        if self
-            .version(&entry.key)
-            .is_some_and(|held| held >= entry.version)
-        {
-            return false;
-        }
-        self.store_entry(entry);
-        true
+        self.engine.compute(&entry.key[..], |held| {
+            if held.is_some_and(|held| held.value.version >= entry.version) {
+                (Change::Keep, false)
+            } else {
+                (self.put(entry), true)
+            }
+        })
     }
 
     /// Stores a new version of `key` (a value, or a tombstone when `value` is `None`) that `hlc` gives,
@@ -108,37 +96,40 @@ impl Store {
         value: Option<Bytes>,
         expires_at: u64,
     ) -> Entry {
-        let _guard = self.stripe(&key).lock();
-        if let Some(held) = self.version(&key) {
-            hlc.observe(held);
-        }
-        let entry = Entry {
-            key,
-            value,
-            version: hlc.next(),
-            expires_at,
-        };
-        self.store_entry(&entry);
-        entry
+        self.engine.compute(&key[..], |held| {
+            if let Some(held) = held {
+                hlc.observe(held.value.version);
+            }
+            let entry = Entry {
+                key: key.clone(),
+                value,
+                version: hlc.next(),
+                expires_at,
+            };
+            (self.put(&entry), entry)
+        })
     }
 
-    /// Inserts `entry` (its key's stripe locked by the caller).
-    fn store_entry(&self, entry: &Entry) {
+    /// The change that stores `entry`: a tombstone is kept for `tombstone_ttl`, a value until its
+    /// deadline and a tombstone's time past it (so that its version still beats older copies arriving
+    /// late; reads treat it as absent from the deadline on), a value without a deadline for ever.
+    fn put(&self, entry: &Entry) -> Change<Bytes, Stored> {
         let keep = if entry.value.is_none() {
             self.tombstone_ttl
         } else if entry.expires_at == 0 {
             Duration::ZERO
         } else {
-            // Kept a tombstone's time past its deadline, so that the version still beats older copies
-            // arriving late; reads treat it as absent from the deadline on.
             Duration::from_millis(entry.expires_at.saturating_sub(now_ms())) + self.tombstone_ttl
         };
-        let stored = Stored {
-            value: entry.value.clone(),
-            version: entry.version,
-            expires_at: entry.expires_at,
-        };
-        self.engine.insert_with_ttl(entry.key.clone(), stored, keep);
+        Change::Put {
+            key: entry.key.clone(),
+            value: Stored {
+                value: entry.value.clone(),
+                version: entry.version,
+                expires_at: entry.expires_at,
+            },
+            expiry: Expiry::After(keep),
+        }
     }
 
     /// A page of the entries of `partitions` (of `partition_count`), from `cursor` (0 to start).
