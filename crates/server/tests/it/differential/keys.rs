@@ -252,3 +252,51 @@ async fn rename_renamenx_msetnx() {
     p.check("exists t").await;
     p.assert_same();
 }
+
+/// Long keys against long and deeply nested patterns (`*a*a*a...`), which a backtracking matcher takes
+/// exponential time on: the same answers as Redis, and the whole test finishes in the runner's time
+/// (the matcher is linear in pattern x key).
+#[tokio::test]
+async fn long_and_nested_glob_patterns() {
+    let mut p = Pair::start().await;
+    let long_a = vec![b'a'; 200];
+    let mut long_a_b = long_a.clone();
+    long_a_b.push(b'b');
+    let mut mixed = Vec::new();
+    for i in 0..300u32 {
+        mixed.push(if i % 7 == 0 { b'b' } else { b'a' });
+    }
+    let keys: Vec<Vec<u8>> = vec![
+        long_a.clone(),
+        long_a_b.clone(),
+        mixed.clone(),
+        b"ab".to_vec(),
+    ];
+    for key in &keys {
+        p.check_args(Compare::Exact, &[b"set", key, b"v"]).await;
+    }
+    let mut patterns: Vec<Vec<u8>> = Vec::new();
+    for stars in [2usize, 10, 40, 120] {
+        // `*a*a...*a*b`: matches the keys ending in b that hold enough a's.
+        let mut pat = b"*a".repeat(stars);
+        pat.extend_from_slice(b"*b");
+        patterns.push(pat);
+        // The same without the final `b`: every key with enough a's.
+        patterns.push(b"*a".repeat(stars));
+        // `a*` nested with `?`: `a?*a?*...`.
+        patterns.push(b"a?*".repeat(stars));
+    }
+    patterns.push([b"*".repeat(500), b"b".to_vec()].concat());
+    patterns.push([b"a".repeat(199), b"?b".to_vec()].concat());
+    patterns.push([b"[ab]".repeat(150), b"*".to_vec()].concat());
+    patterns.push(b"*[b]*[b]*[b]*[b]*[b]*[b]*[b]*[b]*".to_vec());
+    for pattern in &patterns {
+        p.check_args(Compare::Unordered, &[b"keys", pattern]).await;
+        p.check_args(
+            Compare::Unordered,
+            &[b"scan", b"0", b"match", pattern, b"count", b"1000"],
+        )
+        .await;
+    }
+    p.assert_same();
+}
