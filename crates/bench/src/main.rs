@@ -17,6 +17,7 @@ mod adapter;
 mod cputime;
 mod facade;
 mod hitratio;
+mod lane_process;
 mod memory;
 mod rng;
 mod sim;

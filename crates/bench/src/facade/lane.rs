@@ -8,8 +8,7 @@
 //! line on its stdin with one `sample` line until its stdin closes. A failed call ends the child with
 //! an error on its stderr (inherited), and the parent's next read reports that the lane exited.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::io::{BufRead, Write};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -18,6 +17,7 @@ use clap::ValueEnum;
 use super::store::{Moka, Quick, QuickExpiring, Single, Sizing};
 use super::{Row, Runner, Sample, Subject, Workload, key_streams, prefill};
 use crate::cli_name;
+use crate::lane_process::LaneProcess;
 
 /// One measured run as the parent asks for it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -172,92 +172,44 @@ impl Lane for Local<'_> {
 }
 
 /// A cache in a child process.
-pub(super) struct Remote {
-    label: &'static str,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: BufReader<ChildStdout>,
-}
+pub(super) struct Remote(LaneProcess);
 
 impl Remote {
     /// Starts the child for `subject`; it builds and prefills while the caller starts the others.
     pub(super) fn spawn(subject: Subject, spec: &LaneSpec) -> Result<Self> {
-        let exe = std::env::current_exe().context("locating this binary to re-execute it")?;
-        let mut command = Command::new(exe);
-        command.args([
-            "facade",
-            "--lane",
-            &cli_name(&subject),
-            "--keys",
-            &spec.keys.to_string(),
-            "--values",
-            &spec.value_size.to_string(),
-            "--threads",
-            &spec.streams.max(1).to_string(),
-            "--ttl-ms",
-            &spec.ttl_run.as_millis().to_string(),
-            "--zipf-s",
-            &spec.zipf_s.to_string(),
-        ]);
+        let mut args = vec![
+            "facade".to_owned(),
+            "--lane".to_owned(),
+            cli_name(&subject),
+            "--keys".to_owned(),
+            spec.keys.to_string(),
+            "--values".to_owned(),
+            spec.value_size.to_string(),
+            "--threads".to_owned(),
+            spec.streams.max(1).to_string(),
+            "--ttl-ms".to_owned(),
+            spec.ttl_run.as_millis().to_string(),
+            "--zipf-s".to_owned(),
+            spec.zipf_s.to_string(),
+        ];
         if spec.ttl.is_some() {
-            command.arg("--lane-ttl");
+            args.push("--lane-ttl".to_owned());
         }
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .with_context(|| format!("starting the {} lane", subject.label()))?;
-        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-            bail!("the {} lane has no pipes", subject.label());
-        };
-        Ok(Self {
-            label: subject.label(),
-            child,
-            stdin: Some(stdin),
-            stdout: BufReader::new(stdout),
-        })
-    }
-
-    /// The child's next line.
-    fn read_line(&mut self) -> Result<String> {
-        let mut line = String::new();
-        let n = self
-            .stdout
-            .read_line(&mut line)
-            .with_context(|| format!("reading from the {} lane", self.label))?;
-        if n == 0 {
-            bail!("the {} lane exited early (see its error above)", self.label);
-        }
-        Ok(line.trim_end().to_owned())
+        LaneProcess::spawn(subject.label(), &args).map(Self)
     }
 
     /// Waits until the child has prefilled.
-    pub(super) fn ready(mut self) -> Result<Self> {
-        match self.read_line()?.as_str() {
-            "READY" => Ok(self),
-            other => bail!("the {} lane said {other:?} instead of READY", self.label),
+    pub(super) fn ready(self) -> Result<Self> {
+        match self.0.ready()? {
+            Some(child) => Ok(Self(child)),
+            None => bail!("a facade lane reported its cache unavailable"),
         }
     }
 }
 
 impl Lane for Remote {
     fn measure(&mut self, run: RunSpec) -> Result<Sample> {
-        let stdin = self.stdin.as_mut().context("lane closed")?;
-        writeln!(stdin, "{}", run.to_line())
-            .and_then(|()| stdin.flush())
-            .with_context(|| format!("writing to the {} lane", self.label))?;
-        Sample::parse(&self.read_line()?)
-    }
-}
-
-impl Drop for Remote {
-    fn drop(&mut self) {
-        // Closing stdin ends the child's loop.
-        drop(self.stdin.take());
-        if let Err(e) = self.child.wait() {
-            eprintln!("waiting for the {} lane: {e}", self.label);
-        }
+        Sample::parse(&self.0.request(&run.to_line())?)
     }
 }
 

@@ -13,8 +13,7 @@
 //! `UNAVAILABLE`), then answers each `run` line on its stdin with one `sample` line until its stdin
 //! closes. Only the child whose turn it is runs; the others wait in a blocking read.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::io::{BufRead, Write};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -22,6 +21,7 @@ use clap::ValueEnum;
 
 use super::{Prepare, Row, Runner, Sample, WARMUP_MAX, Workload, key_streams};
 use crate::adapter::{self, Peer, Spec};
+use crate::lane_process::LaneProcess;
 use crate::{UNAVAILABLE, cli_name, zipf};
 
 /// One measured run as the parent asks for it.
@@ -164,91 +164,42 @@ impl Lane for Local<'_> {
 }
 
 /// A cache in a child process.
-pub(super) struct Remote {
-    label: &'static str,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: BufReader<ChildStdout>,
-}
+pub(super) struct Remote(LaneProcess);
 
 impl Remote {
     /// Starts the child for `peer`; it builds and prefills while the caller starts the others.
     pub(super) fn spawn(peer: Peer, spec: &LaneSpec) -> Result<Self> {
-        let exe = std::env::current_exe().context("locating this binary to re-execute it")?;
-        let mut command = Command::new(exe);
-        command.args([
-            "throughput",
-            "--lane",
-            &cli_name(&peer),
-            "--keys",
-            &spec.keys.to_string(),
-            "--values",
-            &spec.value_size.to_string(),
-            "--threads",
-            &spec.streams.max(1).to_string(),
-            "--ttl-ms",
-            &spec.ttl_run.as_millis().to_string(),
-            "--zipf-s",
-            &spec.zipf_s.to_string(),
-        ]);
+        let mut args = vec![
+            "throughput".to_owned(),
+            "--lane".to_owned(),
+            cli_name(&peer),
+            "--keys".to_owned(),
+            spec.keys.to_string(),
+            "--values".to_owned(),
+            spec.value_size.to_string(),
+            "--threads".to_owned(),
+            spec.streams.max(1).to_string(),
+            "--ttl-ms".to_owned(),
+            spec.ttl_run.as_millis().to_string(),
+            "--zipf-s".to_owned(),
+            spec.zipf_s.to_string(),
+        ];
         if spec.ttl.is_some() {
-            command.arg("--lane-ttl");
+            args.push("--lane-ttl".to_owned());
         }
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .with_context(|| format!("starting the {} lane", peer.label()))?;
-        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-            bail!("the {} lane has no pipes", peer.label());
-        };
-        Ok(Self {
-            label: peer.label(),
-            child,
-            stdin: Some(stdin),
-            stdout: BufReader::new(stdout),
-        })
-    }
-
-    fn read_line(&mut self) -> Result<String> {
-        let mut line = String::new();
-        let n = self
-            .stdout
-            .read_line(&mut line)
-            .with_context(|| format!("reading from the {} lane", self.label))?;
-        if n == 0 {
-            bail!("the {} lane exited early", self.label);
-        }
-        Ok(line.trim_end().to_owned())
+        LaneProcess::spawn(peer.label(), &args).map(Self)
     }
 
     /// Waits until the child has prefilled; `None` (and the child gone) if its cache is not available
     /// in this build.
-    pub(super) fn ready(mut self) -> Result<Option<Self>> {
-        match self.read_line()?.as_str() {
-            "READY" => Ok(Some(self)),
-            UNAVAILABLE => Ok(None),
-            other => bail!("the {} lane said {other:?} instead of READY", self.label),
-        }
+    pub(super) fn ready(self) -> Result<Option<Self>> {
+        Ok(self.0.ready()?.map(Self))
     }
 }
 
 impl Lane for Remote {
     fn measure(&mut self, run: RunSpec) -> Result<Sample> {
-        let stdin = self.stdin.as_mut().context("lane closed")?;
-        writeln!(stdin, "{}", run.to_line())
-            .and_then(|()| stdin.flush())
-            .with_context(|| format!("writing to the {} lane", self.label))?;
-        Sample::parse(&self.read_line()?)
-    }
-}
-
-impl Drop for Remote {
-    fn drop(&mut self) {
-        // Closing stdin ends the child's loop.
-        drop(self.stdin.take());
-        let _ = self.child.wait();
+        Sample::parse(&self.0.request(&run.to_line())?)
     }
 }
 
