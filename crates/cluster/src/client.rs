@@ -12,7 +12,7 @@ use parking_lot::RwLock;
 use crate::auth::{AuthKey, RPC_LABEL};
 use crate::config::ClientConfig;
 use crate::error::{ClusterError, Result};
-use crate::node::{into_entry, remote_result, resolve, scan_members, unexpected};
+use crate::node::{into_entry, purge_members, remote_result, resolve, scan_members, unexpected};
 use crate::placement::{Owner, Table};
 use crate::rpc::message::{Entry, NodeStats, Op, RemoteError, Request, Response, TableInfo};
 use crate::rpc::{RpcClient, RpcSettings};
@@ -227,17 +227,11 @@ impl Client {
     pub async fn purge_prefix(&self, prefix: &[u8]) -> Result<u64> {
         self.inner.check_open()?;
         let members = self.table().members().to_vec();
-        let mut total = 0;
-        for m in members {
-            let req = Request::Purge {
-                prefix: Bytes::copy_from_slice(prefix),
-            };
-            match self.inner.call(m, req).await? {
-                Response::Count(n) => total += n,
-                other => return Err(unexpected(&other)),
-            }
-        }
-        Ok(total)
+        purge_members(&members, prefix, |m, req| {
+            let inner = Arc::clone(&self.inner);
+            async move { inner.call(m, req).await }
+        })
+        .await
     }
 
     /// Closes every connection; later calls fail with [`ClusterError::Closed`]. Idempotent.

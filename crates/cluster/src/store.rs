@@ -1,8 +1,14 @@
 //! The node's local store: versioned entries (values and tombstones) in the relaycache engine, applied by
 //! last-writer-wins. Each compare-and-store runs under its key's shard lock (`Cache::compute`), so it is
 //! atomic against every other write of the key.
+//!
+//! A purge of a prefix is a versioned write too: the store keeps a *purge record* (prefix, version) for
+//! `tombstone_ttl`, and refuses every entry under that prefix whose version is older, so that a copy
+//! still in flight when the purge ran (a replication, a migration page, a read-repair) cannot bring a
+//! purged key back.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use relaycache_engine::{Cache, Change, ENTRY_OVERHEAD, Expiry};
@@ -30,10 +36,25 @@ pub(crate) struct Page {
     pub(crate) entries: Vec<Entry>,
 }
 
+/// Purge records kept at most; past it the oldest is forgotten first (see [`Store::purge_prefix`]).
+const MAX_PURGES: usize = 1024;
+
+/// A purge of every key starting with `prefix` whose version is below `version`, kept until `until`.
+#[derive(Debug, Clone)]
+struct Purge {
+    prefix: Bytes,
+    version: Version,
+    until: Instant,
+}
+
 /// The local store of a node.
 pub(crate) struct Store {
     engine: Cache<Bytes, Stored>,
     tombstone_ttl: Duration,
+    /// The purge records in force, oldest first.
+    purges: parking_lot::RwLock<Vec<Purge>>,
+    /// Whether `purges` may be non-empty (so that a store never purged reads no lock to apply).
+    purged: AtomicBool,
 }
 
 impl std::fmt::Debug for Store {
@@ -61,6 +82,8 @@ impl Store {
         Ok(Store {
             engine,
             tombstone_ttl,
+            purges: parking_lot::RwLock::new(Vec::new()),
+            purged: AtomicBool::new(false),
         })
     }
 
@@ -78,6 +101,9 @@ impl Store {
     /// Stores `entry` if its version is higher than the stored one (or nothing is stored). Returns true
     /// when it was stored.
     pub(crate) fn apply(&self, entry: &Entry) -> bool {
+        if self.is_purged(&entry.key, entry.version) {
+            return false;
+        }
         self.engine.compute(&entry.key[..], |held| {
             if held.is_some_and(|held| held.value.version >= entry.version) {
                 (Change::Keep, false)
@@ -181,20 +207,57 @@ impl Store {
         self.engine.invalidate_if(|k| pred(k))
     }
 
-    /// Removes every entry whose key starts with `prefix`; returns how many of them were live values.
-    pub(crate) fn purge_prefix(&self, prefix: &[u8]) -> u64 {
-        let mut live = 0u64;
-        let mut cursor = 0;
-        for _ in 0..u32::MAX {
-            let (next, keys) = self.scan_keys(cursor, 1024, |k| k.starts_with(prefix));
-            live += keys.len() as u64;
-            cursor = next;
-            if cursor == 0 {
-                break;
+    /// Purges `prefix` at `version`: removes every entry under it older than `version`, and refuses
+    /// such entries from now on for `tombstone_ttl` (entries at or above `version` were written after
+    /// the purge and stay). Returns how many of the removed entries were live values for which `count`
+    /// holds.
+    ///
+    /// At most [`MAX_PURGES`] records are kept: a record whose prefix a newer purge covers is dropped,
+    /// and past the bound the oldest goes first (its prefix is then only as safe as a plain removal).
+    pub(crate) fn purge_prefix(
+        &self,
+        prefix: &[u8],
+        version: Version,
+        mut count: impl FnMut(&[u8]) -> bool,
+    ) -> u64 {
+        let now = Instant::now();
+        {
+            let mut purges = self.purges.write();
+            purges.retain(|p| {
+                p.until > now && !(p.prefix.starts_with(prefix) && p.version <= version)
+            });
+            if purges.len() >= MAX_PURGES {
+                purges.remove(0);
             }
+            purges.push(Purge {
+                prefix: Bytes::copy_from_slice(prefix),
+                version,
+                until: now + self.tombstone_ttl,
+            });
+            self.purged.store(true, Ordering::Release);
         }
-        self.engine.invalidate_prefix(prefix);
+        let now_ms = now_ms();
+        let mut live = 0;
+        self.engine.invalidate_entries_if(|k, s| {
+            let gone = k.starts_with(prefix) && s.version < version;
+            if gone && is_live(s, now_ms) && count(k) {
+                live += 1;
+            }
+            gone
+        });
         live
+    }
+
+    /// Whether a purge record in force refuses `version` of `key`.
+    fn is_purged(&self, key: &[u8], version: Version) -> bool {
+        if !self.purged.load(Ordering::Acquire) {
+            return false;
+        }
+        let now = Instant::now();
+        let purges = self.purges.read();
+        purges
+            .iter()
+            .any(|p| p.until > now && version < p.version && key.starts_with(&p.prefix))
     }
 
     /// The engine's counters.
@@ -306,5 +369,40 @@ mod tests {
             got.iter()
                 .all(|e| wanted.contains(&partition_of(&e.key, 16)))
         );
+    }
+
+    #[test]
+    fn a_purge_removes_and_refuses_older_copies_and_keeps_newer_ones() {
+        let s = store();
+        assert!(s.apply(&entry(b"a:1", Some(b"v"), 10)));
+        assert!(s.apply(&entry(b"a:2", Some(b"v"), 30)));
+        assert!(s.apply(&entry(b"b:1", Some(b"v"), 10)));
+        let at = Version { hlc: 20, node: 0 };
+        assert_eq!(s.purge_prefix(b"a:", at, |_| true), 1);
+        assert!(s.get(b"a:1").is_none());
+        assert!(s.get(b"a:2").is_some(), "written after the purge");
+        assert!(
+            !s.apply(&entry(b"a:3", Some(b"late"), 15)),
+            "older: refused"
+        );
+        assert!(s.get(b"a:3").is_none());
+        assert!(s.apply(&entry(b"a:4", Some(b"new"), 25)), "newer: stored");
+        assert!(s.apply(&entry(b"b:2", Some(b"v"), 15)), "another prefix");
+        // A wider, newer purge replaces the narrower record; the bound holds.
+        for i in 0..(MAX_PURGES as u64 + 10) {
+            let prefix = format!("a:{i}:");
+            s.purge_prefix(
+                prefix.as_bytes(),
+                Version {
+                    hlc: 40 + i,
+                    node: 0,
+                },
+                |_| true,
+            );
+        }
+        assert!(s.purges.read().len() <= MAX_PURGES);
+        s.purge_prefix(b"a:", Version { hlc: 5000, node: 0 }, |_| true);
+        assert_eq!(s.purges.read().len(), 1, "covered records are dropped");
+        assert!(!s.apply(&entry(b"a:9:x", Some(b"late"), 4999)));
     }
 }

@@ -344,6 +344,12 @@ impl<K: Hash, V> Cache<K, V> {
 
     /// Removes every entry whose key satisfies `pred`; returns how many. O(entries).
     pub fn invalidate_if(&self, mut pred: impl FnMut(&K) -> bool) -> u64 {
+        self.invalidate_entries_if(|k, _| pred(k))
+    }
+
+    /// Removes every entry for which `pred(key, value)` holds, each shard under its write lock (so no
+    /// write of a key can interleave with its test); returns how many. O(entries).
+    pub fn invalidate_entries_if(&self, mut pred: impl FnMut(&K, &V) -> bool) -> u64 {
         let mut n = 0;
         for c in self.cells.iter() {
             let mut removed = self.sink();

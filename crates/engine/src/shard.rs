@@ -852,13 +852,13 @@ impl<K: Hash, V> Shard<K, V> {
     /// Removes every entry for which `pred` is true (cause [`Cause::Explicit`]); returns how many.
     pub(crate) fn remove_if(
         &mut self,
-        mut pred: impl FnMut(&K) -> bool,
+        mut pred: impl FnMut(&K, &V) -> bool,
         mut out: Sink<'_, K, V>,
     ) -> u64 {
         let mut n = 0;
         for i in 0..self.slab.slots() {
             let i = i as u32;
-            if self.slab.get(i).is_some_and(|e| pred(&e.key)) {
+            if self.slab.get(i).is_some_and(|e| pred(&e.key, &e.value)) {
                 self.evict(i, Cause::Explicit, out.as_deref_mut());
                 n += 1;
             }
@@ -869,7 +869,7 @@ impl<K: Hash, V> Shard<K, V> {
 
     /// Removes everything (cause [`Cause::Explicit`]) and forgets the frequency history.
     pub(crate) fn clear(&mut self, out: Sink<'_, K, V>) -> u64 {
-        let n = self.remove_if(|_| true, out);
+        let n = self.remove_if(|_, _| true, out);
         self.table = HashTable::new();
         self.slab.clear();
         self.wheel.clear();

@@ -139,29 +139,19 @@ pub(crate) async fn answer(inner: &Arc<Inner>, req: Request) -> Response {
                     });
             Response::Scan { cursor, keys }
         }
-        Request::Purge { prefix } => {
+        Request::Clock => Response::Count(inner.hlc.next().hlc),
+        Request::Purge { prefix, version } => {
             // Count the keys this node is primary for, so that a cluster-wide sum counts each key once.
+            inner.hlc.observe(version);
             let table = inner.table();
             let me = inner.me();
             let pc = table.partition_count();
-            let mut primary = 0u64;
-            let mut cursor = 0;
-            for _ in 0..u32::MAX {
-                let (next, keys) = inner.store.scan_keys(cursor, 1024, |k| {
-                    k.starts_with(&prefix)
-                        && table
-                            .owners(partition_of(k, pc))
-                            .next()
-                            .is_some_and(|o| o.addr == me.addr)
-                });
-                primary += keys.len() as u64;
-                cursor = next;
-                if cursor == 0 {
-                    break;
-                }
-            }
-            inner.store.purge_prefix(&prefix);
-            Response::Count(primary)
+            Response::Count(inner.store.purge_prefix(&prefix, version, |k| {
+                table
+                    .owners(partition_of(k, pc))
+                    .next()
+                    .is_some_and(|o| o.addr == me.addr)
+            }))
         }
         Request::Leaving => Response::Ok,
     }

@@ -33,7 +33,7 @@ use crate::placement::{Owner, Table, tie_break};
 use crate::rpc::message::{Entry, NodeStats, Op, Request, Response};
 use crate::rpc::{RpcClient, RpcServer, RpcSettings};
 use crate::store::Store;
-use crate::version::Hlc;
+use crate::version::{Hlc, Version};
 
 /// A routed operation is forwarded at most this many times before a node coordinates it anyway.
 pub(crate) const MAX_HOPS: u8 = 2;
@@ -457,18 +457,16 @@ impl Node {
 
     /// Removes every key starting with `prefix` on every member; returns how many keys were removed
     /// (counted where each is primary: exact when the members agree on the table; during a membership
-    /// change a key may be counted twice or not at all, and is removed either way).
+    /// change a key may be counted twice or not at all, and is removed either way). See
+    /// [`purge_members`] for what the purge guarantees.
     ///
     /// # Errors
     /// As [`Node::get`]; the first member that failed.
     pub async fn purge_prefix(&self, prefix: &[u8]) -> Result<u64> {
         self.inner.check_serving()?;
         let members = self.inner.table().members().to_vec();
-        let calls = members.into_iter().map(|m| {
+        let total = purge_members(&members, prefix, |m, req| {
             let inner = Arc::clone(&self.inner);
-            let req = Request::Purge {
-                prefix: Bytes::copy_from_slice(prefix),
-            };
             async move {
                 match inner.clone().call_or_local(m, req).await {
                     // A member that has just left holds nothing to remove any more.
@@ -482,14 +480,8 @@ impl Node {
                     other => other,
                 }
             }
-        });
-        let mut total = 0;
-        for answer in futures::future::join_all(calls).await {
-            match answer? {
-                Response::Count(n) => total += n,
-                other => return Err(unexpected(&other)),
-            }
-        }
+        })
+        .await?;
         Ok(total)
     }
 
@@ -741,6 +733,49 @@ pub(crate) async fn resolve(addr: &str) -> Result<SocketAddr> {
 
 /// Bits of a scan cursor that hold the member's own cursor.
 const SCAN_MEMBER_SHIFT: u32 = 48;
+
+/// Purges `prefix` on `members` in two rounds through `call`: `Clock` on each, then `Purge` at a
+/// version above the highest clock reading. Every version stored anywhere when the purge began is
+/// below it (a member's clock is at or above what it stores), so each member removes every such copy
+/// and refuses those still in flight (a replication, a migration page, a read-repair) for the
+/// tombstone lifetime; writes made after a member saw the purge get higher versions and stay. Returns
+/// the sum of the members' counts.
+pub(crate) async fn purge_members<F, Fut>(members: &[Owner], prefix: &[u8], call: F) -> Result<u64>
+where
+    F: Fn(Owner, Request) -> Fut,
+    Fut: std::future::Future<Output = Result<Response>>,
+{
+    let clocks = futures::future::join_all(members.iter().map(|&m| call(m, Request::Clock))).await;
+    let mut hlc = 0;
+    for answer in clocks {
+        match answer? {
+            Response::Count(n) => hlc = hlc.max(n),
+            other => return Err(unexpected(&other)),
+        }
+    }
+    // The highest tie-break: above every version with the same clock reading.
+    let version = Version {
+        hlc,
+        node: u32::MAX,
+    };
+    let purges = members.iter().map(|&m| {
+        call(
+            m,
+            Request::Purge {
+                prefix: Bytes::copy_from_slice(prefix),
+                version,
+            },
+        )
+    });
+    let mut total = 0;
+    for answer in futures::future::join_all(purges).await {
+        match answer? {
+            Response::Count(n) => total += n,
+            other => return Err(unexpected(&other)),
+        }
+    }
+    Ok(total)
+}
 
 /// One page of a cluster-wide scan over `members` (sorted), shared by nodes and clients.
 pub(crate) async fn scan_members<F, Fut>(

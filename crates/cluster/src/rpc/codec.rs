@@ -25,7 +25,8 @@
 //! | `Table` | `TABLE` |
 //! | `Stats` | `STATS` |
 //! | `Scan` | `SCAN cursor prefix count` |
-//! | `Purge` | `PURGE prefix` |
+//! | `Clock` | `CLOCK` |
+//! | `Purge` | `PURGE prefix hlc node` |
 //! | `Leaving` | `LEAVING` |
 //!
 //! An **entry** is 6 bulks: `key kind value hlc node expires_at`, where `kind` is `v` (a value; `value`
@@ -196,9 +197,9 @@ pub fn encode_request(id: u64, fingerprint: u64, req: &Request, out: &mut BytesM
         Request::Apply { entries } => entries.len() * ENTRY_FIELDS,
         Request::Fetch { keys } | Request::Peek { keys } => keys.len(),
         Request::Pull { partitions, .. } => 2 + partitions.len(),
-        Request::Table | Request::Stats | Request::Leaving => 0,
+        Request::Table | Request::Stats | Request::Leaving | Request::Clock => 0,
         Request::Scan { .. } => 3,
-        Request::Purge { .. } => 1,
+        Request::Purge { .. } => 3,
     };
     put_header(out, b'*', 3 + args);
     put_u64(out, id);
@@ -236,7 +237,7 @@ pub fn encode_request(id: u64, fingerprint: u64, req: &Request, out: &mut BytesM
                 put_u64(out, u64::from(*partition));
             }
         }
-        Request::Table | Request::Stats | Request::Leaving => {}
+        Request::Table | Request::Stats | Request::Leaving | Request::Clock => {}
         Request::Scan {
             cursor,
             prefix,
@@ -246,7 +247,11 @@ pub fn encode_request(id: u64, fingerprint: u64, req: &Request, out: &mut BytesM
             put_bulk(out, prefix);
             put_u64(out, u64::from(*count));
         }
-        Request::Purge { prefix } => put_bulk(out, prefix),
+        Request::Purge { prefix, version } => {
+            put_bulk(out, prefix);
+            put_u64(out, version.hlc);
+            put_u64(out, u64::from(version.node));
+        }
     }
 }
 
@@ -348,6 +353,7 @@ fn verb_token(req: &Request) -> &'static [u8] {
         Request::Table => b"TABLE",
         Request::Stats => b"STATS",
         Request::Scan { .. } => b"SCAN",
+        Request::Clock => b"CLOCK",
         Request::Purge { .. } => b"PURGE",
         Request::Leaving => b"LEAVING",
     }
@@ -530,8 +536,8 @@ pub fn check_request(req: &Request) -> Result<(), CodecError> {
             keys.iter().try_for_each(|k| check_len("key", k))
         }
         Request::Pull { partitions, .. } => check_count("partitions", partitions.len()),
-        Request::Scan { prefix, .. } | Request::Purge { prefix } => check_len("prefix", prefix),
-        Request::Table | Request::Stats | Request::Leaving => Ok(()),
+        Request::Scan { prefix, .. } | Request::Purge { prefix, .. } => check_len("prefix", prefix),
+        Request::Table | Request::Stats | Request::Leaving | Request::Clock => Ok(()),
     }
 }
 
@@ -811,8 +817,13 @@ pub fn decode_request(frame: Frame) -> Result<(u64, u64, Request), CodecError> {
                 count,
             }
         }
+        b"CLOCK" => Request::Clock,
         b"PURGE" => Request::Purge {
             prefix: f.bytes("prefix")?,
+            version: Version {
+                hlc: f.u64("hlc")?,
+                node: f.u32("node")?,
+            },
         },
         other => return Err(unknown(other)),
     };
@@ -985,7 +996,13 @@ mod tests {
                     count,
                 }
             }),
-            arb_bytes().prop_map(|prefix| Request::Purge { prefix }),
+            Just(Request::Clock),
+            (arb_bytes(), any::<u64>(), any::<u32>()).prop_map(|(prefix, hlc, node)| {
+                Request::Purge {
+                    prefix,
+                    version: Version { hlc, node },
+                }
+            }),
             Just(Request::Leaving),
         ]
     }
@@ -1129,7 +1146,7 @@ mod tests {
         fn arbitrary_token_arrays_never_panic(tokens in prop::collection::vec(prop_oneof![
             Just("OP"), Just("GET"), Just("SET"), Just("META"), Just("DEL"), Just("EXPIRE"),
             Just("APPLY"), Just("FETCH"), Just("PEEK"), Just("PULL"), Just("TABLE"), Just("STATS"), Just("SCAN"),
-            Just("PURGE"), Just("LEAVING"), Just("OK"), Just("ERR"), Just("ok"), Just("entry"),
+            Just("PURGE"), Just("CLOCK"), Just("LEAVING"), Just("OK"), Just("ERR"), Just("ok"), Just("entry"),
             Just("entries"), Just("count"), Just("table"), Just("stats"), Just("scan"), Just("page"),
             Just("quorum"), Just("closed"), Just("other"), Just("read"), Just("v"), Just("t"), Just(""),
             Just("0"), Just("1"), Just("255"), Just("256"), Just("4294967296"),

@@ -168,10 +168,16 @@ pub enum Request {
         /// About how many keys.
         count: u32,
     },
-    /// Drop every key with this prefix from this node's store.
+    /// This node's clock: a reading of its hybrid logical clock (`Count`), at or above every version it
+    /// stores (the first round of a purge).
+    Clock,
+    /// Drop every key with this prefix older than `version` from this node's store, and refuse older
+    /// copies of such keys from now on (for the tombstone lifetime).
     Purge {
         /// The prefix (empty: everything).
         prefix: Bytes,
+        /// The purge's version: above every version the members held when the purge began.
+        version: Version,
     },
     /// The sender is leaving the cluster gracefully.
     Leaving,
@@ -191,6 +197,7 @@ impl Request {
             Request::Table => "table",
             Request::Stats => "stats",
             Request::Scan { .. } => "scan",
+            Request::Clock => "clock",
             Request::Purge { .. } => "purge",
             Request::Leaving => "leaving",
         }

@@ -143,8 +143,10 @@ fn sample_requests() -> Vec<Request> {
             prefix: Bytes::from_static(b"p:"),
             count: 100,
         },
+        Request::Clock,
         Request::Purge {
             prefix: Bytes::new(),
+            version: crate::version::Version { hlc: 7, node: 3 },
         },
         Request::Leaving,
     ]

@@ -230,3 +230,73 @@ async fn a_write_to_an_owner_that_is_gone_fails_within_the_request_timeout() {
     );
     kill_all(&nodes[..2]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purged_prefix_refuses_copies_older_than_the_purge() {
+    use bytes::Bytes;
+    use relaycache_cluster::rpc::message::{Entry, Request, Response};
+    use relaycache_cluster::rpc::{RpcClient, RpcSettings};
+    use relaycache_cluster::{NodeConfig, Version};
+
+    let nodes = start(3, |c| c.replica_count = 2).await;
+    settle(&[&nodes[0], &nodes[1], &nodes[2]], 3).await;
+    for i in 0..20 {
+        nodes[0]
+            .set(format!("p:{i}").as_bytes(), b"v", 0)
+            .await
+            .expect("set");
+    }
+    nodes[0].set(b"q:0", b"v", 0).await.expect("set");
+    // A copy written before the purge that is still on its way (a late replication or migration page).
+    let before = Version {
+        hlc: nodes[0].local_entry(b"q:0").map_or(0, |e| e.version.hlc),
+        node: 1,
+    };
+    assert_eq!(
+        nodes[1].purge_prefix(b"p:").await.expect("purge"),
+        20,
+        "each removed key is counted once"
+    );
+    let late = |key: &'static [u8], version: Version| Entry {
+        key: Bytes::from_static(key),
+        value: Some(Bytes::from_static(b"late")),
+        version,
+        expires_at: 0,
+    };
+    let tag = NodeConfig::new("127.0.0.1:1").tag;
+    let rpc = RpcClient::new(RpcSettings::new(tag, None, Duration::from_secs(2)));
+    let after = Version {
+        hlc: now_ms() << 20,
+        node: 1,
+    };
+    for n in &nodes {
+        let entries = vec![late(b"p:3", before), late(b"p:4", after)];
+        let (answer, _) = rpc
+            .call(n.rpc_addr(), 0, Request::Apply { entries })
+            .await
+            .expect("apply");
+        assert!(matches!(answer, Response::Ok), "{answer:?}");
+    }
+    for n in &nodes {
+        for i in 0..20 {
+            let k = format!("p:{i}");
+            let held = n.local_entry(k.as_bytes());
+            if i == 4 {
+                assert_eq!(
+                    held.and_then(|e| e.value).as_deref(),
+                    Some(&b"late"[..]),
+                    "a copy newer than the purge is stored"
+                );
+            } else {
+                assert!(held.is_none(), "{k} is gone from {}", n.rpc_addr());
+            }
+        }
+        assert!(n.get(b"p:3").await.expect("get").is_none());
+    }
+    assert!(
+        nodes[2].get(b"q:0").await.expect("get").is_some(),
+        "other prefixes stay"
+    );
+    rpc.close();
+    kill_all(&nodes).await;
+}
