@@ -179,6 +179,62 @@ impl ByteCache {
         })
     }
 
+    /// As [`compute`](ByteCache::compute) for several keys at once, atomically: see
+    /// [`Cache::compute_many`]. `f` gets the entry of each key of `keys` in order and returns one change
+    /// per key (missing ones are [`ByteChange::Keep`]).
+    ///
+    /// ```
+    /// use relaycache_engine::{ByteCache, ByteChange, Expiry};
+    /// let cache = ByteCache::new(1 << 20, 1000).unwrap();
+    /// cache.insert(b"from", b"v");
+    /// // Rename: the value and its deadline move, in one step no other write can come between.
+    /// let moved = cache.compute_many(&[b"from", b"to"], |cur| match &cur[0] {
+    ///     Some(e) => {
+    ///         let expiry = e.ttl.map_or(Expiry::Never, Expiry::After);
+    ///         (vec![ByteChange::Remove, ByteChange::Put(e.value().to_vec(), expiry)], true)
+    ///     }
+    ///     None => (Vec::new(), false),
+    /// });
+    /// assert!(moved);
+    /// assert_eq!(cache.get(b"to"), Some(b"v".to_vec()));
+    /// assert_eq!(cache.get(b"from"), None);
+    /// ```
+    pub fn compute_many<B: AsRef<[u8]>, R>(
+        &self,
+        keys: &[&[u8]],
+        f: impl FnOnce(&[Option<ByteEntry<'_>>]) -> (Vec<ByteChange<B>>, R),
+    ) -> R {
+        self.inner.compute_many(keys, |cur| {
+            let entries: Vec<Option<ByteEntry<'_>>> = cur
+                .iter()
+                .map(|c| {
+                    c.as_ref().map(|c| ByteEntry {
+                        packed: c.key,
+                        ttl: c.ttl,
+                    })
+                })
+                .collect();
+            let (changes, r) = f(&entries);
+            let changes = changes
+                .into_iter()
+                .zip(keys)
+                .map(|(change, key)| match change {
+                    ByteChange::Keep => Change::Keep,
+                    ByteChange::Remove => Change::Remove,
+                    ByteChange::Put(value, expiry) => match Packed::new(key, value.as_ref()) {
+                        Some(packed) => Change::Put {
+                            key: packed,
+                            value: (),
+                            expiry,
+                        },
+                        None => Change::Remove,
+                    },
+                })
+                .collect();
+            (changes, r)
+        })
+    }
+
     /// A copy of the value of `key`, if present and not expired.
     pub fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
         self.get_with(key, <[u8]>::to_vec)

@@ -211,7 +211,19 @@ impl<K, V> Cache<K, V> {
 impl<K: Hash, V> Cache<K, V> {
     #[inline]
     pub(crate) fn cell(&self, hash: u64) -> &Cell<K, V> {
-        &self.cells[((hash >> self.shard_shift) & self.shard_mask) as usize]
+        &self.cells[self.cell_index(hash)]
+    }
+
+    /// The shard at `index` (from [`Cache::cell_index`]).
+    #[inline]
+    pub(crate) fn cell_at(&self, index: usize) -> &Cell<K, V> {
+        &self.cells[index]
+    }
+
+    /// The index of the shard of `hash` in `cells`.
+    #[inline]
+    pub(crate) fn cell_index(&self, hash: u64) -> usize {
+        ((hash >> self.shard_shift) & self.shard_mask) as usize
     }
 
     #[inline]

@@ -144,4 +144,107 @@ impl<K: Hash + Eq, V> Cache<K, V> {
         self.announce(removed);
         r
     }
+
+    /// As [`compute`](Cache::compute) for several keys at once: calls `f` with the entry of each key of
+    /// `keys` (in order; `None` when absent or expired) while holding the write locks of all their
+    /// shards, and applies the changes `f` returns (the i-th to the i-th key; missing ones are
+    /// [`Change::Keep`], extra ones are ignored) before any lock is released. No other write of any of
+    /// the keys can come between the reads and the changes, so this is how multi-key operations
+    /// (rename, copy, set-if-all-absent) stay atomic. Shard locks are taken in one global order, so
+    /// concurrent calls never deadlock. A key listed twice is read once per listing, from the state
+    /// before any change, and its changes apply in order.
+    ///
+    /// All the entries are read at one instant: an entry's [`Current::ttl`] given back as
+    /// [`Expiry::After`] reproduces its deadline exactly, on another key too.
+    ///
+    /// The same cautions as for `compute` apply: keep `f` short and do not call the cache from it.
+    pub fn compute_many<Q, R>(
+        &self,
+        keys: &[&Q],
+        f: impl FnOnce(&[Option<Current<'_, K, V>>]) -> (Vec<Change<K, V>>, R),
+    ) -> R
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hashes: Vec<u64> = keys.iter().map(|k| self.hash(*k)).collect();
+        let cells: Vec<usize> = hashes.iter().map(|&h| self.cell_index(h)).collect();
+        let mut order = cells.clone();
+        order.sort_unstable();
+        order.dedup();
+        // Each key's guard: its cell's place in `order`.
+        let place: Vec<usize> = cells
+            .iter()
+            .map(|c| order.partition_point(|o| o < c))
+            .collect();
+        let mut removed = self.sink();
+        let mut replaced = Vec::new();
+        let mut gone = Vec::new();
+        let r = {
+            let mut guards: Vec<_> = order
+                .iter()
+                .map(|&c| self.cell_at(c).lock.write())
+                .collect();
+            let now = self.now();
+            let mut deadlines = Vec::with_capacity(keys.len());
+            let (changes, r) = {
+                let mut currents = Vec::with_capacity(keys.len());
+                for (i, key) in keys.iter().enumerate() {
+                    match guards[place[i]].get_timed(hashes[i], *key, || now) {
+                        Some((e, deadline)) => {
+                            bump(&e.freq);
+                            currents.push(Some(Current {
+                                key: &e.key,
+                                value: &e.value,
+                                ttl: (deadline != 0).then(|| Duration::from_nanos(deadline - now)),
+                            }));
+                            deadlines.push(deadline);
+                        }
+                        None => {
+                            currents.push(None);
+                            deadlines.push(0);
+                        }
+                    }
+                }
+                f(&currents)
+            };
+            for (i, change) in changes.into_iter().enumerate().take(keys.len()) {
+                let (hash, key, shard) = (hashes[i], keys[i], &mut guards[place[i]]);
+                match change {
+                    Change::Keep => {}
+                    Change::Remove => gone.extend(shard.remove(hash, key, || now)),
+                    Change::Put { key: k, value, .. } if k.borrow() != key => {
+                        debug_assert!(false, "Change::Put with a key other than the computed one");
+                        replaced.push((k, value));
+                    }
+                    Change::Put {
+                        key: k,
+                        value,
+                        expiry,
+                    } => {
+                        let deadline = match expiry {
+                            Expiry::Never => 0,
+                            Expiry::After(ttl) => deadline_after(now, ttl),
+                            Expiry::Keep => deadlines[i],
+                        };
+                        let cost = self.weigh(&k, &value);
+                        replaced.extend(
+                            shard
+                                .insert(hash, k, value, cost, deadline, now, removed.as_mut())
+                                .1,
+                        );
+                    }
+                }
+            }
+            r
+        };
+        drop(replaced);
+        if let Some(listener) = self.listener() {
+            for (k, v, cause) in gone {
+                let _ = catch_unwind(AssertUnwindSafe(|| listener(&k, &v, cause)));
+            }
+        }
+        self.announce(removed);
+        r
+    }
 }

@@ -156,3 +156,117 @@ fn byte_compute_hands_out_the_previous_value_and_removes() {
     assert_eq!(&held[..], &long[..]);
     assert_eq!(cache.get(b"k"), Some(b"short".to_vec()));
 }
+
+#[test]
+fn compute_many_reads_every_key_at_once_and_applies_each_change_to_its_key() {
+    let clock = ManualClock::new();
+    let c = Cache::<String, u64>::builder()
+        .max_cost(1000)
+        .shards(8)
+        .min_shard_cost(1)
+        .clock(clock.clone())
+        .build()
+        .expect("valid");
+    c.insert_with_ttl("a".to_owned(), 1, Duration::from_secs(10));
+    c.insert("b".to_owned(), 2);
+    clock.advance(Duration::from_secs(3));
+    // Move a's value and exact deadline to c, remove b, keep d absent.
+    let seen = c.compute_many(&["a", "b", "c", "d"], |cur| {
+        let a = cur[0].as_ref().expect("a is present");
+        let seen: Vec<bool> = cur.iter().map(Option::is_some).collect();
+        let ttl = a.ttl.expect("a has a deadline");
+        (
+            vec![
+                Change::Remove,
+                Change::Remove,
+                put("c", *a.value, Expiry::After(ttl)),
+            ],
+            seen,
+        )
+    });
+    assert_eq!(seen, [true, true, false, false]);
+    assert_eq!(c.get("a"), None);
+    assert_eq!(c.get("b"), None);
+    assert_eq!(c.get("c"), Some(1));
+    assert_eq!(c.get("d"), None, "a missing change keeps the key as it is");
+    assert_eq!(
+        c.ttl("c"),
+        Some(Some(Duration::from_secs(7))),
+        "a's deadline, exactly"
+    );
+    // A key listed twice: both listings see the state before the changes, which apply in order.
+    c.compute_many(&["c", "c"], |cur| {
+        let v = cur[0].as_ref().map_or(0, |e| *e.value);
+        assert_eq!(cur[1].as_ref().map(|e| *e.value), Some(v));
+        (
+            vec![
+                put("c", v + 10, Expiry::Keep),
+                put("c", v + 20, Expiry::Keep),
+            ],
+            (),
+        )
+    });
+    assert_eq!(c.get("c"), Some(21));
+    c.check_invariants().expect("invariants");
+}
+
+#[test]
+fn byte_compute_many_is_atomic_against_concurrent_transfers() {
+    let cache = Arc::new(
+        ByteCache::builder()
+            .max_cost(1 << 20)
+            .shards(8)
+            .min_shard_cost(1)
+            .build()
+            .map(ByteCache::from_cache)
+            .expect("valid"),
+    );
+    let keys: Vec<Vec<u8>> = (0..4).map(|i| format!("acct:{i}").into_bytes()).collect();
+    for k in &keys {
+        cache.insert(k, b"100");
+    }
+    let threads: Vec<_> = (0..4usize)
+        .map(|t| {
+            let cache = Arc::clone(&cache);
+            let keys = keys.clone();
+            std::thread::spawn(move || {
+                for i in 0..2000usize {
+                    let from = &keys[(t + i) % 4];
+                    let to = &keys[(t + i + 1 + i % 3) % 4];
+                    if from == to {
+                        continue;
+                    }
+                    cache.compute_many(&[&from[..], &to[..]], |cur| {
+                        let read = |e: &Option<relaycache_engine::ByteEntry<'_>>| -> u64 {
+                            e.as_ref()
+                                .and_then(|e| std::str::from_utf8(e.value()).ok()?.parse().ok())
+                                .unwrap_or(0)
+                        };
+                        let (a, b) = (read(&cur[0]), read(&cur[1]));
+                        let moved = a.min(3);
+                        (
+                            vec![
+                                ByteChange::Put((a - moved).to_string(), Expiry::Keep),
+                                ByteChange::Put((b + moved).to_string(), Expiry::Keep),
+                            ],
+                            (),
+                        )
+                    });
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    let total: u64 = keys
+        .iter()
+        .map(|k| {
+            String::from_utf8(cache.get(k).expect("present"))
+                .expect("utf8")
+                .parse::<u64>()
+                .expect("number")
+        })
+        .sum();
+    assert_eq!(total, 400, "a transfer was torn or lost");
+}
