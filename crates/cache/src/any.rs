@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::api::{Cache, Capabilities, ClusterInfo, ScanPage, SetOptions, SetOutcome, Stats};
+use crate::api::{Cache, Capabilities, ClusterInfo, ScanPage, Stats};
 use crate::backend::{DisabledCache, HaCache, SingleCache};
 #[cfg(feature = "redis")]
 use crate::backend::{RedisBuilder, RedisCache};
@@ -13,6 +13,7 @@ use crate::config::{Config, Mode};
 #[cfg(not(feature = "redis"))]
 use crate::error::Error;
 use crate::error::Result;
+use crate::keyops::{ExpiryUpdate, KeyOps, SetOptions, SetOutcome};
 use crate::load::Flights;
 
 /// One of the backends, selected by `cache.mode`. It implements [`Cache`] by delegating to the backend.
@@ -174,7 +175,9 @@ impl Cache for AnyCache {
     async fn invalidate_prefix(&self, prefix: &[u8]) -> Result<u64> {
         delegate!(self, b => b.invalidate_prefix(prefix).await)
     }
+}
 
+impl KeyOps for AnyCache {
     async fn set_with_options(
         &self,
         key: &[u8],
@@ -194,5 +197,37 @@ impl Cache for AnyCache {
 
     async fn increment(&self, key: &[u8], delta: i64) -> Result<i64> {
         delegate!(self, b => b.increment(key, delta).await)
+    }
+
+    async fn increment_float(&self, key: &[u8], increment: &[u8]) -> Result<Bytes> {
+        delegate!(self, b => b.increment_float(key, increment).await)
+    }
+
+    async fn append(&self, key: &[u8], suffix: &[u8]) -> Result<usize> {
+        delegate!(self, b => b.append(key, suffix).await)
+    }
+
+    async fn set_range(&self, key: &[u8], offset: usize, bytes: &[u8]) -> Result<usize> {
+        delegate!(self, b => b.set_range(key, offset, bytes).await)
+    }
+
+    async fn set_bit(&self, key: &[u8], offset: u64, bit: bool) -> Result<bool> {
+        delegate!(self, b => b.set_bit(key, offset, bit).await)
+    }
+
+    async fn get_and_expire(&self, key: &[u8], expiry: ExpiryUpdate) -> Result<Bytes> {
+        delegate!(self, b => b.get_and_expire(key, expiry).await)
+    }
+
+    async fn rename(&self, from: &[u8], to: &[u8], only_if_absent: bool) -> Result<bool> {
+        delegate!(self, b => b.rename(from, to, only_if_absent).await)
+    }
+
+    async fn copy(&self, from: &[u8], to: &[u8], replace: bool) -> Result<bool> {
+        delegate!(self, b => b.copy(from, to, replace).await)
+    }
+
+    async fn set_multi_if_absent(&self, items: &[(&[u8], &[u8])]) -> Result<bool> {
+        delegate!(self, b => b.set_multi_if_absent(items).await)
     }
 }

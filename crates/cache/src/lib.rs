@@ -14,6 +14,10 @@
 //!   `delete`, `exists`, `ttl`, `close`, and the optional capabilities (`stats`, `ping`, `cluster_info`,
 //!   `get_multi`, `set_multi`, `set_multi_with_ttl`, `expire`, `scan`, `invalidate_prefix`), announced by
 //!   [`Capabilities`], and [`Cache::get_or_load`] / [`Cache::try_get_or_load`] in every mode.
+//! - [`KeyOps`] (module `keyops`): Redis's read-modify-writes (`SET NX/XX/GET`, `GETDEL`, `INCRBY`,
+//!   `INCRBYFLOAT`, `APPEND`, `SETRANGE`, `SETBIT`, `GETEX`, `RENAME`, `COPY`, `MSETNX`), each atomic,
+//!   implemented natively by every backend, and the pure functions that compute their values
+//!   (module `float`: `INCRBYFLOAT`'s extended-precision arithmetic and formatting).
 //! - [`Flights`] (module `load`): the single-flight table behind `get_or_load`: concurrent misses of a
 //!   key run one loader per cache and process, a cancelled leader hands over, errors are not cached
 //!   ([`LoadError`]).
@@ -61,6 +65,8 @@ mod api;
 pub mod backend;
 pub mod config;
 mod error;
+mod float;
+mod keyops;
 mod load;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -71,14 +77,15 @@ pub mod testing;
 struct ReadmeDoctests;
 
 pub use any::AnyCache;
-pub use api::{
-    Cache, Capabilities, ClusterInfo, ClusterMember, ScanPage, SetCondition, SetExpiry, SetOptions,
-    SetOutcome, Stats, parse_counter,
-};
+pub use api::{Cache, Capabilities, ClusterInfo, ClusterMember, ScanPage, Stats};
 pub use backend::{DisabledCache, HaCache, SingleCache};
 #[cfg(feature = "redis")]
 pub use backend::{RedisBuilder, RedisCache};
 pub use bytes::Bytes;
 pub use config::{Config, ConfigError, Mode};
 pub use error::{Error, Result};
+pub use keyops::{
+    ExpiryUpdate, KeyOps, MAX_BIT_OFFSET, MAX_STRING, SetCondition, SetExpiry, SetOptions,
+    SetOutcome, appended, increment_float, incremented, parse_counter, with_bit, with_range,
+};
 pub use load::{Flights, LoadError};

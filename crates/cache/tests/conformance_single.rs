@@ -1,5 +1,6 @@
 //! The `single` backend against the whole conformance suite, plus its own size and admission checks.
 
+use relaycache::KeyOps;
 use relaycache::backend::SingleCache;
 use relaycache::config::SingleConfig;
 use relaycache::testing::{Semantics, Suite};

@@ -139,6 +139,50 @@ impl Client {
         )
     }
 
+    /// Reads `key`'s stored entry as its primary holds it, a tombstone or an expired value included
+    /// (as an entry without a value): the version a compare-and-set ([`Client::set_if`]) expects.
+    ///
+    /// # Errors
+    /// As [`Client::get`].
+    pub async fn read_versioned(&self, key: &[u8]) -> Result<Option<Entry>> {
+        match self
+            .inner
+            .execute(Op::Meta {
+                key: Bytes::copy_from_slice(key),
+            })
+            .await?
+        {
+            Response::Entry(e) => Ok(e),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Writes `value` (a tombstone when `None`) under `key`, expiring at `expires_at`, only if the
+    /// version stored at the key's primary is `expected` ([`Version::ZERO`](crate::Version::ZERO):
+    /// nothing); returns whether it wrote.
+    ///
+    /// # Errors
+    /// As [`Client::get`]; a connection that broke after the request was sent is an error (the write
+    /// may or may not have happened), not retried elsewhere.
+    pub async fn set_if(
+        &self,
+        key: &[u8],
+        value: Option<&[u8]>,
+        expires_at: u64,
+        expected: crate::Version,
+    ) -> Result<bool> {
+        let op = Op::SetIf {
+            key: Bytes::copy_from_slice(key),
+            value: value.map(Bytes::copy_from_slice),
+            expires_at,
+            expected,
+        };
+        match self.inner.execute(op).await? {
+            Response::Count(n) => Ok(n > 0),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     /// Writes `value` under `key`, expiring at `expires_at` (Unix ms; 0 never).
     ///
     /// # Errors
@@ -288,8 +332,13 @@ impl ClientInner {
                         return remote_result(resp);
                     }
                     // Unreachable or broken: the next owner runs it (routed operations are
-                    // idempotent, so this is safe even if the broken call had arrived).
-                    Err(e @ ClusterError::Connection { .. }) => last = Some(e),
+                    // idempotent, so this is safe even if the broken call had arrived), except a
+                    // compare-and-set that may have arrived: it is not idempotent.
+                    Err(e @ ClusterError::Connection { not_sent, .. })
+                        if not_sent || !matches!(op, Op::SetIf { .. }) =>
+                    {
+                        last = Some(e);
+                    }
                     Err(e) => return Err(e),
                 }
             }

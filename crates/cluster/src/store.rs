@@ -136,6 +136,33 @@ impl Store {
         })
     }
 
+    /// Stores a new version of `key` as [`write`](Store::write) does, but only if the version stored
+    /// now is `expected` ([`Version::ZERO`]: nothing is stored); returns the entry as stored, or `None`
+    /// when the version differs. The comparison and the write are one step under the key's lock.
+    pub(crate) fn write_if(
+        &self,
+        hlc: &Hlc,
+        key: Bytes,
+        value: Option<Bytes>,
+        expires_at: u64,
+        expected: Version,
+    ) -> Option<Entry> {
+        self.engine.compute(&key[..], |held| {
+            let current = held.as_ref().map_or(Version::ZERO, |h| h.value.version);
+            if current != expected {
+                return (Change::Keep, None);
+            }
+            hlc.observe(current);
+            let entry = Entry {
+                key: key.clone(),
+                value,
+                version: hlc.next(),
+                expires_at,
+            };
+            (self.put(&entry), Some(entry))
+        })
+    }
+
     /// The change that stores `entry`: a tombstone is kept for `tombstone_ttl`, a value until its
     /// deadline and a tombstone's time past it (so that its version still beats older copies arriving
     /// late; reads treat it as absent from the deadline on), a value without a deadline for ever.

@@ -8,14 +8,14 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use relaycache::{Cache, Error};
+use relaycache::{Error, KeyOps};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::server::Shared;
 
 /// Serves the admin routes on `listener` until `shutdown` is cancelled.
-pub(crate) async fn serve<C: Cache + 'static>(
+pub(crate) async fn serve<C: KeyOps + 'static>(
     listener: TcpListener,
     shared: Arc<Shared<C>>,
     shutdown: CancellationToken,
@@ -36,14 +36,14 @@ pub(crate) async fn serve<C: Cache + 'static>(
 }
 
 /// 200 when the cache answers `ping`, 503 with the reason otherwise.
-async fn readyz<C: Cache>(State(shared): State<Arc<Shared<C>>>) -> Response {
+async fn readyz<C: KeyOps>(State(shared): State<Arc<Shared<C>>>) -> Response {
     match shared.cache.ping().await {
         Ok(()) => (StatusCode::OK, "ready\n").into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")).into_response(),
     }
 }
 
-async fn metrics<C: Cache>(State(shared): State<Arc<Shared<C>>>) -> Response {
+async fn metrics<C: KeyOps>(State(shared): State<Arc<Shared<C>>>) -> Response {
     let stats = shared.cache.stats().await.ok();
     let cluster = shared.cache.cluster_info().await.ok();
     let body = shared
@@ -59,7 +59,7 @@ async fn metrics<C: Cache>(State(shared): State<Arc<Shared<C>>>) -> Response {
         .into_response()
 }
 
-async fn stats<C: Cache>(State(shared): State<Arc<Shared<C>>>) -> Response {
+async fn stats<C: KeyOps>(State(shared): State<Arc<Shared<C>>>) -> Response {
     let m = &shared.metrics;
     let cache = match shared.cache.stats().await {
         Ok(s) => serde_json::to_value(s).unwrap_or(serde_json::Value::Null),
@@ -82,7 +82,7 @@ async fn stats<C: Cache>(State(shared): State<Arc<Shared<C>>>) -> Response {
     axum::Json(body).into_response()
 }
 
-async fn cluster<C: Cache>(State(shared): State<Arc<Shared<C>>>) -> Response {
+async fn cluster<C: KeyOps>(State(shared): State<Arc<Shared<C>>>) -> Response {
     match shared.cache.cluster_info().await {
         Ok(info) => axum::Json(info).into_response(),
         Err(Error::Unsupported { .. }) => (

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use relaycache::Cache;
+use relaycache::KeyOps;
 use relaycache_resp::{RequestDecoder, Writer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
@@ -35,7 +35,7 @@ const DRAIN_WAIT: Duration = Duration::from_millis(20);
 const FLUSH_AT: usize = 64 << 10;
 
 /// Serves one client until it quits, errs, times out or the server shuts down.
-pub(crate) async fn serve<C: Cache + 'static>(
+pub(crate) async fn serve<C: KeyOps + 'static>(
     mut stream: TcpStream,
     shared: Arc<Shared<C>>,
     mut session: Session,
@@ -87,7 +87,7 @@ struct Conn {
 }
 
 impl Conn {
-    async fn run<C: Cache + 'static>(
+    async fn run<C: KeyOps + 'static>(
         &mut self,
         stream: &mut TcpStream,
         shared: &Shared<C>,
@@ -217,7 +217,7 @@ impl Conn {
     }
 
     /// Executes the complete requests in the input buffer; `Some` when the connection must end.
-    async fn execute_all<C: Cache + 'static>(
+    async fn execute_all<C: KeyOps + 'static>(
         &mut self,
         stream: &mut TcpStream,
         shared: &Shared<C>,
@@ -292,7 +292,7 @@ impl Conn {
 
     /// At shutdown: executes what the client has already sent (what is in the socket now, up to a bound),
     /// so every command that reached the server before the shutdown gets its reply.
-    async fn drain<C: Cache + 'static>(
+    async fn drain<C: KeyOps + 'static>(
         &mut self,
         stream: &mut TcpStream,
         shared: &Shared<C>,

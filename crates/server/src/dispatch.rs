@@ -1,7 +1,7 @@
 //! From a request to its reply: parse the command, check authentication, run it, count it.
 
 use bytes::BytesMut;
-use relaycache::Cache;
+use relaycache::KeyOps;
 use relaycache_resp::cmd::Command;
 use relaycache_resp::{Args, CommandError, Writer};
 
@@ -30,7 +30,7 @@ const NOAUTH: &[u8] = b"NOAUTH Authentication required.";
 /// The returned future is kept small on purpose: it is created once per command, and a large future
 /// costs a large copy each time. GET and SET, the hot commands, run inline; the rest run in a boxed
 /// future.
-pub(crate) async fn execute<C: Cache>(
+pub(crate) async fn execute<C: KeyOps>(
     args: Args<'_>,
     shared: &Shared<C>,
     session: &mut Session,

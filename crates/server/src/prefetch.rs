@@ -12,7 +12,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use bytes::Bytes;
-use relaycache::Cache;
+use relaycache::KeyOps;
 use relaycache_resp::{Limits, RequestDecoder};
 
 /// The longest run sent as one batch.
@@ -56,7 +56,7 @@ impl Prefetched {
 
     /// Looks at the complete requests in `input` (the first being the next to run) and, for a run of
     /// plain `GET`s or `SET`s, sends it to `cache` as one batch.
-    pub(crate) async fn prepare<C: Cache>(&mut self, cache: &C, input: &[u8], limits: Limits) {
+    pub(crate) async fn prepare<C: KeyOps>(&mut self, cache: &C, input: &[u8], limits: Limits) {
         let mut decoder = RequestDecoder::new(limits);
         let mut offset = 0;
         let mut kind: Option<bool> = None; // Some(true): GETs, Some(false): SETs

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use relaycache::config::ServerConfig;
-use relaycache::{Cache, Config};
+use relaycache::{Config, KeyOps};
 use relaycache_resp::Limits;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -102,7 +102,7 @@ async fn listen(bind: &str, port: u16) -> Result<TcpListener, ServerError> {
         .map_err(|source| ServerError::Bind { addr, source })
 }
 
-impl<C: Cache + 'static> Server<C> {
+impl<C: KeyOps + 'static> Server<C> {
     /// Binds the RESP listener (`server.bind`:`server.port`) and, when enabled, the admin listener.
     /// Port 0 picks a free port; see [`local_addr`](Server::local_addr).
     ///
@@ -294,7 +294,7 @@ impl Drop for Connected<'_> {
     }
 }
 
-fn accept<C: Cache + 'static>(
+fn accept<C: KeyOps + 'static>(
     stream: TcpStream,
     peer: SocketAddr,
     shared: &Arc<Shared<C>>,

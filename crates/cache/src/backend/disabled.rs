@@ -7,6 +7,9 @@ use bytes::Bytes;
 
 use crate::api::{Cache, Capabilities, ScanPage, Stats};
 use crate::error::{Error, Result};
+use crate::keyops::{
+    ExpiryUpdate, KeyOps, SetOptions, SetOutcome, appended, incremented, with_bit, with_range,
+};
 use crate::load::Flights;
 
 /// A cache that stores nothing: every read misses, every write succeeds and is forgotten. Useful to run
@@ -114,5 +117,73 @@ impl Cache for DisabledCache {
     async fn invalidate_prefix(&self, _prefix: &[u8]) -> Result<u64> {
         self.check_open()?;
         Ok(0)
+    }
+}
+
+/// Every operation behaves as on a key that is absent, and forgets what it would write.
+impl KeyOps for DisabledCache {
+    async fn set_with_options(
+        &self,
+        _key: &[u8],
+        _value: &[u8],
+        options: SetOptions,
+    ) -> Result<SetOutcome> {
+        self.check_open()?;
+        Ok(SetOutcome::new(options.condition.allows(false), None))
+    }
+
+    async fn take(&self, _key: &[u8]) -> Result<Bytes> {
+        self.check_open()?;
+        Err(Error::NotFound)
+    }
+
+    async fn remove(&self, _key: &[u8]) -> Result<bool> {
+        self.check_open()?;
+        Ok(false)
+    }
+
+    async fn increment(&self, _key: &[u8], delta: i64) -> Result<i64> {
+        self.check_open()?;
+        incremented(None, delta)
+    }
+
+    async fn increment_float(&self, _key: &[u8], increment: &[u8]) -> Result<Bytes> {
+        self.check_open()?;
+        crate::increment_float(None, increment).map(Bytes::from)
+    }
+
+    async fn append(&self, _key: &[u8], suffix: &[u8]) -> Result<usize> {
+        self.check_open()?;
+        appended(None, suffix).map(|v| v.len())
+    }
+
+    async fn set_range(&self, _key: &[u8], offset: usize, bytes: &[u8]) -> Result<usize> {
+        self.check_open()?;
+        Ok(with_range(None, offset, bytes)?.map_or(0, |v| v.len()))
+    }
+
+    async fn set_bit(&self, _key: &[u8], offset: u64, bit: bool) -> Result<bool> {
+        self.check_open()?;
+        with_bit(None, offset, bit).map(|(_, previous)| previous)
+    }
+
+    async fn get_and_expire(&self, _key: &[u8], _expiry: ExpiryUpdate) -> Result<Bytes> {
+        self.check_open()?;
+        Err(Error::NotFound)
+    }
+
+    async fn rename(&self, _from: &[u8], _to: &[u8], _only_if_absent: bool) -> Result<bool> {
+        self.check_open()?;
+        Err(Error::NotFound)
+    }
+
+    async fn copy(&self, _from: &[u8], _to: &[u8], _replace: bool) -> Result<bool> {
+        self.check_open()?;
+        Ok(false)
+    }
+
+    async fn set_multi_if_absent(&self, _items: &[(&[u8], &[u8])]) -> Result<bool> {
+        self.check_open()?;
+        Ok(true)
     }
 }

@@ -9,12 +9,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use relaycache_engine::{ByteCache, ByteChange, Expiry, Reaper};
 
-use crate::api::{
-    Cache, Capabilities, ScanPage, SetCondition, SetExpiry, SetOptions, SetOutcome, Stats,
-    parse_counter,
-};
+use crate::api::{Cache, Capabilities, ScanPage, Stats};
 use crate::config::SingleConfig;
 use crate::error::{Error, Result};
+use crate::keyops::{
+    ExpiryUpdate, KeyOps, SetCondition, SetExpiry, SetOptions, SetOutcome, appended, parse_counter,
+    with_bit, with_range,
+};
 use crate::load::Flights;
 
 /// How often the reaper thread reclaims expired entries that no write has needed the room of.
@@ -117,6 +118,22 @@ impl SingleCache {
     fn read(&self, key: &[u8]) -> Option<Bytes> {
         self.engine.get_bytes(key)
     }
+
+    /// A read-modify-write of `key` keeping its expiry, under its shard lock: `f` gets the current
+    /// value and returns the new one (`None`: no change) and the answer; an error changes nothing.
+    fn update<R>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(Option<&[u8]>) -> Result<(Option<Vec<u8>>, R)>,
+    ) -> Result<R> {
+        self.engine.compute(key, |current| {
+            match f(current.as_ref().map(|e| e.value())) {
+                Ok((Some(next), r)) => (ByteChange::Put(next, Expiry::Keep), Ok(r)),
+                Ok((None, r)) => (ByteChange::Keep, Ok(r)),
+                Err(e) => (ByteChange::Keep, Err(e)),
+            }
+        })
+    }
 }
 
 impl Cache for SingleCache {
@@ -156,70 +173,6 @@ impl Cache for SingleCache {
         self.check_open()?;
         self.engine.remove(key);
         Ok(())
-    }
-
-    async fn set_with_options(
-        &self,
-        key: &[u8],
-        value: &[u8],
-        options: SetOptions,
-    ) -> Result<SetOutcome> {
-        self.check_open()?;
-        let expiry = match options.expiry {
-            SetExpiry::Never => Expiry::Never,
-            // A zero TTL would mean "no expiry" to the engine; here it means "expire at once".
-            SetExpiry::After(ttl) => Expiry::After(ttl.max(Duration::from_nanos(1))),
-            SetExpiry::Keep => Expiry::Keep,
-        };
-        let outcome = self.engine.compute(key, |current| {
-            let wanted = options.return_previous || options.condition != SetCondition::Always;
-            let previous = current
-                .as_ref()
-                .filter(|_| wanted)
-                .map(relaycache_engine::ByteEntry::to_bytes);
-            let allowed = options.condition.allows(current.is_some());
-            let change = if allowed {
-                ByteChange::Put(value, expiry)
-            } else {
-                ByteChange::Keep
-            };
-            (change, SetOutcome::new(allowed, previous))
-        });
-        Ok(outcome)
-    }
-
-    async fn take(&self, key: &[u8]) -> Result<Bytes> {
-        self.check_open()?;
-        self.engine
-            .compute(key, |current| match current {
-                Some(entry) => (ByteChange::<&[u8]>::Remove, Some(entry.to_bytes())),
-                None => (ByteChange::Keep, None),
-            })
-            .ok_or(Error::NotFound)
-    }
-
-    async fn remove(&self, key: &[u8]) -> Result<bool> {
-        self.check_open()?;
-        Ok(self.engine.remove(key))
-    }
-
-    async fn increment(&self, key: &[u8], delta: i64) -> Result<i64> {
-        self.check_open()?;
-        self.engine.compute(key, |current| {
-            let next = match current {
-                Some(entry) => parse_counter(entry.value()),
-                None => Ok(0),
-            }
-            .and_then(|n| {
-                n.checked_add(delta).ok_or_else(|| {
-                    Error::InvalidArgument("increment or decrement would overflow".to_owned())
-                })
-            });
-            match next {
-                Ok(n) => (ByteChange::Put(n.to_string(), Expiry::Keep), Ok(n)),
-                Err(e) => (ByteChange::Keep, Err(e)),
-            }
-        })
     }
 
     async fn exists(&self, key: &[u8]) -> Result<bool> {
@@ -304,4 +257,184 @@ impl Cache for SingleCache {
         self.check_open()?;
         Ok(self.engine.invalidate_prefix(prefix))
     }
+}
+
+impl KeyOps for SingleCache {
+    async fn set_with_options(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        options: SetOptions,
+    ) -> Result<SetOutcome> {
+        self.check_open()?;
+        let expiry = match options.expiry {
+            SetExpiry::Never => Expiry::Never,
+            // A zero TTL would mean "no expiry" to the engine; here it means "expire at once".
+            SetExpiry::After(ttl) => Expiry::After(ttl.max(Duration::from_nanos(1))),
+            SetExpiry::Keep => Expiry::Keep,
+        };
+        let outcome = self.engine.compute(key, |current| {
+            let wanted = options.return_previous || options.condition != SetCondition::Always;
+            let previous = current
+                .as_ref()
+                .filter(|_| wanted)
+                .map(relaycache_engine::ByteEntry::to_bytes);
+            let allowed = options.condition.allows(current.is_some());
+            let change = if allowed {
+                ByteChange::Put(value, expiry)
+            } else {
+                ByteChange::Keep
+            };
+            (change, SetOutcome::new(allowed, previous))
+        });
+        Ok(outcome)
+    }
+
+    async fn take(&self, key: &[u8]) -> Result<Bytes> {
+        self.check_open()?;
+        self.engine
+            .compute(key, |current| match current {
+                Some(entry) => (ByteChange::<&[u8]>::Remove, Some(entry.to_bytes())),
+                None => (ByteChange::Keep, None),
+            })
+            .ok_or(Error::NotFound)
+    }
+
+    async fn remove(&self, key: &[u8]) -> Result<bool> {
+        self.check_open()?;
+        Ok(self.engine.remove(key))
+    }
+
+    async fn increment(&self, key: &[u8], delta: i64) -> Result<i64> {
+        self.check_open()?;
+        self.engine.compute(key, |current| {
+            let next = match current {
+                Some(entry) => parse_counter(entry.value()),
+                None => Ok(0),
+            }
+            .and_then(|n| {
+                n.checked_add(delta).ok_or_else(|| {
+                    Error::InvalidArgument("increment or decrement would overflow".to_owned())
+                })
+            });
+            match next {
+                Ok(n) => (ByteChange::Put(n.to_string(), Expiry::Keep), Ok(n)),
+                Err(e) => (ByteChange::Keep, Err(e)),
+            }
+        })
+    }
+
+    async fn increment_float(&self, key: &[u8], increment: &[u8]) -> Result<Bytes> {
+        self.check_open()?;
+        self.update(key, |current| {
+            let next = crate::increment_float(current, increment)?;
+            let text = Bytes::from(next.clone());
+            Ok((Some(next), text))
+        })
+    }
+
+    async fn append(&self, key: &[u8], suffix: &[u8]) -> Result<usize> {
+        self.check_open()?;
+        self.update(key, |current| {
+            let next = appended(current, suffix)?;
+            let len = next.len();
+            Ok((Some(next), len))
+        })
+    }
+
+    async fn set_range(&self, key: &[u8], offset: usize, bytes: &[u8]) -> Result<usize> {
+        self.check_open()?;
+        self.update(key, |current| {
+            let len = current.map_or(0, <[u8]>::len);
+            Ok(match with_range(current, offset, bytes)? {
+                Some(next) => {
+                    let len = next.len();
+                    (Some(next), len)
+                }
+                None => (None, len),
+            })
+        })
+    }
+
+    async fn set_bit(&self, key: &[u8], offset: u64, bit: bool) -> Result<bool> {
+        self.check_open()?;
+        self.update(key, |current| {
+            let (next, previous) = with_bit(current, offset, bit)?;
+            Ok((Some(next), previous))
+        })
+    }
+
+    async fn get_and_expire(&self, key: &[u8], expiry: ExpiryUpdate) -> Result<Bytes> {
+        self.check_open()?;
+        self.engine
+            .compute(key, |current| {
+                let Some(entry) = current else {
+                    return (ByteChange::Keep, None);
+                };
+                let value = entry.to_bytes();
+                let change = match expiry {
+                    ExpiryUpdate::Keep => ByteChange::Keep,
+                    ExpiryUpdate::Persist if entry.ttl.is_none() => ByteChange::Keep,
+                    ExpiryUpdate::Persist => ByteChange::Put(value.clone(), Expiry::Never),
+                    ExpiryUpdate::After(ttl) if ttl.is_zero() => ByteChange::Remove,
+                    ExpiryUpdate::After(ttl) => ByteChange::Put(value.clone(), Expiry::After(ttl)),
+                };
+                (change, Some(value))
+            })
+            .ok_or(Error::NotFound)
+    }
+
+    async fn rename(&self, from: &[u8], to: &[u8], only_if_absent: bool) -> Result<bool> {
+        self.check_open()?;
+        self.engine.compute_many(&[from, to], |cur| {
+            let Some(source) = &cur[0] else {
+                return (Vec::new(), Err(Error::NotFound));
+            };
+            if from == to {
+                return (Vec::new(), Ok(!only_if_absent));
+            }
+            if only_if_absent && cur[1].is_some() {
+                return (Vec::new(), Ok(false));
+            }
+            let changes = vec![
+                ByteChange::Remove,
+                ByteChange::Put(source.to_bytes(), expiry_of(source)),
+            ];
+            (changes, Ok(true))
+        })
+    }
+
+    async fn copy(&self, from: &[u8], to: &[u8], replace: bool) -> Result<bool> {
+        self.check_open()?;
+        if from == to {
+            return Ok(false);
+        }
+        Ok(self.engine.compute_many(&[from, to], |cur| match &cur[0] {
+            Some(source) if replace || cur[1].is_none() => {
+                let put = ByteChange::Put(source.to_bytes(), expiry_of(source));
+                (vec![ByteChange::Keep, put], true)
+            }
+            _ => (Vec::new(), false),
+        }))
+    }
+
+    async fn set_multi_if_absent(&self, items: &[(&[u8], &[u8])]) -> Result<bool> {
+        self.check_open()?;
+        let keys: Vec<&[u8]> = items.iter().map(|(k, _)| *k).collect();
+        Ok(self.engine.compute_many(&keys, |cur| {
+            if cur.iter().any(Option::is_some) {
+                return (Vec::new(), false);
+            }
+            let changes = items
+                .iter()
+                .map(|(_, v)| ByteChange::Put(*v, Expiry::Never))
+                .collect();
+            (changes, true)
+        }))
+    }
+}
+
+/// The expiry that gives another key exactly `entry`'s deadline (read in the same step).
+fn expiry_of(entry: &relaycache_engine::ByteEntry<'_>) -> Expiry {
+    entry.ttl.map_or(Expiry::Never, Expiry::After)
 }

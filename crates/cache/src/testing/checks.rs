@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::{Outcome, Semantics, Suite};
+use super::{Outcome, Semantics, Suite, update_checks};
 use crate::api::Cache;
 use crate::error::Error;
+use crate::keyops::KeyOps;
 
 /// Names of every check, in the order they run.
 pub const CHECKS: &[&str] = &[
@@ -43,26 +44,30 @@ pub const CHECKS: &[&str] = &[
     "get_or_load_runs_one_loader_for_concurrent_misses",
     "get_or_load_hands_over_when_the_leader_is_cancelled",
     "try_get_or_load_caches_no_error",
+    "read_modify_writes_answer_as_redis",
+    "concurrent_read_modify_writes_lose_no_update",
+    "concurrent_renames_neither_copy_nor_lose",
+    "concurrent_msetnx_has_one_winner",
 ];
 
-pub(super) struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     pub(super) suite: &'a Suite,
     pub(super) ns: Vec<u8>,
 }
 
 impl Ctx<'_> {
-    fn key(&self, name: impl AsRef<[u8]>) -> Vec<u8> {
+    pub(super) fn key(&self, name: impl AsRef<[u8]>) -> Vec<u8> {
         let mut k = self.ns.clone();
         k.extend_from_slice(name.as_ref());
         k
     }
 
-    fn stores(&self) -> bool {
+    pub(super) fn stores(&self) -> bool {
         self.suite.semantics == Semantics::Stores
     }
 }
 
-enum Fail {
+pub(super) enum Fail {
     Failed(String),
     NotApplicable(&'static str),
 }
@@ -73,7 +78,7 @@ impl From<Error> for Fail {
     }
 }
 
-type Check = Result<(), Fail>;
+pub(super) type Check = Result<(), Fail>;
 
 macro_rules! ensure {
     ($cond:expr, $($fmt:tt)+) => {
@@ -83,7 +88,7 @@ macro_rules! ensure {
     };
 }
 
-pub(super) async fn run<C: Cache + 'static>(name: &str, cache: &Arc<C>, x: &Ctx<'_>) -> Outcome {
+pub(super) async fn run<C: KeyOps + 'static>(name: &str, cache: &Arc<C>, x: &Ctx<'_>) -> Outcome {
     let c = cache.as_ref();
     let result = match name {
         "get_missing_is_not_found" => get_missing_is_not_found(c, x).await,
@@ -115,6 +120,14 @@ pub(super) async fn run<C: Cache + 'static>(name: &str, cache: &Arc<C>, x: &Ctx<
             get_or_load_hand_over(cache, x).await
         }
         "try_get_or_load_caches_no_error" => try_get_or_load_no_error(c, x).await,
+        "read_modify_writes_answer_as_redis" => update_checks::semantics(c, x).await,
+        "concurrent_read_modify_writes_lose_no_update" => {
+            update_checks::concurrent_updates(cache, x).await
+        }
+        "concurrent_renames_neither_copy_nor_lose" => {
+            update_checks::concurrent_renames(cache, x).await
+        }
+        "concurrent_msetnx_has_one_winner" => update_checks::concurrent_msetnx(cache, x).await,
         other => Err(Fail::Failed(format!("unknown check {other}"))),
     };
     match result {

@@ -23,12 +23,13 @@
 //! backend receives `&[u8]` it cannot keep past the call, and hands out immutable [`bytes::Bytes`].
 
 mod checks;
+mod update_checks;
 
 use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
-use crate::api::Cache;
+use crate::keyops::KeyOps;
 
 pub use checks::CHECKS;
 
@@ -83,7 +84,7 @@ impl Suite {
     /// Runs every check, each against a fresh cache from `factory`, and reports the outcome of each.
     pub async fn run<C, F, Fut>(&self, factory: F) -> Report
     where
-        C: Cache + 'static,
+        C: KeyOps + 'static,
         F: Fn() -> Fut,
         Fut: Future<Output = C>,
     {

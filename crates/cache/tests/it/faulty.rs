@@ -7,7 +7,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use relaycache::{Bytes, Cache, Capabilities, Error, Result, ScanPage, Stats};
+use relaycache::{
+    Bytes, Cache, Capabilities, Error, ExpiryUpdate, KeyOps, Result, ScanPage, SetCondition,
+    SetExpiry, SetOptions, SetOutcome, Stats,
+};
 
 /// A deliberate contract violation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +44,14 @@ pub(crate) enum Fault {
     LoadsPerCaller,
     /// `try_get_or_load` stores an empty value when the loader fails.
     CachesLoadError,
+    /// `append` replaces the value instead of extending it.
+    AppendReplaces,
+    /// Read-modify-writes read, yield, then write: concurrent updates get lost.
+    LosesUpdates,
+    /// `rename` writes the target, yields, then deletes the source: a value can be duplicated.
+    RenameCopies,
+    /// `set_multi_if_absent` checks, yields, then writes: two callers can both win.
+    MsetnxRaces,
 }
 
 #[derive(Clone)]
@@ -393,5 +404,240 @@ impl Cache for FaultyCache {
         }
         map.retain(|k, _| !k.starts_with(prefix));
         Ok((before - map.len()) as u64)
+    }
+}
+
+/// How long the racy faults wait between their read and their write, so that callers running at the
+/// same time overlap there.
+const RACE_WINDOW: Duration = Duration::from_millis(2);
+
+/// What a read-modify-write does to its key: `None` keeps it, `Some(None)` removes it.
+type Write = Option<Option<Entry>>;
+
+impl FaultyCache {
+    /// Reads `key` (live entries only), lets `f` decide, and applies the decision: in one step under
+    /// the lock, or (fault [`Fault::LosesUpdates`]) with a yield in between.
+    async fn rmw<R>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(Option<&Entry>) -> Result<(Write, R)>,
+    ) -> Result<R> {
+        self.open()?;
+        let apply = |map: &mut HashMap<Vec<u8>, Entry>, write: Write| match write {
+            Some(Some(e)) => {
+                map.insert(key.to_vec(), e);
+            }
+            Some(None) => {
+                map.remove(key);
+            }
+            None => {}
+        };
+        if self.has(Fault::LosesUpdates) {
+            let current = self.live(key);
+            tokio::time::sleep(RACE_WINDOW).await;
+            let (write, r) = f(current.as_ref())?;
+            apply(&mut self.map(), write);
+            return Ok(r);
+        }
+        let mut map = self.map();
+        if map
+            .get(key)
+            .is_some_and(|e| e.expires.is_some_and(|t| t <= Instant::now()))
+        {
+            map.remove(key);
+        }
+        let (write, r) = f(map.get(key))?;
+        apply(&mut map, write);
+        Ok(r)
+    }
+}
+
+/// `value` stored with `old`'s deadline.
+fn keeping(old: Option<&Entry>, value: impl Into<Bytes>) -> Write {
+    Some(Some(Entry {
+        value: value.into(),
+        expires: old.and_then(|e| e.expires),
+    }))
+}
+
+impl KeyOps for FaultyCache {
+    async fn set_with_options(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        options: SetOptions,
+    ) -> Result<SetOutcome> {
+        self.rmw(key, |cur| {
+            let wanted = options.return_previous || options.condition != SetCondition::Always;
+            let previous = cur.filter(|_| wanted).map(|e| e.value.clone());
+            if !options.condition.allows(cur.is_some()) {
+                return Ok((None, SetOutcome::new(false, previous)));
+            }
+            let expires = match options.expiry {
+                SetExpiry::Keep => cur.and_then(|e| e.expires),
+                SetExpiry::After(ttl) => Some(Instant::now() + ttl),
+                _ => None,
+            };
+            let entry = Entry {
+                value: Bytes::copy_from_slice(value),
+                expires,
+            };
+            Ok((Some(Some(entry)), SetOutcome::new(true, previous)))
+        })
+        .await
+    }
+
+    async fn take(&self, key: &[u8]) -> Result<Bytes> {
+        self.rmw(key, |cur| match cur {
+            Some(e) => Ok((Some(None), e.value.clone())),
+            None => Err(Error::NotFound),
+        })
+        .await
+    }
+
+    async fn remove(&self, key: &[u8]) -> Result<bool> {
+        self.rmw(key, |cur| Ok((Some(None), cur.is_some()))).await
+    }
+
+    async fn increment(&self, key: &[u8], delta: i64) -> Result<i64> {
+        self.rmw(key, |cur| {
+            let n = relaycache::incremented(cur.map(|e| &e.value[..]), delta)?;
+            Ok((keeping(cur, n.to_string()), n))
+        })
+        .await
+    }
+
+    async fn increment_float(&self, key: &[u8], increment: &[u8]) -> Result<Bytes> {
+        self.rmw(key, |cur| {
+            let next = Bytes::from(relaycache::increment_float(
+                cur.map(|e| &e.value[..]),
+                increment,
+            )?);
+            Ok((keeping(cur, next.clone()), next))
+        })
+        .await
+    }
+
+    async fn append(&self, key: &[u8], suffix: &[u8]) -> Result<usize> {
+        let replaces = self.has(Fault::AppendReplaces);
+        self.rmw(key, |cur| {
+            let base = if replaces {
+                None
+            } else {
+                cur.map(|e| &e.value[..])
+            };
+            let next = relaycache::appended(base, suffix)?;
+            let len = next.len();
+            Ok((keeping(cur, next), len))
+        })
+        .await
+    }
+
+    async fn set_range(&self, key: &[u8], offset: usize, bytes: &[u8]) -> Result<usize> {
+        self.rmw(key, |cur| {
+            let value = cur.map(|e| &e.value[..]);
+            Ok(match relaycache::with_range(value, offset, bytes)? {
+                Some(next) => {
+                    let len = next.len();
+                    (keeping(cur, next), len)
+                }
+                None => (None, value.map_or(0, <[u8]>::len)),
+            })
+        })
+        .await
+    }
+
+    async fn set_bit(&self, key: &[u8], offset: u64, bit: bool) -> Result<bool> {
+        self.rmw(key, |cur| {
+            let (next, previous) = relaycache::with_bit(cur.map(|e| &e.value[..]), offset, bit)?;
+            Ok((keeping(cur, next), previous))
+        })
+        .await
+    }
+
+    async fn get_and_expire(&self, key: &[u8], expiry: ExpiryUpdate) -> Result<Bytes> {
+        self.rmw(key, |cur| {
+            let e = cur.ok_or(Error::NotFound)?;
+            let value = e.value.clone();
+            let write = match expiry {
+                ExpiryUpdate::Persist => Some(Some(Entry {
+                    value: value.clone(),
+                    expires: None,
+                })),
+                ExpiryUpdate::After(ttl) if ttl.is_zero() => Some(None),
+                ExpiryUpdate::After(ttl) => Some(Some(Entry {
+                    value: value.clone(),
+                    expires: Some(Instant::now() + ttl),
+                })),
+                _ => None,
+            };
+            Ok((write, value))
+        })
+        .await
+    }
+
+    async fn rename(&self, from: &[u8], to: &[u8], only_if_absent: bool) -> Result<bool> {
+        self.open()?;
+        if self.has(Fault::RenameCopies) {
+            let source = self.live(from).ok_or(Error::NotFound)?;
+            self.map().insert(to.to_vec(), source);
+            tokio::time::sleep(RACE_WINDOW).await;
+            self.map().remove(from);
+            return Ok(true);
+        }
+        let mut map = self.map();
+        let source = map
+            .get(from)
+            .filter(|e| e.expires.is_none_or(|t| t > Instant::now()))
+            .cloned()
+            .ok_or(Error::NotFound)?;
+        if from == to {
+            return Ok(!only_if_absent);
+        }
+        if only_if_absent && map.contains_key(to) {
+            return Ok(false);
+        }
+        map.remove(from);
+        map.insert(to.to_vec(), source);
+        Ok(true)
+    }
+
+    async fn copy(&self, from: &[u8], to: &[u8], replace: bool) -> Result<bool> {
+        self.open()?;
+        let mut map = self.map();
+        let Some(source) = map.get(from).cloned() else {
+            return Ok(false);
+        };
+        if from == to || (!replace && map.contains_key(to)) {
+            return Ok(false);
+        }
+        map.insert(to.to_vec(), source);
+        Ok(true)
+    }
+
+    async fn set_multi_if_absent(&self, items: &[(&[u8], &[u8])]) -> Result<bool> {
+        self.open()?;
+        let present =
+            |map: &HashMap<Vec<u8>, Entry>| items.iter().any(|(k, _)| map.contains_key(*k));
+        if self.has(Fault::MsetnxRaces) {
+            if present(&self.map()) {
+                return Ok(false);
+            }
+            tokio::time::sleep(RACE_WINDOW).await;
+        }
+        let mut map = self.map();
+        if !self.has(Fault::MsetnxRaces) && present(&map) {
+            return Ok(false);
+        }
+        for (k, v) in items {
+            map.insert(
+                k.to_vec(),
+                Entry {
+                    value: Bytes::copy_from_slice(v),
+                    expires: None,
+                },
+            );
+        }
+        Ok(true)
     }
 }

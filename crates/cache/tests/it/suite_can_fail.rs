@@ -43,6 +43,16 @@ const BREAKS: &[(&str, Fault)] = &[
         Fault::LoadsPerCaller,
     ),
     ("try_get_or_load_caches_no_error", Fault::CachesLoadError),
+    ("read_modify_writes_answer_as_redis", Fault::AppendReplaces),
+    (
+        "concurrent_read_modify_writes_lose_no_update",
+        Fault::LosesUpdates,
+    ),
+    (
+        "concurrent_renames_neither_copy_nor_lose",
+        Fault::RenameCopies,
+    ),
+    ("concurrent_msetnx_has_one_winner", Fault::MsetnxRaces),
 ];
 
 #[test]

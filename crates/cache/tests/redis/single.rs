@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use relaycache::KeyOps;
 use relaycache::{AnyCache, Cache, Config, Error};
 
 use crate::server::{RedisServer, free_port, raw};

@@ -50,7 +50,11 @@ impl Inner {
                     return Ok(self.newer_local(*target, op.key(), found));
                 }
                 Ok(resp) => return remote_result(resp),
-                Err(e @ ClusterError::Connection { .. }) => {
+                // A compare-and-set that may have reached its target is not run again: it is not
+                // idempotent (it would fail on its own write, and its caller would retry it).
+                Err(e @ ClusterError::Connection { not_sent, .. })
+                    if not_sent || !matches!(op, Op::SetIf { .. }) =>
+                {
                     tracing::debug!(peer = %target.rpc_addr(), error = %e, "owner unreachable or connection broken; trying the next");
                     last = Some(e);
                 }
@@ -163,6 +167,15 @@ impl Inner {
             Op::Delete { key } => {
                 write(Change::delete(key)).await?;
                 Ok(Response::Ok)
+            }
+            Op::SetIf {
+                key,
+                value,
+                expires_at,
+                expected,
+            } => {
+                self.set_if(table, partition, owners, key, value, expires_at, expected)
+                    .await
             }
             Op::Expire { key, expires_at } => {
                 let current = self.read(table, partition, owners, &key).await?;
@@ -301,7 +314,17 @@ impl Inner {
         if (owners.len() as u32) < needed {
             return Err(self.quorum_failed(QuorumKind::Write, needed, owners.len() as u32));
         }
-        let (mut acks, mut pending) = self.write_start(table, partition, owners, change, needed);
+        let (acks, pending) = self.write_start(table, partition, owners, change, needed);
+        self.await_quorum(needed, acks, pending).await
+    }
+
+    /// Waits until `acks` and the acknowledgements `pending` reach `needed`, within `request_timeout`.
+    async fn await_quorum(
+        &self,
+        needed: u32,
+        mut acks: u32,
+        mut pending: FuturesUnordered<tokio::sync::oneshot::Receiver<bool>>,
+    ) -> Result<()> {
         // An acknowledgement counts within `request_timeout`, however long the owner's queue is.
         let deadline = tokio::time::Instant::now() + self.cfg.request_timeout;
         while acks < needed {
@@ -350,6 +373,19 @@ impl Inner {
                 expires_at,
             }
         };
+        self.replicate_to(targets, entry, acks, needed)
+    }
+
+    /// Queues `entry` for every target but this node; returns `acks` and, when they fall short of
+    /// `needed`, the receivers of the others' acknowledgements.
+    fn replicate_to(
+        self: &Arc<Self>,
+        targets: Vec<Owner>,
+        entry: Entry,
+        acks: u32,
+        needed: u32,
+    ) -> (u32, FuturesUnordered<tokio::sync::oneshot::Receiver<bool>>) {
+        let me = self.me();
         // The owners beyond the quorum are written after the write returns too.
         let ack = needed > acks;
         let pending = targets
@@ -358,6 +394,50 @@ impl Inner {
             .filter_map(|t| self.replicate(t, entry.clone(), ack))
             .collect();
         (acks, pending)
+    }
+
+    /// Coordinates a compare-and-set: compares and writes this node's copy in one step, then
+    /// replicates the new version as a write does. Only an owner can compare; a partition still being
+    /// filled first takes the newest copy of the key from its sources, so the comparison sees it.
+    #[allow(clippy::too_many_arguments)]
+    async fn set_if(
+        self: &Arc<Self>,
+        table: &Table,
+        partition: u32,
+        owners: &[Owner],
+        key: Bytes,
+        value: Option<Bytes>,
+        expires_at: u64,
+        expected: crate::version::Version,
+    ) -> Result<Response> {
+        let needed = self.cfg.write_quorum;
+        if (owners.len() as u32) < needed {
+            return Err(self.quorum_failed(QuorumKind::Write, needed, owners.len() as u32));
+        }
+        let me = self.me();
+        let targets = self.write_targets(table, partition, owners);
+        if !targets.iter().any(|t| t.addr == me.addr) {
+            return Err(ClusterError::Remote(format!(
+                "a compare-and-set reached {}, which holds no copy of its key",
+                me.rpc_addr()
+            )));
+        }
+        let filling = self.incoming.lock().contains_key(&partition);
+        if filling {
+            if let Some(newest) = self.read(table, partition, owners, &key).await? {
+                self.hlc.observe(newest.version);
+                self.store.apply(&newest);
+            }
+        }
+        let Some(entry) = self
+            .store
+            .write_if(&self.hlc, key, value, expires_at, expected)
+        else {
+            return Ok(Response::Count(0));
+        };
+        let (acks, pending) = self.replicate_to(targets, entry, 1, needed);
+        self.await_quorum(needed, acks, pending).await?;
+        Ok(Response::Count(1))
     }
 
     /// Runs `op` at once when that needs no answer from another node: this node is the key's primary,

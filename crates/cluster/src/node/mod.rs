@@ -332,6 +332,49 @@ impl Node {
             .and_then(into_entry)
     }
 
+    /// Reads `key`'s stored entry as its primary holds it, a tombstone or an expired value included
+    /// (as an entry without a value): the version a compare-and-set ([`Node::set_if`]) expects. Counts
+    /// neither a hit nor a miss.
+    ///
+    /// # Errors
+    /// As [`Node::get`].
+    pub async fn read_versioned(&self, key: &[u8]) -> Result<Option<Entry>> {
+        let op = Op::Meta {
+            key: Bytes::copy_from_slice(key),
+        };
+        match self.inner.execute(op, 0).await? {
+            Response::Entry(e) => Ok(e),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Writes `value` (a tombstone when `None`) under `key`, expiring at `expires_at`, only if the
+    /// version stored at the key's primary is `expected` ([`Version::ZERO`]: nothing); returns whether
+    /// it wrote. The comparison and the write are one step at the primary, which serializes the key,
+    /// so a read-modify-write built on it loses no concurrent write.
+    ///
+    /// # Errors
+    /// As [`Node::get`]; a connection that broke after the request was sent is an error (the write
+    /// may or may not have happened), not retried at another owner.
+    pub async fn set_if(
+        &self,
+        key: &[u8],
+        value: Option<&[u8]>,
+        expires_at: u64,
+        expected: Version,
+    ) -> Result<bool> {
+        let op = Op::SetIf {
+            key: Bytes::copy_from_slice(key),
+            value: value.map(Bytes::copy_from_slice),
+            expires_at,
+            expected,
+        };
+        match self.inner.execute(op, 0).await? {
+            Response::Count(n) => Ok(n > 0),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     /// Writes `value` under `key`, expiring at `expires_at` (Unix ms; 0 never).
     ///
     /// # Errors

@@ -17,6 +17,7 @@
 //! | `Op Set` | `OP hops SET key value expires_at` |
 //! | `Op Delete` | `OP hops DEL key` |
 //! | `Op Expire` | `OP hops EXPIRE key expires_at` |
+//! | `Op SetIf` | `OP hops SETIF key kind value expires_at hlc node` (`kind` as in an entry) |
 //! | `Batch` | `BATCH hops op...`, each op as in `Op` without `OP hops` (`GET key`, `SET key value expires_at`, ...) |
 //! | `Apply` | `APPLY entry...` (6 bulks per entry, below) |
 //! | `Fetch` | `FETCH key...` |
@@ -261,6 +262,7 @@ fn op_fields(op: &Op) -> usize {
         Op::Get { .. } | Op::Meta { .. } | Op::Delete { .. } => 2,
         Op::Set { .. } => 4,
         Op::Expire { .. } => 3,
+        Op::SetIf { .. } => 7,
     }
 }
 
@@ -292,6 +294,28 @@ fn put_op(out: &mut BytesMut, op: &Op) {
             put_bulk(out, b"EXPIRE");
             put_bulk(out, key);
             put_u64(out, *expires_at);
+        }
+        Op::SetIf {
+            key,
+            value,
+            expires_at,
+            expected,
+        } => {
+            put_bulk(out, b"SETIF");
+            put_bulk(out, key);
+            match value {
+                Some(v) => {
+                    put_bulk(out, b"v");
+                    put_bulk(out, v);
+                }
+                None => {
+                    put_bulk(out, b"t");
+                    put_bulk(out, b"");
+                }
+            }
+            put_u64(out, *expires_at);
+            put_u64(out, expected.hlc);
+            put_u64(out, u64::from(expected.node));
         }
     }
 }
@@ -512,8 +536,12 @@ fn check_entries(entries: &[Entry]) -> Result<(), CodecError> {
 
 fn check_op(op: &Op) -> Result<(), CodecError> {
     check_len("key", op.key())?;
-    if let Op::Set { value, .. } = op {
-        check_len("value", value)?;
+    match op {
+        Op::Set { value, .. }
+        | Op::SetIf {
+            value: Some(value), ..
+        } => check_len("value", value)?,
+        _ => {}
     }
     Ok(())
 }
@@ -665,6 +693,24 @@ impl Fields {
                 key,
                 expires_at: self.u64("expires_at")?,
             },
+            b"SETIF" => {
+                let kind = self.bytes("kind")?;
+                let value = self.bytes("value")?;
+                let value = match &kind[..] {
+                    b"v" => Some(value),
+                    b"t" => None,
+                    _ => return Err(CodecError::Invalid("kind")),
+                };
+                Op::SetIf {
+                    key,
+                    value,
+                    expires_at: self.u64("expires_at")?,
+                    expected: Version {
+                        hlc: self.u64("hlc")?,
+                        node: self.u32("node")?,
+                    },
+                }
+            }
             other => return Err(unknown(other)),
         })
     }
@@ -966,6 +1012,19 @@ mod tests {
             arb_bytes().prop_map(|key| Op::Delete { key }),
             (arb_bytes(), any::<u64>())
                 .prop_map(|(key, expires_at)| Op::Expire { key, expires_at }),
+            (
+                arb_bytes(),
+                prop::option::of(arb_bytes()),
+                any::<u64>(),
+                any::<u64>(),
+                any::<u32>()
+            )
+                .prop_map(|(key, value, expires_at, hlc, node)| Op::SetIf {
+                    key,
+                    value,
+                    expires_at,
+                    expected: Version { hlc, node },
+                }),
         ]
     }
 

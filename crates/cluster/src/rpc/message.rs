@@ -54,6 +54,19 @@ pub enum Op {
         /// Absolute expiry in Unix ms; 0 none.
         expires_at: u64,
     },
+    /// Compare-and-set: write `value` (a tombstone when `None`) only if the version stored at the
+    /// primary is `expected` ([`Version::ZERO`]: nothing stored). Answered `Count(1)` when written,
+    /// `Count(0)` when the version differs. The step behind every read-modify-write.
+    SetIf {
+        /// The key.
+        key: Bytes,
+        /// The new value, or `None` for a delete.
+        value: Option<Bytes>,
+        /// Absolute expiry in Unix ms; 0 none.
+        expires_at: u64,
+        /// The version the write replaces.
+        expected: Version,
+    },
 }
 
 impl Op {
@@ -65,7 +78,8 @@ impl Op {
             | Op::Meta { key }
             | Op::Set { key, .. }
             | Op::Delete { key }
-            | Op::Expire { key, .. } => key,
+            | Op::Expire { key, .. }
+            | Op::SetIf { key, .. } => key,
         }
     }
 
@@ -101,13 +115,17 @@ impl Op {
             Op::Set { .. } => "set",
             Op::Delete { .. } => "delete",
             Op::Expire { .. } => "expire",
+            Op::SetIf { .. } => "set_if",
         }
     }
 
     /// True for operations that write.
     #[must_use]
     pub fn is_write(&self) -> bool {
-        matches!(self, Op::Set { .. } | Op::Delete { .. } | Op::Expire { .. })
+        matches!(
+            self,
+            Op::Set { .. } | Op::Delete { .. } | Op::Expire { .. } | Op::SetIf { .. }
+        )
     }
 }
 

@@ -269,7 +269,13 @@ async fn many_concurrent_calls_on_one_pool() {
     bounded("2000 calls", 20, futures::future::join_all(calls)).await;
     let elapsed = started.elapsed();
     let connections: std::collections::HashSet<_> = handler.peers.lock().iter().copied().collect();
-    assert_eq!(connections.len(), 2, "connections_per_peer connections");
+    // Calls prefer a slot that is already connected, so a fast first connection may carry them all;
+    // never more than `connections_per_peer` (2) are opened.
+    assert!(
+        (1..=2).contains(&connections.len()),
+        "{} connections for connections_per_peer 2",
+        connections.len()
+    );
     eprintln!("2000 concurrent calls in {elapsed:?}");
     server.shutdown().await;
 }

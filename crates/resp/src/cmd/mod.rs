@@ -5,7 +5,8 @@
 //! One module per family of verbs: `connection` (PING ECHO HELLO AUTH QUIT RESET SELECT CLIENT), `get`
 //! (GET GETDEL GETRANGE SUBSTR STRLEN APPEND), `set` (SET SETNX SETEX PSETEX GETSET GETEX), `keys` (DEL UNLINK EXISTS
 //! TOUCH TYPE KEYS SCAN), `expire` (EXPIRE PEXPIRE EXPIREAT PEXPIREAT EXPIRETIME PEXPIRETIME PERSIST TTL
-//! PTTL), `multi` (MGET MSET MSETNX), `incr` (INCR DECR INCRBY DECRBY), `server`
+//! PTTL), `multi` (MGET MSET MSETNX), `incr` (INCR DECR INCRBY DECRBY), `update` (SETRANGE SETBIT
+//! INCRBYFLOAT COPY), `server`
 //! (INFO COMMAND CONFIG DBSIZE FLUSHDB FLUSHALL TIME CLUSTER.MEMBERS CLUSTER.PARTITIONS); MULTI EXEC
 //! DISCARD take no
 //! arguments (the server queues and runs the transaction).
@@ -18,6 +19,7 @@ mod keys;
 mod multi;
 mod server;
 mod set;
+mod update;
 
 pub use connection::{Client, Hello};
 pub use expire::{Expire, ExpireCondition};
@@ -128,6 +130,40 @@ pub enum Command<'a> {
         /// `RENAMENX`: only when `to` does not exist.
         if_absent: bool,
     },
+    /// `SETRANGE key offset value`: overwrites from `offset`, zero-padding; replies with the length.
+    SetRange {
+        /// The key.
+        key: &'a [u8],
+        /// Byte offset (at least 0).
+        offset: usize,
+        /// The bytes to write.
+        value: &'a [u8],
+    },
+    /// `SETBIT key offset bit`: replies with the bit's previous value.
+    SetBit {
+        /// The key.
+        key: &'a [u8],
+        /// Bit offset, at most `2^32 - 1`.
+        offset: u64,
+        /// The new bit.
+        bit: bool,
+    },
+    /// `INCRBYFLOAT key increment`: replies with the new value.
+    IncrByFloat {
+        /// The key.
+        key: &'a [u8],
+        /// The increment as sent (parsed with the stored value's precision).
+        increment: &'a [u8],
+    },
+    /// `COPY source destination [DB 0] [REPLACE]`: replies 1 when copied.
+    Copy {
+        /// The key to copy.
+        from: &'a [u8],
+        /// Where to.
+        to: &'a [u8],
+        /// Replace an existing destination.
+        replace: bool,
+    },
     /// `INCR`, `DECR`, `INCRBY`, `DECRBY`.
     IncrBy {
         /// The key.
@@ -207,7 +243,7 @@ const TX: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
 /// Every command the server understands, sorted by name.
 pub static COMMANDS: &[Spec] = &COMMAND_TABLE;
 
-const COMMANDS_LEN: usize = 57;
+const COMMANDS_LEN: usize = 61;
 
 const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("append", 3, W, KEY1),
@@ -217,6 +253,7 @@ const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("cluster.partitions", 1, ADMIN, NOKEY),
     spec("command", -1, ADMIN, NOKEY),
     spec("config", -2, ADMIN, NOKEY),
+    spec("copy", -3, &["write"], (1, 2, 1)),
     spec("dbsize", 1, R, NOKEY),
     spec("decr", 2, W, KEY1),
     spec("decrby", 3, W, KEY1),
@@ -243,6 +280,7 @@ const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("hello", -1, CONN, NOKEY),
     spec("incr", 2, W, KEY1),
     spec("incrby", 3, W, KEY1),
+    spec("incrbyfloat", 3, &["write", "denyoom", "fast"], KEY1),
     spec("info", -1, ADMIN, NOKEY),
     spec("keys", 2, &["readonly"], NOKEY),
     spec("mget", -2, R, KEYS_ALL),
@@ -263,8 +301,10 @@ const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("scan", -2, &["readonly"], NOKEY),
     spec("select", 2, &["loading", "stale", "fast"], NOKEY),
     spec("set", -3, W, KEY1),
+    spec("setbit", 4, W, KEY1),
     spec("setex", 4, W, KEY1),
     spec("setnx", 3, W, KEY1),
+    spec("setrange", 4, W, KEY1),
     spec("strlen", 2, R, KEY1),
     spec("substr", 4, &["readonly"], KEY1),
     spec("time", 1, &["loading", "stale", "fast"], NOKEY),
@@ -427,6 +467,13 @@ impl<'a> Command<'a> {
                 to: args.get(2).unwrap_or_default(),
                 if_absent: spec.name == "renamenx",
             },
+            "setrange" => update::setrange(&mut c)?,
+            "setbit" => update::setbit(&mut c)?,
+            "incrbyfloat" => Command::IncrByFloat {
+                key,
+                increment: args.get(2).unwrap_or_default(),
+            },
+            "copy" => update::copy(&mut c)?,
             "incr" => Command::IncrBy { key, delta: 1 },
             "decr" => Command::IncrBy { key, delta: -1 },
             "incrby" | "decrby" => incr::incrby(&mut c, spec.name == "decrby")?,

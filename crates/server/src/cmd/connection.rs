@@ -1,6 +1,6 @@
 //! PING HELLO AUTH RESET CLIENT.
 
-use relaycache::Cache;
+use relaycache::KeyOps;
 use relaycache_resp::cmd::{Client, Hello};
 use relaycache_resp::{Protocol, Writer};
 
@@ -30,7 +30,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Checks credentials; the password is never logged.
-fn check<C: Cache>(shared: &Shared<C>, username: Option<&[u8]>, password: &[u8]) -> bool {
+fn check<C: KeyOps>(shared: &Shared<C>, username: Option<&[u8]>, password: &[u8]) -> bool {
     let user_ok = username.is_none_or(|u| u == b"default");
     match &shared.password {
         Some(expected) => constant_time_eq(password, expected) && user_ok,
@@ -38,7 +38,7 @@ fn check<C: Cache>(shared: &Shared<C>, username: Option<&[u8]>, password: &[u8])
     }
 }
 
-pub(super) fn auth<C: Cache>(
+pub(super) fn auth<C: KeyOps>(
     shared: &Shared<C>,
     session: &mut Session,
     username: Option<&[u8]>,
@@ -70,7 +70,7 @@ pub(super) fn auth<C: Cache>(
 
 /// `RESET`: RESP2, no name, no transaction; unauthenticated again when a password is required (the
 /// connection keeps the limits it had).
-pub(super) fn reset<C: Cache>(
+pub(super) fn reset<C: KeyOps>(
     shared: &Shared<C>,
     session: &mut Session,
     w: &mut Writer<'_>,
@@ -83,7 +83,7 @@ pub(super) fn reset<C: Cache>(
     Flow::Continue
 }
 
-pub(super) fn hello<C: Cache>(
+pub(super) fn hello<C: KeyOps>(
     shared: &Shared<C>,
     session: &mut Session,
     hello: Hello<'_>,
@@ -140,7 +140,7 @@ pub(super) fn hello<C: Cache>(
     flow
 }
 
-pub(super) fn client<C: Cache>(
+pub(super) fn client<C: KeyOps>(
     _shared: &Shared<C>,
     session: &mut Session,
     client: Client<'_>,

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use relaycache::{Cache, Error, SetExpiry};
+use relaycache::{Error, ExpiryUpdate, KeyOps, SetExpiry};
 use relaycache_resp::Writer;
 use relaycache_resp::cmd::{Expire, ExpireCondition, GetExpiry};
 
@@ -10,7 +10,7 @@ use super::cache_error;
 use super::strings::{now_ms, resolve};
 use crate::dispatch::Flow;
 
-pub(super) async fn expire<C: Cache>(cache: &C, e: Expire<'_>, w: &mut Writer<'_>) -> Flow {
+pub(super) async fn expire<C: KeyOps>(cache: &C, e: Expire<'_>, w: &mut Writer<'_>) -> Flow {
     // The time to live from now, in milliseconds. A relative time whose absolute time would overflow
     // is an error, as in Redis (it never wraps to "already expired").
     let now = now_ms();
@@ -66,7 +66,7 @@ pub(super) async fn expire<C: Cache>(cache: &C, e: Expire<'_>, w: &mut Writer<'_
     }
 }
 
-pub(super) async fn persist<C: Cache>(cache: &C, key: &[u8], w: &mut Writer<'_>) -> Flow {
+pub(super) async fn persist<C: KeyOps>(cache: &C, key: &[u8], w: &mut Writer<'_>) -> Flow {
     match cache.ttl(key).await {
         Ok(Some(_)) => match cache.expire(key, None).await {
             Ok(done) => w.integer(i64::from(done)),
@@ -78,7 +78,12 @@ pub(super) async fn persist<C: Cache>(cache: &C, key: &[u8], w: &mut Writer<'_>)
     Flow::Continue
 }
 
-pub(super) async fn ttl<C: Cache>(cache: &C, key: &[u8], millis: bool, w: &mut Writer<'_>) -> Flow {
+pub(super) async fn ttl<C: KeyOps>(
+    cache: &C,
+    key: &[u8],
+    millis: bool,
+    w: &mut Writer<'_>,
+) -> Flow {
     match cache.ttl(key).await {
         Ok(None) => w.integer(-1),
         Ok(Some(left)) => {
@@ -96,7 +101,7 @@ pub(super) async fn ttl<C: Cache>(cache: &C, key: &[u8], millis: bool, w: &mut W
     Flow::Continue
 }
 
-pub(super) async fn expire_time<C: Cache>(
+pub(super) async fn expire_time<C: KeyOps>(
     cache: &C,
     key: &[u8],
     millis: bool,
@@ -118,44 +123,31 @@ pub(super) async fn expire_time<C: Cache>(
     Flow::Continue
 }
 
-/// `GETEX`: the value, then the expiry change (a read then an expiry update: not atomic under
-/// concurrent writers to the same key).
-pub(super) async fn getex<C: Cache>(
+/// `GETEX`: the value and the expiry change in one step ([`KeyOps::get_and_expire`]).
+pub(super) async fn getex<C: KeyOps>(
     cache: &C,
     key: &[u8],
     expiry: GetExpiry,
     w: &mut Writer<'_>,
 ) -> Flow {
     // An invalid expiry is an error even for a missing key, as in Redis.
-    let change = match expiry {
-        GetExpiry::Unchanged => None,
-        GetExpiry::Persist => Some(None),
+    let update = match expiry {
+        GetExpiry::Unchanged => ExpiryUpdate::Keep,
+        GetExpiry::Persist => ExpiryUpdate::Persist,
         GetExpiry::Set(e) => match resolve(e) {
-            Ok(Some(SetExpiry::After(ttl))) => Some(Some(ttl)),
-            Ok(_) => Some(Some(Duration::ZERO)),
+            Ok(Some(SetExpiry::After(ttl))) => ExpiryUpdate::After(ttl),
+            // An absolute time in the past deletes the key once read.
+            Ok(_) => ExpiryUpdate::After(Duration::ZERO),
             Err(()) => {
                 w.error(b"ERR invalid expire time in 'getex' command");
                 return Flow::Continue;
             }
         },
     };
-    let value = match cache.get(key).await {
-        Ok(v) => v,
-        Err(Error::NotFound) => {
-            w.null();
-            return Flow::Continue;
-        }
+    match cache.get_and_expire(key, update).await {
+        Ok(value) => w.bulk(&value),
+        Err(Error::NotFound) => w.null(),
         Err(e) => return cache_error(&e, w),
-    };
-    let applied = match change {
-        None => Ok(()),
-        // An absolute time in the past deletes the key.
-        Some(Some(ttl)) if ttl.is_zero() => cache.delete(key).await,
-        Some(ttl) => cache.expire(key, ttl).await.map(|_| ()),
-    };
-    if let Err(e) = applied {
-        return cache_error(&e, w);
     }
-    w.bulk(&value);
     Flow::Continue
 }

@@ -1,7 +1,7 @@
 //! DEL UNLINK EXISTS TYPE KEYS SCAN DBSIZE FLUSHDB FLUSHALL RENAME RENAMENX.
 
 use bytes::Bytes;
-use relaycache::{Cache, Error};
+use relaycache::{Error, KeyOps};
 use relaycache_resp::cmd::Scan;
 use relaycache_resp::{Args, Writer, is};
 
@@ -14,7 +14,7 @@ const KEYS_PAGE: usize = 1000;
 /// Upper bound on pages one `KEYS` walks (a billion keys), so the loop is bounded.
 const KEYS_MAX_PAGES: usize = 1_000_000;
 
-pub(super) async fn del<C: Cache>(cache: &C, keys: Args<'_>, w: &mut Writer<'_>) -> Flow {
+pub(super) async fn del<C: KeyOps>(cache: &C, keys: Args<'_>, w: &mut Writer<'_>) -> Flow {
     let mut removed = 0;
     for key in keys.iter() {
         match cache.remove(key).await {
@@ -27,7 +27,7 @@ pub(super) async fn del<C: Cache>(cache: &C, keys: Args<'_>, w: &mut Writer<'_>)
     Flow::Continue
 }
 
-pub(super) async fn exists<C: Cache>(cache: &C, keys: Args<'_>, w: &mut Writer<'_>) -> Flow {
+pub(super) async fn exists<C: KeyOps>(cache: &C, keys: Args<'_>, w: &mut Writer<'_>) -> Flow {
     let mut found = 0;
     for key in keys.iter() {
         match cache.exists(key).await {
@@ -40,7 +40,7 @@ pub(super) async fn exists<C: Cache>(cache: &C, keys: Args<'_>, w: &mut Writer<'
     Flow::Continue
 }
 
-pub(super) async fn kind<C: Cache>(cache: &C, key: &[u8], w: &mut Writer<'_>) -> Flow {
+pub(super) async fn kind<C: KeyOps>(cache: &C, key: &[u8], w: &mut Writer<'_>) -> Flow {
     match cache.exists(key).await {
         Ok(true) => w.simple(b"string"),
         Ok(false) => w.simple(b"none"),
@@ -49,7 +49,7 @@ pub(super) async fn kind<C: Cache>(cache: &C, key: &[u8], w: &mut Writer<'_>) ->
     Flow::Continue
 }
 
-pub(super) async fn keys<C: Cache>(cache: &C, pattern: &[u8], w: &mut Writer<'_>) -> Flow {
+pub(super) async fn keys<C: KeyOps>(cache: &C, pattern: &[u8], w: &mut Writer<'_>) -> Flow {
     let prefix = glob::literal_prefix(pattern);
     let mut cursor = 0;
     let mut found: Vec<Bytes> = Vec::new();
@@ -74,7 +74,7 @@ pub(super) async fn keys<C: Cache>(cache: &C, pattern: &[u8], w: &mut Writer<'_>
     Flow::Continue
 }
 
-pub(super) async fn scan<C: Cache>(cache: &C, scan: Scan<'_>, w: &mut Writer<'_>) -> Flow {
+pub(super) async fn scan<C: KeyOps>(cache: &C, scan: Scan<'_>, w: &mut Writer<'_>) -> Flow {
     let prefix = scan.pattern.map_or(&b""[..], glob::literal_prefix);
     let page = match cache.scan(scan.cursor, prefix, scan.count).await {
         Ok(page) => page,
@@ -96,7 +96,7 @@ pub(super) async fn scan<C: Cache>(cache: &C, scan: Scan<'_>, w: &mut Writer<'_>
     Flow::Continue
 }
 
-pub(super) async fn dbsize<C: Cache>(cache: &C, w: &mut Writer<'_>) -> Flow {
+pub(super) async fn dbsize<C: KeyOps>(cache: &C, w: &mut Writer<'_>) -> Flow {
     match cache.stats().await {
         Ok(stats) => w.integer(i64::try_from(stats.key_count).unwrap_or(i64::MAX)),
         Err(Error::Unsupported { .. }) => w.integer(0),
@@ -105,7 +105,7 @@ pub(super) async fn dbsize<C: Cache>(cache: &C, w: &mut Writer<'_>) -> Flow {
     Flow::Continue
 }
 
-pub(super) async fn flush<C: Cache>(cache: &C, w: &mut Writer<'_>) -> Flow {
+pub(super) async fn flush<C: KeyOps>(cache: &C, w: &mut Writer<'_>) -> Flow {
     match cache.invalidate_prefix(b"").await {
         Ok(_) => {
             w.ok();
@@ -115,60 +115,38 @@ pub(super) async fn flush<C: Cache>(cache: &C, w: &mut Writer<'_>) -> Flow {
     }
 }
 
-/// `RENAME` / `RENAMENX`: moves the value and its expiry. Composed of reads and writes (not atomic under
-/// concurrent writers to either key).
-pub(super) async fn rename<C: Cache>(
+/// `RENAME` / `RENAMENX`: moves the value and its expiry in one step ([`KeyOps::rename`]).
+pub(super) async fn rename<C: KeyOps>(
     cache: &C,
     from: &[u8],
     to: &[u8],
     if_absent: bool,
     w: &mut Writer<'_>,
 ) -> Flow {
-    let value = match cache.get(from).await {
-        Ok(v) => v,
-        Err(Error::NotFound) => {
-            w.error(b"ERR no such key");
-            return Flow::Continue;
-        }
+    match cache.rename(from, to, if_absent).await {
+        Ok(moved) if if_absent => w.integer(i64::from(moved)),
+        Ok(_) => w.ok(),
+        Err(Error::NotFound) => w.error(b"ERR no such key"),
         Err(e) => return cache_error(&e, w),
-    };
+    }
+    Flow::Continue
+}
+
+/// `COPY` ([`KeyOps::copy`]).
+pub(super) async fn copy<C: KeyOps>(
+    cache: &C,
+    from: &[u8],
+    to: &[u8],
+    replace: bool,
+    w: &mut Writer<'_>,
+) -> Flow {
     if from == to {
-        if if_absent {
-            w.integer(0);
-        } else {
-            w.ok();
-        }
+        w.error(b"ERR source and destination objects are the same");
         return Flow::Continue;
     }
-    if if_absent {
-        match cache.exists(to).await {
-            Ok(true) => {
-                w.integer(0);
-                return Flow::Continue;
-            }
-            Ok(false) => {}
-            Err(e) => return cache_error(&e, w),
-        }
-    }
-    let ttl = match cache.ttl(from).await {
-        Ok(t) => t,
-        Err(Error::NotFound) => None,
+    match cache.copy(from, to, replace).await {
+        Ok(copied) => w.integer(i64::from(copied)),
         Err(e) => return cache_error(&e, w),
-    };
-    let written = match ttl {
-        Some(ttl) => cache.set_with_ttl(to, &value, ttl).await,
-        None => cache.set(to, &value).await,
-    };
-    if let Err(e) = written {
-        return cache_error(&e, w);
-    }
-    if let Err(e) = cache.delete(from).await {
-        return cache_error(&e, w);
-    }
-    if if_absent {
-        w.integer(1);
-    } else {
-        w.ok();
     }
     Flow::Continue
 }

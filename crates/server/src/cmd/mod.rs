@@ -7,7 +7,7 @@ mod server;
 mod strings;
 mod transaction;
 
-use relaycache::{Cache, Error};
+use relaycache::{Error, KeyOps};
 use relaycache_resp::Writer;
 use relaycache_resp::cmd::Command;
 
@@ -19,7 +19,7 @@ use crate::server::Shared;
 use crate::session::Session;
 
 /// Runs a parsed command, writing its reply.
-pub(crate) async fn run<C: Cache>(
+pub(crate) async fn run<C: KeyOps>(
     command: Command<'_>,
     shared: &Shared<C>,
     session: &mut Session,
@@ -45,6 +45,14 @@ pub(crate) async fn run<C: Cache>(
             if_absent,
         } => keys::rename(cache, from, to, if_absent, w).await,
         Command::IncrBy { key, delta } => strings::incr_by(cache, key, delta, w).await,
+        Command::IncrByFloat { key, increment } => {
+            strings::incr_by_float(cache, key, increment, w).await
+        }
+        Command::SetRange { key, offset, value } => {
+            strings::setrange(cache, key, offset, value, w).await
+        }
+        Command::SetBit { key, offset, bit } => strings::setbit(cache, key, offset, bit, w).await,
+        Command::Copy { from, to, replace } => keys::copy(cache, from, to, replace, w).await,
         Command::Del(keys) => keys::del(cache, keys, w).await,
         Command::Exists(keys) => keys::exists(cache, keys, w).await,
         Command::Type(key) => keys::kind(cache, key, w).await,

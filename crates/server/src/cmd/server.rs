@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use relaycache::{Cache, Error};
+use relaycache::{Error, KeyOps};
 use relaycache_resp::cmd::{COMMANDS, CommandInfo, Config, Spec, lookup};
 use relaycache_resp::{Args, Writer, is};
 
@@ -23,7 +23,7 @@ const SECTIONS: [&str; 6] = [
     "keyspace",
 ];
 
-pub(super) async fn info<C: Cache>(
+pub(super) async fn info<C: KeyOps>(
     shared: &Shared<C>,
     sections: Args<'_>,
     w: &mut Writer<'_>,
@@ -174,7 +174,11 @@ pub(super) fn command(info: CommandInfo<'_>, w: &mut Writer<'_>) -> Flow {
     Flow::Continue
 }
 
-pub(super) fn config<C: Cache>(shared: &Shared<C>, config: Config<'_>, w: &mut Writer<'_>) -> Flow {
+pub(super) fn config<C: KeyOps>(
+    shared: &Shared<C>,
+    config: Config<'_>,
+    w: &mut Writer<'_>,
+) -> Flow {
     match config {
         Config::Get(patterns) => {
             let params: [(&str, String); 8] = [
@@ -228,7 +232,7 @@ pub(super) fn time(w: &mut Writer<'_>) -> Flow {
 /// `CLUSTER.MEMBERS`: this node's view. The reference system's three fields first (`memberlist_addr`,
 /// `cluster_members`, `is_embedded`), then `state`, `epoch` and `members`, one map per live member
 /// (`gossip_addr`, `rpc_addr`, `generation`, `is_self`). Maps are flat arrays in RESP2.
-pub(super) async fn cluster_members<C: Cache>(cache: &C, w: &mut Writer<'_>) -> Flow {
+pub(super) async fn cluster_members<C: KeyOps>(cache: &C, w: &mut Writer<'_>) -> Flow {
     match cache.cluster_info().await {
         Ok(info) => {
             w.map(6);
@@ -263,7 +267,7 @@ pub(super) async fn cluster_members<C: Cache>(cache: &C, w: &mut Writer<'_>) -> 
 
 /// `CLUSTER.PARTITIONS`: the routing table as this node sees it, one `[id, [owner rpc addr...]]` entry
 /// per partition, primary first.
-pub(super) async fn cluster_partitions<C: Cache>(cache: &C, w: &mut Writer<'_>) -> Flow {
+pub(super) async fn cluster_partitions<C: KeyOps>(cache: &C, w: &mut Writer<'_>) -> Flow {
     match cache.cluster_info().await {
         Ok(info) => {
             w.array(info.partitions.len());

@@ -2,14 +2,14 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use relaycache::{Cache, Error, SetCondition, SetExpiry, SetOptions};
+use relaycache::{Error, KeyOps, SetCondition, SetExpiry, SetOptions};
 use relaycache_resp::cmd::{self as parsed, Expiry};
 use relaycache_resp::{Args, Writer};
 
 use super::cache_error;
 use crate::dispatch::Flow;
 
-pub(crate) async fn get<C: Cache>(cache: &C, key: &[u8], w: &mut Writer<'_>) -> Flow {
+pub(crate) async fn get<C: KeyOps>(cache: &C, key: &[u8], w: &mut Writer<'_>) -> Flow {
     match cache.get(key).await {
         Ok(value) => w.bulk(&value),
         Err(Error::NotFound) => w.null(),
@@ -18,7 +18,7 @@ pub(crate) async fn get<C: Cache>(cache: &C, key: &[u8], w: &mut Writer<'_>) -> 
     Flow::Continue
 }
 
-pub(super) async fn getdel<C: Cache>(cache: &C, key: &[u8], w: &mut Writer<'_>) -> Flow {
+pub(super) async fn getdel<C: KeyOps>(cache: &C, key: &[u8], w: &mut Writer<'_>) -> Flow {
     match cache.take(key).await {
         Ok(value) => w.bulk(&value),
         Err(Error::NotFound) => w.null(),
@@ -36,7 +36,7 @@ pub(crate) fn is_plain_set(set: &parsed::Set<'_>) -> bool {
 }
 
 /// Executes a SET for which [`is_plain_set`] holds, with the core calls only.
-pub(crate) async fn set_plain<C: Cache>(
+pub(crate) async fn set_plain<C: KeyOps>(
     cache: &C,
     set: parsed::Set<'_>,
     w: &mut Writer<'_>,
@@ -95,7 +95,7 @@ pub(super) fn resolve(expiry: Expiry) -> Result<Option<SetExpiry>, ()> {
     }
 }
 
-pub(super) async fn set<C: Cache>(
+pub(super) async fn set<C: KeyOps>(
     cache: &C,
     set: parsed::Set<'_>,
     reply_integer: bool,
@@ -163,7 +163,7 @@ pub(super) async fn set<C: Cache>(
     Flow::Continue
 }
 
-async fn set_expired<C: Cache>(cache: &C, set: parsed::Set<'_>, w: &mut Writer<'_>) -> Flow {
+async fn set_expired<C: KeyOps>(cache: &C, set: parsed::Set<'_>, w: &mut Writer<'_>) -> Flow {
     let previous = match cache.get(set.key).await {
         Ok(v) => Some(v),
         Err(Error::NotFound) => None,
@@ -190,7 +190,7 @@ async fn set_expired<C: Cache>(cache: &C, set: parsed::Set<'_>, w: &mut Writer<'
     Flow::Continue
 }
 
-pub(super) async fn mget<C: Cache>(cache: &C, keys: Args<'_>, w: &mut Writer<'_>) -> Flow {
+pub(super) async fn mget<C: KeyOps>(cache: &C, keys: Args<'_>, w: &mut Writer<'_>) -> Flow {
     let list: Vec<&[u8]> = keys.iter().collect();
     match cache.get_multi(&list).await {
         Ok(found) => {
@@ -207,7 +207,7 @@ pub(super) async fn mget<C: Cache>(cache: &C, keys: Args<'_>, w: &mut Writer<'_>
     }
 }
 
-pub(super) async fn mset<C: Cache>(cache: &C, pairs: Args<'_>, w: &mut Writer<'_>) -> Flow {
+pub(super) async fn mset<C: KeyOps>(cache: &C, pairs: Args<'_>, w: &mut Writer<'_>) -> Flow {
     match cache.set_multi(&pairs_of(pairs)).await {
         Ok(()) => {
             w.ok();
@@ -229,26 +229,16 @@ fn pairs_of<'a>(pairs: Args<'a>) -> Vec<(&'a [u8], &'a [u8])> {
         .collect()
 }
 
-/// `MSETNX`: checks then writes (not atomic under concurrent writers to the same keys).
-pub(super) async fn msetnx<C: Cache>(cache: &C, pairs: Args<'_>, w: &mut Writer<'_>) -> Flow {
-    for i in (0..pairs.len()).step_by(2) {
-        match cache.exists(pairs.get(i).unwrap_or_default()).await {
-            Ok(false) => {}
-            Ok(true) => {
-                w.integer(0);
-                return Flow::Continue;
-            }
-            Err(e) => return cache_error(&e, w),
-        }
-    }
-    match cache.set_multi(&pairs_of(pairs)).await {
-        Ok(()) => w.integer(1),
+/// `MSETNX`: all the pairs or none, in one step ([`KeyOps::set_multi_if_absent`]).
+pub(super) async fn msetnx<C: KeyOps>(cache: &C, pairs: Args<'_>, w: &mut Writer<'_>) -> Flow {
+    match cache.set_multi_if_absent(&pairs_of(pairs)).await {
+        Ok(written) => w.integer(i64::from(written)),
         Err(e) => return cache_error(&e, w),
     }
     Flow::Continue
 }
 
-pub(super) async fn incr_by<C: Cache>(
+pub(super) async fn incr_by<C: KeyOps>(
     cache: &C,
     key: &[u8],
     delta: i64,
@@ -263,7 +253,7 @@ pub(super) async fn incr_by<C: Cache>(
     }
 }
 
-pub(super) async fn strlen<C: Cache>(cache: &C, key: &[u8], w: &mut Writer<'_>) -> Flow {
+pub(super) async fn strlen<C: KeyOps>(cache: &C, key: &[u8], w: &mut Writer<'_>) -> Flow {
     match cache.get(key).await {
         Ok(value) => w.integer(i64::try_from(value.len()).unwrap_or(i64::MAX)),
         Err(Error::NotFound) => w.integer(0),
@@ -272,30 +262,66 @@ pub(super) async fn strlen<C: Cache>(cache: &C, key: &[u8], w: &mut Writer<'_>) 
     Flow::Continue
 }
 
-/// `APPEND`: a read then a write keeping the key's expiry (not atomic under concurrent writers to the
-/// same key, like the other composed commands; see docs/server.md).
-pub(super) async fn append<C: Cache>(
+/// `APPEND` ([`KeyOps::append`]).
+pub(super) async fn append<C: KeyOps>(
     cache: &C,
     key: &[u8],
     value: &[u8],
     w: &mut Writer<'_>,
 ) -> Flow {
-    let mut joined = match cache.get(key).await {
-        Ok(current) => current.to_vec(),
-        Err(Error::NotFound) => Vec::new(),
+    match cache.append(key, value).await {
+        Ok(len) => w.integer(i64::try_from(len).unwrap_or(i64::MAX)),
         Err(e) => return cache_error(&e, w),
-    };
-    joined.extend_from_slice(value);
-    let options = SetOptions::new().expiry(SetExpiry::Keep);
-    match cache.set_with_options(key, &joined, options).await {
-        Ok(_) => w.integer(i64::try_from(joined.len()).unwrap_or(i64::MAX)),
+    }
+    Flow::Continue
+}
+
+/// `SETRANGE` ([`KeyOps::set_range`]).
+pub(super) async fn setrange<C: KeyOps>(
+    cache: &C,
+    key: &[u8],
+    offset: usize,
+    value: &[u8],
+    w: &mut Writer<'_>,
+) -> Flow {
+    match cache.set_range(key, offset, value).await {
+        Ok(len) => w.integer(i64::try_from(len).unwrap_or(i64::MAX)),
+        Err(e) => return cache_error(&e, w),
+    }
+    Flow::Continue
+}
+
+/// `SETBIT` ([`KeyOps::set_bit`]).
+pub(super) async fn setbit<C: KeyOps>(
+    cache: &C,
+    key: &[u8],
+    offset: u64,
+    bit: bool,
+    w: &mut Writer<'_>,
+) -> Flow {
+    match cache.set_bit(key, offset, bit).await {
+        Ok(previous) => w.integer(i64::from(previous)),
+        Err(e) => return cache_error(&e, w),
+    }
+    Flow::Continue
+}
+
+/// `INCRBYFLOAT` ([`KeyOps::increment_float`]).
+pub(super) async fn incr_by_float<C: KeyOps>(
+    cache: &C,
+    key: &[u8],
+    increment: &[u8],
+    w: &mut Writer<'_>,
+) -> Flow {
+    match cache.increment_float(key, increment).await {
+        Ok(value) => w.bulk(&value),
         Err(e) => return cache_error(&e, w),
     }
     Flow::Continue
 }
 
 /// `GETRANGE`: Redis's index rules (negative from the end, clamped, empty when out of order).
-pub(super) async fn getrange<C: Cache>(
+pub(super) async fn getrange<C: KeyOps>(
     cache: &C,
     key: &[u8],
     start: i64,

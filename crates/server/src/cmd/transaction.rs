@@ -6,7 +6,7 @@
 //! queued commands are not isolated from other clients: their writes may interleave with the
 //! transaction's (relaycache is a cache over backends without transactions). `WATCH` is not supported.
 
-use relaycache::Cache;
+use relaycache::KeyOps;
 use relaycache_resp::cmd::Command;
 use relaycache_resp::{Args, Writer};
 
@@ -72,7 +72,7 @@ pub(crate) fn queue(args: Args<'_>, transaction: &mut Transaction, w: &mut Write
 }
 
 /// `EXEC`: runs the queued commands in order.
-pub(super) async fn exec<C: Cache>(
+pub(super) async fn exec<C: KeyOps>(
     shared: &Shared<C>,
     session: &mut Session,
     w: &mut Writer<'_>,

@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use relaycache::{Cache, Capabilities, Error, Result, ScanPage, Stats};
+use relaycache::{
+    Cache, Capabilities, Error, ExpiryUpdate, KeyOps, Result, ScanPage, SetCondition, SetExpiry,
+    SetOptions, SetOutcome, Stats,
+};
 
 /// A storing cache for tests: every key kept until deleted or expired (no size bound).
 #[derive(Debug, Default)]
@@ -61,8 +64,18 @@ impl Inner {
     }
 
     fn insert(&mut self, key: &[u8], value: &[u8], ttl: Option<Duration>) {
+        let expires = ttl.and_then(|t| Instant::now().checked_add(t));
+        self.insert_until(key, value, expires);
+    }
+
+    /// The live value of `key` and its deadline.
+    fn current(&mut self, key: &[u8]) -> Option<(Bytes, Option<Instant>)> {
+        self.live(key, Instant::now())
+            .map(|e| (e.value.clone(), e.expires))
+    }
+
+    fn insert_until(&mut self, key: &[u8], value: &[u8], expires: Option<Instant>) {
         let now = Instant::now();
-        let expires = ttl.and_then(|t| now.checked_add(t));
         let value = Bytes::copy_from_slice(value);
         if let Some(e) = self.live(key, now) {
             e.value = value;
@@ -232,5 +245,148 @@ impl Cache for MemoryCache {
             }
         }
         Ok(removed)
+    }
+}
+
+/// Every operation runs under the one mutex: atomic against every other call.
+impl KeyOps for MemoryCache {
+    async fn set_with_options(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        options: SetOptions,
+    ) -> Result<SetOutcome> {
+        let mut inner = self.open()?;
+        let current = inner.current(key);
+        let wanted = options.return_previous || options.condition != SetCondition::Always;
+        let previous = current.as_ref().filter(|_| wanted).map(|(v, _)| v.clone());
+        if !options.condition.allows(current.is_some()) {
+            return Ok(SetOutcome::new(false, previous));
+        }
+        let expires = match options.expiry {
+            SetExpiry::Never => None,
+            SetExpiry::Keep => current.and_then(|(_, at)| at),
+            SetExpiry::After(ttl) => Instant::now().checked_add(ttl),
+            _ => None,
+        };
+        inner.insert_until(key, value, expires);
+        Ok(SetOutcome::new(true, previous))
+    }
+
+    async fn take(&self, key: &[u8]) -> Result<Bytes> {
+        let mut inner = self.open()?;
+        let (value, _) = inner.current(key).ok_or(Error::NotFound)?;
+        inner.remove(key);
+        Ok(value)
+    }
+
+    async fn remove(&self, key: &[u8]) -> Result<bool> {
+        let mut inner = self.open()?;
+        let present = inner.current(key).is_some();
+        inner.remove(key);
+        Ok(present)
+    }
+
+    async fn increment(&self, key: &[u8], delta: i64) -> Result<i64> {
+        let mut inner = self.open()?;
+        let current = inner.current(key);
+        let n = relaycache::incremented(current.as_ref().map(|(v, _)| &v[..]), delta)?;
+        inner.insert_until(
+            key,
+            n.to_string().as_bytes(),
+            current.and_then(|(_, at)| at),
+        );
+        Ok(n)
+    }
+
+    async fn increment_float(&self, key: &[u8], increment: &[u8]) -> Result<Bytes> {
+        let mut inner = self.open()?;
+        let current = inner.current(key);
+        let next = relaycache::increment_float(current.as_ref().map(|(v, _)| &v[..]), increment)?;
+        inner.insert_until(key, &next, current.and_then(|(_, at)| at));
+        Ok(Bytes::from(next))
+    }
+
+    async fn append(&self, key: &[u8], suffix: &[u8]) -> Result<usize> {
+        let mut inner = self.open()?;
+        let current = inner.current(key);
+        let next = relaycache::appended(current.as_ref().map(|(v, _)| &v[..]), suffix)?;
+        inner.insert_until(key, &next, current.and_then(|(_, at)| at));
+        Ok(next.len())
+    }
+
+    async fn set_range(&self, key: &[u8], offset: usize, bytes: &[u8]) -> Result<usize> {
+        let mut inner = self.open()?;
+        let current = inner.current(key);
+        let value = current.as_ref().map(|(v, _)| &v[..]);
+        match relaycache::with_range(value, offset, bytes)? {
+            Some(next) => {
+                inner.insert_until(key, &next, current.and_then(|(_, at)| at));
+                Ok(next.len())
+            }
+            None => Ok(value.map_or(0, <[u8]>::len)),
+        }
+    }
+
+    async fn set_bit(&self, key: &[u8], offset: u64, bit: bool) -> Result<bool> {
+        let mut inner = self.open()?;
+        let current = inner.current(key);
+        let (next, previous) =
+            relaycache::with_bit(current.as_ref().map(|(v, _)| &v[..]), offset, bit)?;
+        inner.insert_until(key, &next, current.and_then(|(_, at)| at));
+        Ok(previous)
+    }
+
+    async fn get_and_expire(&self, key: &[u8], expiry: ExpiryUpdate) -> Result<Bytes> {
+        let mut inner = self.open()?;
+        let (value, _) = inner.current(key).ok_or(Error::NotFound)?;
+        match expiry {
+            ExpiryUpdate::Persist => inner.insert_until(key, &value, None),
+            ExpiryUpdate::After(ttl) if ttl.is_zero() => {
+                inner.remove(key);
+            }
+            ExpiryUpdate::After(ttl) => {
+                inner.insert_until(key, &value, Instant::now().checked_add(ttl));
+            }
+            _ => {}
+        }
+        Ok(value)
+    }
+
+    async fn rename(&self, from: &[u8], to: &[u8], only_if_absent: bool) -> Result<bool> {
+        let mut inner = self.open()?;
+        let (value, expires) = inner.current(from).ok_or(Error::NotFound)?;
+        if from == to {
+            return Ok(!only_if_absent);
+        }
+        if only_if_absent && inner.current(to).is_some() {
+            return Ok(false);
+        }
+        inner.remove(from);
+        inner.insert_until(to, &value, expires);
+        Ok(true)
+    }
+
+    async fn copy(&self, from: &[u8], to: &[u8], replace: bool) -> Result<bool> {
+        let mut inner = self.open()?;
+        let Some((value, expires)) = inner.current(from) else {
+            return Ok(false);
+        };
+        if from == to || (!replace && inner.current(to).is_some()) {
+            return Ok(false);
+        }
+        inner.insert_until(to, &value, expires);
+        Ok(true)
+    }
+
+    async fn set_multi_if_absent(&self, items: &[(&[u8], &[u8])]) -> Result<bool> {
+        let mut inner = self.open()?;
+        if items.iter().any(|(k, _)| inner.current(k).is_some()) {
+            return Ok(false);
+        }
+        for (k, v) in items {
+            inner.insert_until(k, v, None);
+        }
+        Ok(true)
     }
 }

@@ -15,6 +15,7 @@ mod expire;
 mod keys;
 mod protocol;
 mod strings;
+mod update;
 
 use std::fmt::Write as _;
 use std::io::Read;

@@ -35,10 +35,12 @@ use self::conn::Conn;
 use self::health::Health;
 use self::info::NodeInfo;
 use self::keys::Keys;
-use crate::api::{
-    Cache, Capabilities, ScanPage, SetCondition, SetExpiry, SetOptions, SetOutcome, Stats,
-};
+use crate::api::{Cache, Capabilities, ScanPage, Stats};
 use crate::error::{Error, Result};
+use crate::keyops::{
+    ExpiryUpdate, KeyOps, MAX_BIT_OFFSET, SetCondition, SetExpiry, SetOptions, SetOutcome,
+    with_bit, with_range,
+};
 use crate::load::Flights;
 
 pub use self::connect::RedisBuilder;
@@ -308,6 +310,41 @@ impl Cache for RedisCache {
         self.call("ping", conn.ping_all()).await
     }
 
+    async fn expire(&self, key: &[u8], ttl: Option<Duration>) -> Result<bool> {
+        let full = self.keys.full(key);
+        match ttl.map(ttl_millis).transpose()?.flatten() {
+            Some(ms) => {
+                let mut cmd = key_cmd("PEXPIRE", &full);
+                cmd.arg(ms);
+                let set: u64 = self.keyed("expire", cmd).await?;
+                Ok(set == 1)
+            }
+            None => {
+                // PERSIST answers 0 both for a missing key and for a key without TTL; ask EXISTS too.
+                let mut pipe = redis::pipe();
+                pipe.atomic()
+                    .add_command(key_cmd("PERSIST", &full))
+                    .ignore()
+                    .add_command(key_cmd("EXISTS", &full));
+                let mut conn = self.conn()?;
+                let (present,): (u64,) = self.call("expire", pipe.query_async(&mut conn)).await?;
+                Ok(present == 1)
+            }
+        }
+    }
+
+    async fn scan(&self, cursor: u64, prefix: &[u8], count: usize) -> Result<ScanPage> {
+        self.scan_page(cursor, prefix, count).await
+    }
+
+    async fn invalidate_prefix(&self, prefix: &[u8]) -> Result<u64> {
+        self.remove_prefix(prefix).await
+    }
+}
+
+/// Each operation is one Redis command, atomic on the server. On a Redis Cluster the multi-key ones
+/// (`RENAME`, `COPY`, `MSETNX`) need their keys in one hash slot (a common `{tag}`), as in Redis.
+impl KeyOps for RedisCache {
     async fn set_with_options(
         &self,
         key: &[u8],
@@ -379,35 +416,116 @@ impl Cache for RedisCache {
         }
     }
 
-    async fn expire(&self, key: &[u8], ttl: Option<Duration>) -> Result<bool> {
-        let full = self.keys.full(key);
-        match ttl.map(ttl_millis).transpose()?.flatten() {
-            Some(ms) => {
-                let mut cmd = key_cmd("PEXPIRE", &full);
-                cmd.arg(ms);
-                let set: u64 = self.keyed("expire", cmd).await?;
-                Ok(set == 1)
-            }
-            None => {
-                // PERSIST answers 0 both for a missing key and for a key without TTL; ask EXISTS too.
-                let mut pipe = redis::pipe();
-                pipe.atomic()
-                    .add_command(key_cmd("PERSIST", &full))
-                    .ignore()
-                    .add_command(key_cmd("EXISTS", &full));
-                let mut conn = self.conn()?;
-                let (present,): (u64,) = self.call("expire", pipe.query_async(&mut conn)).await?;
-                Ok(present == 1)
-            }
+    async fn increment_float(&self, key: &[u8], increment: &[u8]) -> Result<Bytes> {
+        let mut cmd = key_cmd("INCRBYFLOAT", &self.keys.full(key));
+        cmd.arg(increment);
+        let text: Vec<u8> = self
+            .keyed("increment_float", cmd)
+            .await
+            .map_err(value_error)?;
+        Ok(Bytes::from(text))
+    }
+
+    async fn append(&self, key: &[u8], suffix: &[u8]) -> Result<usize> {
+        let mut cmd = key_cmd("APPEND", &self.keys.full(key));
+        cmd.arg(suffix);
+        self.keyed("append", cmd).await.map_err(value_error)
+    }
+
+    async fn set_range(&self, key: &[u8], offset: usize, bytes: &[u8]) -> Result<usize> {
+        // Refused here as Redis would, without sending a request that large.
+        with_range(None, offset, &bytes[..bytes.len().min(1)])?;
+        let mut cmd = key_cmd("SETRANGE", &self.keys.full(key));
+        cmd.arg(offset).arg(bytes);
+        self.keyed("set_range", cmd).await.map_err(value_error)
+    }
+
+    async fn set_bit(&self, key: &[u8], offset: u64, bit: bool) -> Result<bool> {
+        if offset > MAX_BIT_OFFSET {
+            return with_bit(None, offset, bit).map(|(_, previous)| previous);
         }
+        let mut cmd = key_cmd("SETBIT", &self.keys.full(key));
+        cmd.arg(offset).arg(u8::from(bit));
+        let previous: u8 = self.keyed("set_bit", cmd).await.map_err(value_error)?;
+        Ok(previous == 1)
     }
 
-    async fn scan(&self, cursor: u64, prefix: &[u8], count: usize) -> Result<ScanPage> {
-        self.scan_page(cursor, prefix, count).await
+    async fn get_and_expire(&self, key: &[u8], expiry: ExpiryUpdate) -> Result<Bytes> {
+        let full = self.keys.full(key);
+        let cmd = match expiry {
+            ExpiryUpdate::Keep => key_cmd("GETEX", &full),
+            ExpiryUpdate::Persist => {
+                let mut cmd = key_cmd("GETEX", &full);
+                cmd.arg("PERSIST");
+                cmd
+            }
+            // A deadline already passed: Redis deletes the key once read.
+            ExpiryUpdate::After(ttl) if ttl.is_zero() => key_cmd("GETDEL", &full),
+            ExpiryUpdate::After(ttl) => {
+                let mut cmd = key_cmd("GETEX", &full);
+                cmd.arg("PX").arg(ttl_millis(ttl)?.unwrap_or(1));
+                cmd
+            }
+        };
+        let value: Option<Vec<u8>> = self.keyed("get_and_expire", cmd).await?;
+        self.count(value.is_some());
+        value.map(Bytes::from).ok_or(Error::NotFound)
     }
 
-    async fn invalidate_prefix(&self, prefix: &[u8]) -> Result<u64> {
-        self.remove_prefix(prefix).await
+    async fn rename(&self, from: &[u8], to: &[u8], only_if_absent: bool) -> Result<bool> {
+        let name = if only_if_absent { "RENAMENX" } else { "RENAME" };
+        let mut cmd = key_cmd(name, &self.keys.full(from));
+        cmd.arg(&self.keys.full(to)[..]);
+        let reply: redis::Value = match self.keyed("rename", cmd).await {
+            Err(Error::Backend { message, .. }) if message.contains("no such key") => {
+                return Err(Error::NotFound);
+            }
+            other => other?,
+        };
+        // RENAME answers OK, RENAMENX 1 or 0.
+        Ok(!matches!(reply, redis::Value::Int(0)))
+    }
+
+    async fn copy(&self, from: &[u8], to: &[u8], replace: bool) -> Result<bool> {
+        let mut cmd = key_cmd("COPY", &self.keys.full(from));
+        cmd.arg(&self.keys.full(to)[..]);
+        if replace {
+            cmd.arg("REPLACE");
+        }
+        let copied: u8 = self.keyed("copy", cmd).await?;
+        Ok(copied == 1)
+    }
+
+    async fn set_multi_if_absent(&self, items: &[(&[u8], &[u8])]) -> Result<bool> {
+        if items.is_empty() {
+            return Ok(true);
+        }
+        let mut cmd = redis::cmd("MSETNX");
+        for (k, v) in items {
+            cmd.arg(&self.keys.full(k)[..]).arg(*v);
+        }
+        let written: u8 = self.keyed("set_multi_if_absent", cmd).await?;
+        Ok(written == 1)
+    }
+}
+
+/// Redis's value errors (`ERR value is not a valid float`, ...) as [`Error::InvalidArgument`] with the
+/// same text, as the other backends report them.
+fn value_error(e: Error) -> Error {
+    const TEXTS: [&str; 5] = [
+        "value is not a valid float",
+        "increment would produce NaN or Infinity",
+        "string exceeds maximum allowed size (proto-max-bulk-len)",
+        "bit offset is not an integer or out of range",
+        "value is not an integer or out of range",
+    ];
+    let known = match &e {
+        Error::Backend { message, .. } => TEXTS.iter().find(|t| message.contains(*t)),
+        _ => None,
+    };
+    match known {
+        Some(text) => Error::InvalidArgument((*text).to_owned()),
+        None => e,
     }
 }
 

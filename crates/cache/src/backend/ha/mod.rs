@@ -19,6 +19,8 @@ use crate::config::{Environment, HaConfig, SingleConfig};
 use crate::error::{Error, Result};
 use crate::load::Flights;
 
+mod keyops;
+
 const BACKEND: &str = "ha";
 
 /// The `ha` backend: a node of the cluster running in this process (`embedded: true`), or a client that
@@ -30,8 +32,9 @@ const BACKEND: &str = "ha";
 /// [`close`](Cache::close) on an embedded node is a graceful leave: it hands its partitions over to the
 /// next owners within `leave_timeout` before it stops.
 ///
-/// The Redis-style read-modify-writes ([`Cache::set_with_options`], [`Cache::increment`], ...) use the
-/// trait's default implementations, which are not atomic across concurrent writers of one key.
+/// The Redis-style read-modify-writes ([`KeyOps`](crate::KeyOps)) read the key's version and write
+/// with a compare-and-set at its primary, so no concurrent write of the key is lost; the multi-key
+/// ones are atomic per key only (module `keyops`).
 #[derive(Debug)]
 pub struct HaCache {
     target: Target,
@@ -301,6 +304,7 @@ impl Cache for HaCache {
         Capabilities {
             cluster_info: true,
             native_multi: true,
+            atomic_multi_key: false,
             ..Capabilities::local()
         }
     }
