@@ -1,8 +1,12 @@
 //! Command execution against the cache, one module per family (the parsing is in `relaycache_resp::cmd`).
 
+mod bits;
 mod connection;
+mod dump;
 mod expire;
 mod keys;
+mod lcs;
+mod object;
 mod server;
 mod strings;
 mod transaction;
@@ -79,6 +83,15 @@ pub(crate) async fn run<C: Cache>(
         }
         Command::Client(client) => connection::client(shared, session, client, w),
         Command::Info(sections) => server::info(shared, sections, w).await,
+        Command::GetBit { key, offset } => bits::getbit(cache, key, offset, w).await,
+        Command::BitCount(q) => bits::bitcount(cache, q, w).await,
+        Command::BitPos(q) => bits::bitpos(cache, q, w).await,
+        Command::Lcs(q) => lcs::lcs(cache, q, w).await,
+        Command::RandomKey => object::randomkey(cache, w).await,
+        Command::Object(sub) => object::object(cache, sub, w).await,
+        Command::Memory(sub) => object::memory(cache, sub, w).await,
+        Command::Dump(key) => dump::dump(cache, key, w).await,
+        Command::Restore(r) => dump::restore(cache, r, w).await,
         Command::CommandInfo(info) => server::command(info, w),
         Command::Config(config) => server::config(shared, config, w),
         Command::Time => server::time(w),
