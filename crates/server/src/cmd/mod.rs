@@ -4,6 +4,7 @@ mod bits;
 mod connection;
 mod dump;
 mod expire;
+mod info;
 mod keys;
 mod lcs;
 mod object;
@@ -15,6 +16,7 @@ use relaycache::{Cache, Error};
 use relaycache_resp::Writer;
 use relaycache_resp::cmd::Command;
 
+pub(crate) use object::random_u64;
 pub(crate) use strings::{get, is_plain_set, set_plain};
 pub(crate) use transaction::{Transaction, queue};
 
@@ -82,7 +84,7 @@ pub(crate) async fn run<C: Cache>(
             Flow::Continue
         }
         Command::Client(client) => connection::client(shared, session, client, w),
-        Command::Info(sections) => server::info(shared, sections, w).await,
+        Command::Info(sections) => info::info(shared, sections, w).await,
         Command::GetBit { key, offset } => bits::getbit(cache, key, offset, w).await,
         Command::BitCount(q) => bits::bitcount(cache, q, w).await,
         Command::BitPos(q) => bits::bitpos(cache, q, w).await,
@@ -105,6 +107,16 @@ pub(crate) async fn run<C: Cache>(
             Flow::Continue
         }
     }
+}
+
+/// 40 random lower-case hex digits (a run id).
+pub(crate) fn random_hex40() -> String {
+    let mut out = String::with_capacity(48);
+    for _ in 0..3 {
+        out.push_str(&format!("{:016x}", random_u64()));
+    }
+    out.truncate(40);
+    out
 }
 
 /// Writes the error reply for a failed cache call.

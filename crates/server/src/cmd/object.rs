@@ -112,7 +112,7 @@ pub(super) async fn memory<C: Cache>(cache: &C, sub: Memory<'_>, w: &mut Writer<
 }
 
 /// A random number (the standard library's per-process random hash keys, which differ per call).
-fn random_u64() -> u64 {
+pub(crate) fn random_u64() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(0x9e37_79b9_7f4a_7c15);
     h.finish()

@@ -9,11 +9,13 @@
 //! Families: `strings` (GET SET and its options, MGET MSET, INCR*, GETSET GETEX ...), `keys` (DEL EXISTS
 //! KEYS SCAN DBSIZE FLUSHDB ...), `expire` (EXPIRE* TTL PERSIST), `connection` (PING ECHO SELECT CLIENT
 //! HELLO, arity and unknown commands), `protocol` (RESP3, inline commands, pipelines, QUIT), `bits`
-//! (GETBIT BITCOUNT BITPOS LCS), `object` (OBJECT MEMORY RANDOMKEY DUMP RESTORE).
+//! (GETBIT BITCOUNT BITPOS LCS), `object` (OBJECT MEMORY RANDOMKEY DUMP RESTORE), `info` (the
+//! sections and fields of INFO).
 
 mod bits;
 mod connection;
 mod expire;
+mod info;
 mod keys;
 mod object;
 mod protocol;
