@@ -216,3 +216,54 @@ async fn dump_restore_round_trip() {
     }
     p.assert_same();
 }
+
+/// `COMMAND INFO` of the commands added with this family and the bit commands: name, arity, flags and
+/// key positions as Redis lists them (the ACL categories, tips and key specs that follow are not served).
+#[tokio::test]
+async fn command_info_of_read_commands() {
+    let mut p = Pair::start().await;
+    for name in [
+        "getbit",
+        "bitcount",
+        "bitpos",
+        "lcs",
+        "randomkey",
+        "object",
+        "memory",
+        "dump",
+        "restore",
+    ] {
+        let (redis, ours) = p.both(&[b"command", b"info", name.as_bytes()]).await;
+        let head = |f: &Option<Frame>| match f {
+            Some(Frame::Array(specs)) => match specs.first() {
+                Some(Frame::Array(spec)) => spec.iter().take(6).cloned().collect::<Vec<_>>(),
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
+        if head(&redis).is_empty() || head(&redis) != head(&ours) {
+            p.note(format!(
+                "command info {name}: redis {:?}, ours {:?}",
+                head(&redis),
+                head(&ours)
+            ));
+        }
+    }
+    p.assert_same();
+}
+
+/// LCS refuses a table above its bound (Redis would allocate it): two 5000-byte values need 25 Mi cells.
+#[tokio::test]
+async fn lcs_refuses_a_huge_table() {
+    let mut p = Pair::start().await;
+    let big = "x".repeat(5000);
+    p.check(&format!("mset big1 {big} big2 {big}")).await;
+    p.ours_only(
+        "lcs big1 big2 len",
+        &Frame::error("ERR Insufficient memory, failed allocating transient memory for LCS"),
+    )
+    .await;
+    p.check(&format!("set big2 {}", "y".repeat(3000))).await;
+    p.check("lcs big1 big2 len").await;
+    p.assert_same();
+}
