@@ -197,3 +197,39 @@ async fn lcs_replies_in_both_protocols() {
     p.check_all(script).await;
     p.assert_same();
 }
+
+/// The new read commands queue and run inside MULTI/EXEC like any other; a bad argument is queued and
+/// its error is its reply in EXEC's array, while a wrong arity aborts the transaction.
+#[tokio::test]
+async fn inside_a_transaction() {
+    let mut p = Pair::start().await;
+    p.check_all(
+        "
+        mset k foobar k2 fobar
+        multi
+        getbit k 1
+        bitcount k 1 1
+        bitpos k 0
+        lcs k k2 idx withmatchlen
+        object encoding k
+        memory usage missing
+        dump missing
+        exec
+        multi
+        getbit k x
+        bitcount k a b
+        set k v ex x
+        lcs k k2 len idx
+        object nope k
+        exec
+        multi
+        getbit k
+        exec
+        multi
+        object encoding
+        exec
+        ",
+    )
+    .await;
+    p.assert_same();
+}
