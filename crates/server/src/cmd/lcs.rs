@@ -2,6 +2,8 @@
 //!
 //! The table has `(len(a) + 1) * (len(b) + 1)` cells of 4 bytes; beyond [`MAX_CELLS`] the command is
 //! refused with Redis's out-of-memory error rather than allocating (64 MiB at most, and as many steps).
+//! Tables above [`INLINE_CELLS`] are computed on a blocking thread (`spawn_blocking`), so one large LCS does
+//! not stall the other clients of the same worker.
 
 use bytes::Bytes;
 use relaycache::{Cache, Error};
@@ -13,6 +15,10 @@ use crate::dispatch::Flow;
 
 /// The most table cells one LCS may use (16 Mi cells, 64 MiB: two values of about 4 KiB each).
 pub(crate) const MAX_CELLS: u64 = 16 << 20;
+
+/// Tables up to this many cells (1 Mi, about a millisecond of work) are computed on the connection's
+/// task; larger ones on a blocking thread.
+const INLINE_CELLS: u64 = 1 << 20;
 
 /// One matching range: `(a_start, a_end)`, `(b_start, b_end)`, inclusive.
 type Match = ((usize, usize), (usize, usize));
@@ -27,15 +33,19 @@ pub(super) async fn lcs<C: Cache>(cache: &C, q: Lcs<'_>, w: &mut Writer<'_>) -> 
         }
     }
     let [a, b] = values;
-    let Some(table) = Table::build(&a, &b) else {
+    let Some(Solved {
+        len,
+        common,
+        matches,
+    }) = solve(a, b, q).await
+    else {
         w.error(b"ERR Insufficient memory, failed allocating transient memory for LCS");
         return Flow::Continue;
     };
     if q.len {
-        w.integer(i64::from(table.len()));
+        w.integer(i64::from(len));
         return Flow::Continue;
     }
-    let (common, matches) = table.walk(&a, &b, q.min_match_len);
     if !q.idx {
         w.bulk(&common);
         return Flow::Continue;
@@ -55,8 +65,41 @@ pub(super) async fn lcs<C: Cache>(cache: &C, q: Lcs<'_>, w: &mut Writer<'_>) -> 
         }
     }
     w.bulk(b"len");
-    w.integer(i64::from(table.len()));
+    w.integer(i64::from(len));
     Flow::Continue
+}
+
+/// What a reply needs from the table.
+struct Solved {
+    len: u32,
+    common: Vec<u8>,
+    matches: Vec<Match>,
+}
+
+/// Builds and walks the table (on a blocking thread when it is large, so the connection's worker keeps
+/// serving others); `None` when it exceeds [`MAX_CELLS`].
+async fn solve(a: Bytes, b: Bytes, q: Lcs<'_>) -> Option<Solved> {
+    let cells = (a.len() as u64 + 1).saturating_mul(b.len() as u64 + 1);
+    let (len_only, min_len) = (q.len, q.min_match_len);
+    let work = move || {
+        let table = Table::build(&a, &b)?;
+        let len = table.len();
+        let (common, matches) = if len_only {
+            (Vec::new(), Vec::new())
+        } else {
+            table.walk(&a, &b, min_len)
+        };
+        Some(Solved {
+            len,
+            common,
+            matches,
+        })
+    };
+    if cells <= INLINE_CELLS || cells > MAX_CELLS {
+        return work();
+    }
+    // A panic on the blocking thread (not expected) is reported like a refused table.
+    tokio::task::spawn_blocking(work).await.ok().flatten()
 }
 
 /// `cells[i * (blen + 1) + j]`: the LCS length of `a[..i]` and `b[..j]`.
