@@ -51,6 +51,22 @@ pub(crate) async fn execute<C: KeyOps>(
         )));
     }
     let mut w = Writer::new(out, session.protocol);
+    // Redis refuses only unknown commands and wrong arity when queueing; a command whose arguments are
+    // wrong is queued, and its error becomes its reply in EXEC's array.
+    if session.authenticated
+        && let Err(e) = &parsed
+        && index.is_some_and(|i| relaycache_resp::cmd::COMMANDS[i].name != "exec")
+        && !matches!(
+            e,
+            CommandError::Unknown { .. }
+                | CommandError::Arity(_)
+                | CommandError::UnknownSubcommand { .. }
+        )
+        && let Some(transaction) = session.transaction.as_mut()
+    {
+        cmd::queue(args, transaction, &mut w);
+        return (Flow::Continue, index);
+    }
     let command = match gate(parsed, session, &mut w) {
         Some(command) => command,
         None => {

@@ -8,9 +8,9 @@
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use relaycache::{ClusterInfo, Stats};
@@ -71,7 +71,20 @@ pub struct Metrics {
     error_replies: AtomicU64,
     latency: [AtomicU64; NB],
     latency_sum_ns: AtomicU64,
+    memory_peak: AtomicU64,
+    ops_sample: Mutex<OpsSample>,
 }
+
+/// The last `INFO` rate sample: when, the command count then, the rate computed then.
+#[derive(Debug, Clone, Copy)]
+struct OpsSample {
+    at: Instant,
+    commands: u64,
+    rate: u64,
+}
+
+/// The shortest interval over which [`Metrics::ops_per_sec`] computes a new rate.
+const OPS_MIN_INTERVAL: Duration = Duration::from_millis(100);
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -85,6 +98,12 @@ impl Default for Metrics {
             error_replies: AtomicU64::new(0),
             latency: std::array::from_fn(|_| AtomicU64::new(0)),
             latency_sum_ns: AtomicU64::new(0),
+            memory_peak: AtomicU64::new(0),
+            ops_sample: Mutex::new(OpsSample {
+                at: Instant::now(),
+                commands: 0,
+                rate: 0,
+            }),
         }
     }
 }
@@ -191,6 +210,38 @@ impl Metrics {
             .map(|c| c.load(Ordering::Relaxed))
             .sum::<u64>()
             + self.unknown_commands.load(Ordering::Relaxed)
+    }
+
+    /// Error replies sent so far.
+    #[must_use]
+    pub fn error_replies(&self) -> u64 {
+        self.error_replies.load(Ordering::Relaxed)
+    }
+
+    /// Records `used` bytes as observed now and returns the highest value observed so far.
+    pub fn observe_memory(&self, used: u64) -> u64 {
+        self.memory_peak
+            .fetch_max(used, Ordering::Relaxed)
+            .max(used)
+    }
+
+    /// Commands per second between the previous call and this one (at least 100 ms apart: a call
+    /// sooner repeats the previous rate). `INFO` calls it for `instantaneous_ops_per_sec`.
+    pub fn ops_per_sec(&self) -> u64 {
+        let now = Instant::now();
+        let commands = self.commands_total();
+        let mut sample = self
+            .ops_sample
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let elapsed = now.duration_since(sample.at);
+        if elapsed >= OPS_MIN_INTERVAL {
+            let done = commands.saturating_sub(sample.commands);
+            sample.rate = (done as f64 / elapsed.as_secs_f64()).round() as u64;
+            sample.at = now;
+            sample.commands = commands;
+        }
+        sample.rate
     }
 
     /// Resets the command counters (`CONFIG RESETSTAT`).

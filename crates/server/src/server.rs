@@ -53,6 +53,12 @@ pub(crate) struct Shared<C> {
     pub(crate) mode: &'static str,
     pub(crate) config_file: Option<String>,
     pub(crate) busy_poll: BusyPoll,
+    /// 40 random hex digits naming this run of the server (`INFO`'s `run_id`).
+    pub(crate) run_id: String,
+    /// 40 random hex digits, `INFO`'s `master_replid` (there is no replication stream).
+    pub(crate) replid: String,
+    /// Unix time in seconds when the server was built (`INFO`'s `rdb_last_save_time`).
+    pub(crate) started_unix: u64,
     /// How long shutdown waits for [`Cache::close`] (an `ha` node's graceful leave).
     close_timeout: Duration,
     limits: Limits,
@@ -140,6 +146,11 @@ impl<C: KeyOps + 'static> Server<C> {
             mode: config.cache.mode.as_str(),
             config_file: None,
             busy_poll: BusyPoll::new(server.busy_poll),
+            run_id: crate::cmd::random_hex40(),
+            replid: crate::cmd::random_hex40(),
+            started_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
             close_timeout: close_timeout(config),
             limits,
         };

@@ -6,29 +6,59 @@
 //! (GET GETDEL GETRANGE SUBSTR STRLEN APPEND), `set` (SET SETNX SETEX PSETEX GETSET GETEX), `keys` (DEL UNLINK EXISTS
 //! TOUCH TYPE KEYS SCAN), `expire` (EXPIRE PEXPIRE EXPIREAT PEXPIREAT EXPIRETIME PEXPIRETIME PERSIST TTL
 //! PTTL), `multi` (MGET MSET MSETNX), `incr` (INCR DECR INCRBY DECRBY), `update` (SETRANGE SETBIT
-//! INCRBYFLOAT COPY), `server`
-//! (INFO COMMAND CONFIG DBSIZE FLUSHDB FLUSHALL TIME CLUSTER.MEMBERS CLUSTER.PARTITIONS); MULTI EXEC
-//! DISCARD take no
+//! INCRBYFLOAT COPY), `bits` (GETBIT BITCOUNT BITPOS), `lcs` (LCS), `object` (OBJECT MEMORY DUMP
+//! RESTORE), `server` (INFO COMMAND CONFIG DBSIZE FLUSHDB FLUSHALL TIME CLUSTER.MEMBERS
+//! CLUSTER.PARTITIONS); RANDOMKEY, MULTI, EXEC and DISCARD take no
 //! arguments (the server queues and runs the transaction).
 
+mod bits;
 mod connection;
 mod expire;
 mod get;
 mod incr;
 mod keys;
+mod lcs;
 mod multi;
+mod object;
 mod server;
 mod set;
 mod update;
 
+pub use bits::{BitQuery, BitRange, BitUnit};
 pub use connection::{Client, Hello};
 pub use expire::{Expire, ExpireCondition};
 pub use keys::Scan;
+pub use lcs::Lcs;
+pub use object::{Memory, Object, Restore};
 pub use server::{CommandInfo, Config};
 pub use set::{Expiry, GetExpiry, Set, SetCondition};
 
 use crate::decode::Args;
 use crate::parse::{CommandError, Cursor};
+
+/// An argument error Redis reports only after it has looked the key up (so a missing key may get a
+/// plain reply instead); [`CommandError::from`] gives its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deferred {
+    /// `ERR value is not an integer or out of range`.
+    NotInteger,
+    /// `ERR syntax error`.
+    Syntax,
+    /// `ERR Invalid TTL value, must be >= 0` (RESTORE).
+    NegativeTtl,
+}
+
+impl From<Deferred> for CommandError {
+    fn from(d: Deferred) -> CommandError {
+        match d {
+            Deferred::NotInteger => CommandError::NotInteger,
+            Deferred::Syntax => CommandError::Syntax,
+            Deferred::NegativeTtl => {
+                CommandError::Other("ERR Invalid TTL value, must be >= 0".to_owned())
+            }
+        }
+    }
+}
 
 /// One command, its arguments borrowed from the request.
 #[derive(Debug, Clone, Copy)]
@@ -191,6 +221,29 @@ pub enum Command<'a> {
     Exec,
     /// `DISCARD`: drop the queued commands.
     Discard,
+    /// `GETBIT key offset`: the bit at `offset` (0 past the end or for a missing key).
+    GetBit {
+        /// The key.
+        key: &'a [u8],
+        /// The bit's position, 0 to 2^32 - 1.
+        offset: u64,
+    },
+    /// `BITCOUNT key [start end [BYTE|BIT]]`: how many bits are set.
+    BitCount(BitQuery<'a>),
+    /// `BITPOS key bit [start [end [BYTE|BIT]]]`: the position of the first bit equal to `bit`.
+    BitPos(BitQuery<'a>),
+    /// `LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN]`.
+    Lcs(Lcs<'a>),
+    /// `RANDOMKEY`: some key, or null when there is none.
+    RandomKey,
+    /// `OBJECT ENCODING|FREQ|IDLETIME|REFCOUNT key`, `OBJECT HELP`.
+    Object(Object<'a>),
+    /// `MEMORY USAGE key [SAMPLES n]`, `MEMORY HELP`.
+    Memory(Memory<'a>),
+    /// `DUMP key`: the value as a payload `RESTORE` accepts, null when absent.
+    Dump(&'a [u8]),
+    /// `RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]`.
+    Restore(Restore<'a>),
     /// `CLUSTER.MEMBERS`: this node's view of the cluster.
     ClusterMembers,
     /// `CLUSTER.PARTITIONS`: the routing table, one entry per partition with its owners.
@@ -243,11 +296,13 @@ const TX: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
 /// Every command the server understands, sorted by name.
 pub static COMMANDS: &[Spec] = &COMMAND_TABLE;
 
-const COMMANDS_LEN: usize = 61;
+const COMMANDS_LEN: usize = 70;
 
 const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("append", 3, W, KEY1),
     spec("auth", -2, CONN, NOKEY),
+    spec("bitcount", -2, &["readonly"], KEY1),
+    spec("bitpos", -3, &["readonly"], KEY1),
     spec("client", -2, ADMIN, NOKEY),
     spec("cluster.members", 1, ADMIN, NOKEY),
     spec("cluster.partitions", 1, ADMIN, NOKEY),
@@ -259,6 +314,7 @@ const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("decrby", 3, W, KEY1),
     spec("del", -2, &["write"], KEYS_ALL),
     spec("discard", 1, TX, NOKEY),
+    spec("dump", 2, &["readonly"], KEY1),
     spec("echo", 2, &["fast"], NOKEY),
     spec(
         "exec",
@@ -273,6 +329,7 @@ const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("flushall", -1, &["write"], NOKEY),
     spec("flushdb", -1, &["write"], NOKEY),
     spec("get", 2, R, KEY1),
+    spec("getbit", 3, R, KEY1),
     spec("getdel", 2, WF, KEY1),
     spec("getex", -2, WF, KEY1),
     spec("getrange", 4, &["readonly"], KEY1),
@@ -283,10 +340,13 @@ const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("incrbyfloat", 3, &["write", "denyoom", "fast"], KEY1),
     spec("info", -1, ADMIN, NOKEY),
     spec("keys", 2, &["readonly"], NOKEY),
+    spec("lcs", -3, &["readonly"], (1, 2, 1)),
+    spec("memory", -2, &[], NOKEY),
     spec("mget", -2, R, KEYS_ALL),
     spec("mset", -3, W, (1, -1, 2)),
     spec("msetnx", -3, W, (1, -1, 2)),
     spec("multi", 1, TX, NOKEY),
+    spec("object", -2, &[], NOKEY),
     spec("persist", 2, WF, KEY1),
     spec("pexpire", -3, WF, KEY1),
     spec("pexpireat", -3, WF, KEY1),
@@ -295,9 +355,11 @@ const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("psetex", 4, W, KEY1),
     spec("pttl", 2, R, KEY1),
     spec("quit", -1, CONN, NOKEY),
+    spec("randomkey", 1, &["readonly"], NOKEY),
     spec("rename", 3, &["write"], (1, 2, 1)),
     spec("renamenx", 3, WF, (1, 2, 1)),
     spec("reset", 1, CONN, NOKEY),
+    spec("restore", -4, W, KEY1),
     spec("scan", -2, &["readonly"], NOKEY),
     spec("select", 2, &["loading", "stale", "fast"], NOKEY),
     spec("set", -3, W, KEY1),
@@ -486,6 +548,15 @@ impl<'a> Command<'a> {
             "multi" => Command::Multi,
             "exec" => Command::Exec,
             "discard" => Command::Discard,
+            "getbit" => bits::getbit(&mut c)?,
+            "bitcount" => bits::bitcount(&mut c),
+            "bitpos" => bits::bitpos(&mut c)?,
+            "lcs" => lcs::lcs(&mut c)?,
+            "randomkey" => Command::RandomKey,
+            "object" => object::object(&mut c)?,
+            "memory" => object::memory(&mut c)?,
+            "dump" => Command::Dump(key),
+            "restore" => object::restore(&mut c)?,
             "cluster.members" => Command::ClusterMembers,
             "cluster.partitions" => Command::ClusterPartitions,
             _ => return Err(CommandError::unknown(&args)),

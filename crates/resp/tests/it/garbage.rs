@@ -3,7 +3,8 @@
 
 use bytes::BytesMut;
 use proptest::prelude::*;
-use relaycache_resp::{Command, FrameDecoder, Limits, ProtocolError, RequestDecoder};
+use relaycache_resp::cmd::COMMANDS;
+use relaycache_resp::{Args, Command, FrameDecoder, Limits, ProtocolError, RequestDecoder};
 
 use crate::alloc::peak_during;
 
@@ -54,8 +55,73 @@ fn run_frames(input: &[u8], limits: Limits) {
     while let Ok(Some(_)) = decoder.decode(&mut buf) {}
 }
 
+/// A known command name followed by arguments that parsers look for: numbers at and past the edges of
+/// `i64`, option names, empty and arbitrary bytes.
+fn known_command() -> impl Strategy<Value = Vec<Vec<u8>>> {
+    let names: Vec<Vec<u8>> = COMMANDS
+        .iter()
+        .map(|s| s.name.as_bytes().to_vec())
+        .collect();
+    let options = [
+        "bit",
+        "byte",
+        "idx",
+        "len",
+        "minmatchlen",
+        "withmatchlen",
+        "samples",
+        "replace",
+        "absttl",
+        "idletime",
+        "freq",
+        "encoding",
+        "refcount",
+        "usage",
+        "help",
+        "ex",
+        "px",
+        "exat",
+        "pxat",
+        "nx",
+        "xx",
+        "gt",
+        "lt",
+        "get",
+        "keepttl",
+        "persist",
+        "match",
+        "count",
+        "type",
+        "info",
+        "docs",
+    ];
+    let arg = prop_oneof![
+        prop::sample::select(options.to_vec()).prop_map(|o| o.as_bytes().to_vec()),
+        "-?[0-9]{1,21}".prop_map(String::into_bytes),
+        Just(b"-9223372036854775808".to_vec()),
+        Just(b"9223372036854775807".to_vec()),
+        Just(b"4294967296".to_vec()),
+        Just(Vec::new()),
+        prop::collection::vec(any::<u8>(), 0..6),
+    ];
+    (
+        prop::sample::select(names),
+        prop::collection::vec(arg, 0..8),
+    )
+        .prop_map(|(name, mut args)| {
+            args.insert(0, name);
+            args
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn every_command_parser_survives_any_arguments(words in known_command()) {
+        // Parsing either succeeds or names an error; it never panics.
+        let _ = Command::parse(Args::from_owned(&words)).map_err(|e| e.to_string());
+    }
 
     #[test]
     fn request_decoder_survives_anything(input in prop_oneof![resp_ish(), prop::collection::vec(any::<u8>(), 0..2000)]) {

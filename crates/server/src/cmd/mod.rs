@@ -1,8 +1,13 @@
 //! Command execution against the cache, one module per family (the parsing is in `relaycache_resp::cmd`).
 
+mod bits;
 mod connection;
+mod dump;
 mod expire;
+mod info;
 mod keys;
+mod lcs;
+mod object;
 mod server;
 mod strings;
 mod transaction;
@@ -11,6 +16,7 @@ use relaycache::{Error, KeyOps};
 use relaycache_resp::Writer;
 use relaycache_resp::cmd::Command;
 
+pub(crate) use object::random_u64;
 pub(crate) use strings::{get, is_plain_set, set_plain};
 pub(crate) use transaction::{Transaction, queue};
 
@@ -86,7 +92,16 @@ pub(crate) async fn run<C: KeyOps>(
             Flow::Continue
         }
         Command::Client(client) => connection::client(shared, session, client, w),
-        Command::Info(sections) => server::info(shared, sections, w).await,
+        Command::Info(sections) => info::info(shared, sections, w).await,
+        Command::GetBit { key, offset } => bits::getbit(cache, key, offset, w).await,
+        Command::BitCount(q) => bits::bitcount(cache, q, w).await,
+        Command::BitPos(q) => bits::bitpos(cache, q, w).await,
+        Command::Lcs(q) => lcs::lcs(cache, q, w).await,
+        Command::RandomKey => object::randomkey(cache, w).await,
+        Command::Object(sub) => object::object(cache, sub, w).await,
+        Command::Memory(sub) => object::memory(cache, sub, w).await,
+        Command::Dump(key) => dump::dump(cache, key, w).await,
+        Command::Restore(r) => dump::restore(cache, r, w).await,
         Command::CommandInfo(info) => server::command(info, w),
         Command::Config(config) => server::config(shared, config, w),
         Command::Time => server::time(w),
@@ -100,6 +115,16 @@ pub(crate) async fn run<C: KeyOps>(
             Flow::Continue
         }
     }
+}
+
+/// 40 random lower-case hex digits (a run id).
+pub(crate) fn random_hex40() -> String {
+    let mut out = String::with_capacity(48);
+    for _ in 0..3 {
+        out.push_str(&format!("{:016x}", random_u64()));
+    }
+    out.truncate(40);
+    out
 }
 
 /// Writes the error reply for a failed cache call.

@@ -1,133 +1,15 @@
-//! INFO COMMAND CONFIG TIME CLUSTER.MEMBERS CLUSTER.PARTITIONS.
+//! COMMAND CONFIG TIME CLUSTER.MEMBERS CLUSTER.PARTITIONS.
 
-use std::fmt::Write as _;
-use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use relaycache::{Error, KeyOps};
+use relaycache_resp::Writer;
 use relaycache_resp::cmd::{COMMANDS, CommandInfo, Config, Spec, lookup};
-use relaycache_resp::{Args, Writer, is};
 
 use super::cache_error;
 use crate::dispatch::Flow;
 use crate::glob;
-use crate::server::{REDIS_VERSION, Shared};
-
-/// The `INFO` sections, in order.
-const SECTIONS: [&str; 6] = [
-    "server",
-    "clients",
-    "memory",
-    "stats",
-    "relaycache",
-    "keyspace",
-];
-
-pub(super) async fn info<C: KeyOps>(
-    shared: &Shared<C>,
-    sections: Args<'_>,
-    w: &mut Writer<'_>,
-) -> Flow {
-    let wanted = |name: &str| {
-        sections.is_empty()
-            || sections
-                .iter()
-                .any(|s| is(s, name) || is(s, "all") || is(s, "everything") || is(s, "default"))
-    };
-    let stats = shared.cache.stats().await.ok();
-    let m = &shared.metrics;
-    let uptime = shared.started.elapsed().as_secs();
-    let mut text = String::with_capacity(2048);
-    for section in SECTIONS {
-        if !wanted(section) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str("\r\n");
-        }
-        let mut title = section.to_owned();
-        title[..1].make_ascii_uppercase();
-        let _ = write!(text, "# {title}\r\n");
-        let mut line = |k: &str, v: &dyn std::fmt::Display| {
-            let _ = write!(text, "{k}:{v}\r\n");
-        };
-        match section {
-            "server" => {
-                line("redis_version", &REDIS_VERSION);
-                line("relaycache_version", &env!("CARGO_PKG_VERSION"));
-                line("redis_mode", &"standalone");
-                line("os", &std::env::consts::OS);
-                line("arch_bits", &(usize::BITS));
-                line("process_id", &std::process::id());
-                line("tcp_port", &shared.port);
-                line("uptime_in_seconds", &uptime);
-                line("uptime_in_days", &(uptime / 86_400));
-                line("config_file", &shared.config_file.as_deref().unwrap_or(""));
-            }
-            "clients" => {
-                line("connected_clients", &m.connected.load(Ordering::Relaxed));
-                line("maxclients", &shared.config.max_clients);
-                line("blocked_clients", &0);
-            }
-            "memory" => {
-                let rss = resident_bytes();
-                let used = stats.map_or(rss, |s| s.bytes_used.max(1));
-                line("used_memory", &used);
-                line("used_memory_human", &human(used));
-                line("used_memory_rss", &rss);
-                line("used_memory_rss_human", &human(rss));
-                line("maxmemory", &stats.map_or(0, |s| s.max_cost));
-                line("maxmemory_policy", &"allkeys-lfu");
-            }
-            "stats" => {
-                line(
-                    "total_connections_received",
-                    &m.connections_total.load(Ordering::Relaxed),
-                );
-                line("total_commands_processed", &m.commands_total());
-                line(
-                    "rejected_connections",
-                    &m.connections_rejected.load(Ordering::Relaxed),
-                );
-                line("expired_keys", &stats.map_or(0, |s| s.expirations));
-                line("evicted_keys", &stats.map_or(0, |s| s.evictions));
-                line("keyspace_hits", &stats.map_or(0, |s| s.hits));
-                line("keyspace_misses", &stats.map_or(0, |s| s.misses));
-            }
-            "relaycache" => {
-                line("mode", &shared.mode);
-                line("backend", &shared.cache.name());
-                line("admission_rejections", &stats.map_or(0, |s| s.rejections));
-            }
-            _ => {
-                if let Some(s) = stats.filter(|s| s.key_count > 0) {
-                    let _ = write!(text, "db0:keys={},expires=0,avg_ttl=0\r\n", s.key_count);
-                }
-            }
-        }
-    }
-    w.verbatim(text.as_bytes());
-    Flow::Continue
-}
-
-fn human(bytes: u64) -> String {
-    let units = ["B", "K", "M", "G", "T"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < units.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.2}{}", units[unit])
-}
-
-/// Resident memory of this process (Linux), 0 where unknown.
-pub(crate) fn resident_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * 4096)
-}
+use crate::server::Shared;
 
 fn write_spec(spec: &Spec, w: &mut Writer<'_>) {
     w.array(10);

@@ -56,7 +56,8 @@ pub(super) fn discard(session: &mut Session, w: &mut Writer<'_>) -> Flow {
     Flow::Continue
 }
 
-/// Queues a command (already parsed successfully) of an open transaction.
+/// Queues a command of an open transaction (parsed successfully, or with an argument error that EXEC
+/// will reply).
 pub(crate) fn queue(args: Args<'_>, transaction: &mut Transaction, w: &mut Writer<'_>) {
     let size: usize = args.iter().map(<[u8]>::len).sum();
     if transaction.queued.len() >= MAX_QUEUED || transaction.bytes + size > MAX_QUEUED_BYTES {
@@ -88,7 +89,7 @@ pub(super) async fn exec<C: KeyOps>(
     w.array(transaction.queued.len());
     let mut flow = Flow::Continue;
     for raw in &transaction.queued {
-        // Parsed once already when queued; parsing again cannot fail differently.
+        // Parsed once already when queued: an error now is the argument error found then.
         match Command::parse(Args::from_owned(raw)) {
             Ok(command) => {
                 let mut inner = Writer::new(w.buffer(), session.protocol);

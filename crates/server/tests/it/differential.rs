@@ -8,11 +8,16 @@
 //!
 //! Families: `strings` (GET SET and its options, MGET MSET, INCR*, GETSET GETEX ...), `keys` (DEL EXISTS
 //! KEYS SCAN DBSIZE FLUSHDB ...), `expire` (EXPIRE* TTL PERSIST), `connection` (PING ECHO SELECT CLIENT
-//! HELLO, arity and unknown commands), `protocol` (RESP3, inline commands, pipelines, QUIT).
+//! HELLO, arity and unknown commands), `protocol` (RESP3, inline commands, pipelines, QUIT), `bits`
+//! (GETBIT BITCOUNT BITPOS LCS), `object` (OBJECT MEMORY RANDOMKEY DUMP RESTORE), `info` (the
+//! sections and fields of INFO).
 
+mod bits;
 mod connection;
 mod expire;
+mod info;
 mod keys;
+mod object;
 mod protocol;
 mod strings;
 mod update;
@@ -46,6 +51,11 @@ pub(crate) struct RedisServer {
 impl RedisServer {
     /// Starts one (a few ports are tried in case another process takes the one picked).
     pub(crate) fn start() -> RedisServer {
+        RedisServer::start_with(&[])
+    }
+
+    /// Starts one with extra command-line settings (`--maxmemory-policy allkeys-lfu` ...).
+    pub(crate) fn start_with(extra: &[&str]) -> RedisServer {
         let mut last = String::new();
         for _ in 0..5 {
             let port = TcpListener::bind("127.0.0.1:0")
@@ -56,6 +66,7 @@ impl RedisServer {
             let child = Command::new("redis-server")
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+                .args(extra)
                 .arg("--dir")
                 .arg(dir.path())
                 .stdin(Stdio::null())
@@ -201,7 +212,12 @@ pub(crate) struct Pair {
 impl Pair {
     /// Starts both servers and connects; both start empty.
     pub(crate) async fn start() -> Pair {
-        let redis_server = RedisServer::start();
+        Pair::start_with(&[]).await
+    }
+
+    /// Like [`Pair::start`], with extra settings for `redis-server`.
+    pub(crate) async fn start_with(redis_args: &[&str]) -> Pair {
+        let redis_server = RedisServer::start_with(redis_args);
         let ours_server = start("").await;
         let redis = Peer::connect(redis_server.addr).await;
         let ours = Peer::connect(ours_server.addr()).await;
@@ -270,6 +286,37 @@ impl Pair {
                 self.mismatch(&format!("{label} (reply {i})"), &redis, &ours);
             }
         }
+    }
+
+    /// Sends `args` to both and returns both replies (Redis's first), for a test that compares them its
+    /// own way and reports with [`Pair::note`].
+    pub(crate) async fn both(&mut self, args: &[&[u8]]) -> (Option<Frame>, Option<Frame>) {
+        let bytes = encode(args);
+        self.redis.send(&bytes).await;
+        self.ours.send(&bytes).await;
+        self.cases += 1;
+        let redis = self.redis.reply().await.map(|(f, _)| f);
+        let ours = self.ours.reply().await.map(|(f, _)| f);
+        (redis, ours)
+    }
+
+    /// Sends `args` to Redis only and returns its reply.
+    pub(crate) async fn redis_call(&mut self, args: &[&[u8]]) -> Option<Frame> {
+        self.cases += 1;
+        self.redis.send(&encode(args)).await;
+        self.redis.reply().await.map(|(f, _)| f)
+    }
+
+    /// Sends `args` to relaycache only and returns its reply.
+    pub(crate) async fn ours_call(&mut self, args: &[&[u8]]) -> Option<Frame> {
+        self.cases += 1;
+        self.ours.send(&encode(args)).await;
+        self.ours.reply().await.map(|(f, _)| f)
+    }
+
+    /// Records a mismatch found by the test itself.
+    pub(crate) fn note(&mut self, mismatch: String) {
+        self.mismatches.push(mismatch);
     }
 
     /// A deliberate difference: relaycache must reply `expected` (Redis's reply is recorded in the

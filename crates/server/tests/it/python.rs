@@ -1,6 +1,7 @@
 //! redis-py (the Python client most cache users have) against relaycache-server: `tests/python/smoke.py`
-//! runs get/set with expiry, mget/mset, pipelines, scan_iter, ttl, delete, exists, RESP3 (`protocol=3`)
-//! and a threaded connection pool. `scripts/test.sh` installs redis-py (`pip install redis`); without
+//! runs get/set with expiry, mget/mset, pipelines, scan_iter, ttl, delete, exists, `info()` (sections
+//! parsed into typed fields, `db0` keys), the bit commands, LCS, OBJECT, MEMORY USAGE, DUMP/RESTORE, RESP3
+//! (`protocol=3`) and a threaded connection pool. `scripts/test.sh` installs redis-py (`pip install redis`); without
 //! python3 or redis-py this test fails with that hint rather than pass untested.
 
 use std::process::Command;

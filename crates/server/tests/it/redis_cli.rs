@@ -26,6 +26,11 @@ async fn redis_cli_set_get_and_friends() {
     assert_eq!(keys, "hello");
     let (info, _) = run(&["info", "server"]).await.unwrap();
     assert!(info.contains("redis_version:"), "{info}");
+    let (keyspace, _) = run(&["info", "keyspace"]).await.unwrap();
+    assert!(
+        keyspace.starts_with("# Keyspace") && keyspace.contains("db0:keys=4,expires=1,avg_ttl="),
+        "{keyspace}"
+    );
     let (err, _) = run(&["get"]).await.unwrap();
     assert_eq!(err, "ERR wrong number of arguments for 'get' command");
     let (pong, _) = run(&["-3", "ping"]).await.unwrap();

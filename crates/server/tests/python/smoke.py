@@ -76,13 +76,54 @@ def check_client(r: redis.Redis, proto: int) -> None:
 
     assert r.client_setname("smoke") is True
     assert r.client_getname() in ("smoke", b"smoke")
-    info = r.info()
-    assert "redis_version" in info, info
-    assert isinstance(r.info("server"), dict)
+    check_info(r)
+    check_read_commands(r)
     assert r.echo("hi") == b"hi"
     assert r.flushdb() is True
     assert r.dbsize() == 0
     print(f"protocol {proto}: ok")
+
+
+def check_info(r: redis.Redis) -> None:
+    """INFO as redis-py parses it: typed fields, db0 as a dict, several sections, everything."""
+    info = r.info()
+    assert "redis_version" in info, info
+    assert isinstance(info["used_memory"], int) and info["used_memory"] > 0, info
+    assert isinstance(info["used_cpu_user"], float), info
+    assert info["role"] == "master", info
+    assert info["db0"]["keys"] >= 1, info
+    assert isinstance(info["db0"]["expires"], int), info
+    assert isinstance(r.info("server"), dict)
+    keyspace = r.info("keyspace")
+    assert set(keyspace) == {"db0"}, keyspace
+    both = r.info("server", "clients")
+    assert "tcp_port" in both and "connected_clients" in both, both
+    assert "used_memory_peak" in r.info("everything")
+    assert r.info("nosuchsection") == {}
+
+
+def check_read_commands(r: redis.Redis) -> None:
+    """The bit, LCS, OBJECT, MEMORY and DUMP/RESTORE calls redis-py exposes."""
+    r.set("bits", "foobar")
+    assert r.getbit("bits", 1) == 1
+    assert r.bitcount("bits") == 26
+    assert r.bitcount("bits", 1, 1) == 6
+    assert r.bitpos("bits", 1, 1) == 9
+    r.mset({"lcs1": "ohmytext", "lcs2": "mynewtext"})
+    assert r.lcs("lcs1", "lcs2") == b"mytext"
+    assert r.lcs("lcs1", "lcs2", len=True) == 6
+    assert r.object("encoding", "bits") in (b"embstr", "embstr")
+    assert r.memory_usage("bits") > len("bitsfoobar")
+    assert r.memory_usage("nosuchkey") is None
+    assert r.randomkey() is not None
+    payload = r.dump("bits")
+    assert r.restore("bits-copy", 0, payload) in (True, b"OK", "OK")
+    assert r.get("bits-copy") == b"foobar"
+    try:
+        r.restore("bits-copy", 0, payload)
+        raise AssertionError("RESTORE over an existing key accepted")
+    except redis.ResponseError as e:
+        assert str(e) == "BUSYKEY Target key name already exists.", str(e)
 
 
 def main() -> None:
