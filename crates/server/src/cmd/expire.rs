@@ -7,20 +7,24 @@ use relaycache_resp::Writer;
 use relaycache_resp::cmd::{Expire, ExpireCondition, GetExpiry};
 
 use super::cache_error;
-use super::strings::{now_ms, resolve};
+use super::strings::{deadline_ms, now_ms, resolve, until};
 use crate::dispatch::Flow;
 
 pub(super) async fn expire<C: KeyOps>(cache: &C, e: Expire<'_>, w: &mut Writer<'_>) -> Flow {
-    // The time to live from now, in milliseconds. A relative time whose absolute time would overflow
-    // is an error, as in Redis (it never wraps to "already expired").
+    // The time to live from now. A relative time whose absolute time would overflow is an error, as
+    // in Redis (it never wraps to "already expired"). An absolute time is kept to the nanosecond, so
+    // that `EXPIRETIME` gives it back exactly.
     let now = now_ms();
-    let millis = if e.absolute {
-        e.millis.saturating_sub(now)
+    let new = if e.absolute {
+        until(e.millis)
     } else if e.millis > i64::MAX - now {
         w.error(format!("ERR invalid expire time in '{}' command", e.name).as_bytes());
         return Flow::Continue;
     } else {
-        e.millis
+        u64::try_from(e.millis)
+            .ok()
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis)
     };
     let current = match cache.ttl(e.key).await {
         Ok(t) => t,
@@ -30,7 +34,8 @@ pub(super) async fn expire<C: KeyOps>(cache: &C, e: Expire<'_>, w: &mut Writer<'
         }
         Err(err) => return cache_error(&err, w),
     };
-    let new = Duration::from_millis(millis.max(0).unsigned_abs());
+    let in_future = new.is_some();
+    let new = new.unwrap_or(Duration::ZERO);
     if e.require_expiry && current.is_none() {
         w.integer(0);
         return Flow::Continue;
@@ -47,7 +52,7 @@ pub(super) async fn expire<C: KeyOps>(cache: &C, e: Expire<'_>, w: &mut Writer<'
         w.integer(0);
         return Flow::Continue;
     }
-    let result = if millis <= 0 {
+    let result = if !in_future {
         // Redis deletes a key whose new expiry is not in the future.
         cache.remove(e.key).await
     } else {
@@ -110,7 +115,8 @@ pub(super) async fn expire_time<C: KeyOps>(
     match cache.ttl(key).await {
         Ok(None) => w.integer(-1),
         Ok(Some(left)) => {
-            let at = now_ms().saturating_add(i64::try_from(left.as_millis()).unwrap_or(i64::MAX));
+            let at = deadline_ms(left);
+            // Redis rounds to the nearest second.
             w.integer(if millis {
                 at
             } else {

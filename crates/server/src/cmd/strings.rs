@@ -66,6 +66,31 @@ pub(crate) fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// Wall-clock nanoseconds since the Unix epoch.
+pub(crate) fn now_ns() -> i128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(i128::MAX))
+}
+
+/// The time from now until the absolute Unix time `at_ms`, to the nanosecond; `None` when it has
+/// passed. Converting back with [`deadline_ms`] gives `at_ms` again exactly: both sides work in
+/// nanoseconds and only the final answer is rounded to the millisecond.
+pub(crate) fn until(at_ms: i64) -> Option<Duration> {
+    let left = i128::from(at_ms) * 1_000_000 - now_ns();
+    u64::try_from(left)
+        .ok()
+        .filter(|ns| *ns > 0)
+        .map(Duration::from_nanos)
+}
+
+/// The absolute Unix time, in milliseconds (rounded to the nearest), at which a key whose time to live
+/// is `left` expires.
+pub(crate) fn deadline_ms(left: Duration) -> i64 {
+    let at = now_ns() + i128::try_from(left.as_nanos()).unwrap_or(i128::MAX / 2);
+    i64::try_from((at + 500_000) / 1_000_000).unwrap_or(i64::MAX)
+}
+
 /// What a parsed expiry means now: `Ok(None)` for "already expired", `Err(())` when it cannot be
 /// represented (Redis: `invalid expire time`).
 pub(super) fn resolve(expiry: Expiry) -> Result<Option<SetExpiry>, ()> {
@@ -82,16 +107,7 @@ pub(super) fn resolve(expiry: Expiry) -> Result<Option<SetExpiry>, ()> {
                 ms.unsigned_abs(),
             ))))
         }
-        Expiry::At(at) => {
-            let now = now_ms();
-            if at <= now {
-                Ok(None)
-            } else {
-                Ok(Some(SetExpiry::After(Duration::from_millis(
-                    (at - now).unsigned_abs(),
-                ))))
-            }
-        }
+        Expiry::At(at) => Ok(until(at).map(SetExpiry::After)),
     }
 }
 

@@ -9,7 +9,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use relaycache_cluster::placement::Table;
 use relaycache_cluster::rpc::message::{Entry, NodeStats};
-use relaycache_cluster::version::now_ms;
 use relaycache_cluster::{
     Client, ClientConfig, ClusterError, ClusterTag, Node, NodeConfig, NodeStatus, Timings,
 };
@@ -221,17 +220,36 @@ fn start_error(e: ClusterError) -> Error {
     }
 }
 
-/// The absolute deadline of a TTL from now (Unix ms; 0 for a zero TTL, at least 1 ms ahead otherwise).
+/// Wall-clock nanoseconds since the Unix epoch.
+fn now_ns() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
+/// The absolute deadline of a TTL from now (Unix ms, rounded to the nearest; 0 for a zero TTL, at
+/// least 1 ms ahead otherwise). Working in nanoseconds until the end keeps a deadline given as an
+/// absolute time (`EXPIREAT`) exact through the round trip of [`HaCache::ttl`].
 fn deadline(ttl: Duration) -> Result<u64> {
     if ttl.is_zero() {
         return Ok(0);
     }
-    let ms = u64::try_from(ttl.as_millis())
-        .ok()
-        .and_then(|ms| now_ms().checked_add(ms.max(1)))
+    let now = now_ns();
+    let at = now
+        .checked_add(ttl.as_nanos())
+        .map(|at| (at + 500_000) / 1_000_000)
+        .and_then(|ms| u64::try_from(ms).ok())
         .filter(|at| *at < i64::MAX as u64)
         .ok_or_else(|| Error::InvalidArgument(format!("TTL {ttl:?} is too large")))?;
-    Ok(ms)
+    let soonest = u64::try_from(now / 1_000_000).unwrap_or(u64::MAX) + 1;
+    Ok(at.max(soonest))
+}
+
+/// The time left until the deadline `expires_at` (Unix ms), to the nanosecond (at least 1 µs).
+fn left_until(expires_at: u64) -> Duration {
+    let left = u128::from(expires_at) * 1_000_000;
+    let left = left.saturating_sub(now_ns()).max(1_000);
+    Duration::from_nanos(u64::try_from(left).unwrap_or(u64::MAX))
 }
 
 fn members_of(table: &Table, me: Option<SocketAddr>) -> Vec<ClusterMember> {
@@ -353,8 +371,7 @@ impl Cache for HaCache {
         if entry.expires_at == 0 {
             return Ok(None);
         }
-        let left = entry.expires_at.saturating_sub(now_ms()).max(1);
-        Ok(Some(Duration::from_millis(left)))
+        Ok(Some(left_until(entry.expires_at)))
     }
 
     async fn close(&self) -> Result<()> {
@@ -498,5 +515,26 @@ impl Cache for HaCache {
             Target::Client(c) => c.purge_prefix(prefix).await,
         };
         done.map_err(|e| self.error(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_absolute_deadline_survives_the_round_trip_through_a_ttl() {
+        let now_ms = u64::try_from(now_ns() / 1_000_000).expect("a 64-bit time");
+        for step in 0..2_000u64 {
+            // Deadlines from 1 ms to years ahead, at every sub-second offset.
+            let at = now_ms + 1 + step * 7_919 + (step % 13) * 86_400_000;
+            let back = deadline(left_until(at)).expect("representable");
+            assert_eq!(back, at, "deadline {at} came back as {back}");
+        }
+        assert_eq!(deadline(Duration::ZERO).expect("zero"), 0, "no expiry");
+        assert!(
+            deadline(Duration::from_nanos(1)).expect("tiny") > now_ms,
+            "in the future"
+        );
     }
 }

@@ -194,3 +194,39 @@ async fn keys_expire_on_both() {
     .await;
     p.assert_same();
 }
+
+#[tokio::test]
+async fn absolute_expiry_times_come_back_to_the_millisecond() {
+    let mut p = Pair::start().await;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis();
+    // Deadlines at many sub-second offsets, a few seconds to a year ahead, set every absolute way.
+    for i in 0..40u128 {
+        let at = now_ms + 5_000 + i * 7_919 + (i % 5) * 31_536_000_000;
+        let secs = at / 1000;
+        for line in [
+            format!("set k v pxat {at}"),
+            "pexpiretime k".to_owned(),
+            "expiretime k".to_owned(),
+            format!("pexpireat k {}", at + 1),
+            "pexpiretime k".to_owned(),
+            format!("getex k pxat {}", at + 2),
+            "pexpiretime k".to_owned(),
+            format!("set k v exat {secs}"),
+            "pexpiretime k".to_owned(),
+            format!("expireat k {}", secs + 1),
+            "expiretime k".to_owned(),
+            "pexpiretime k".to_owned(),
+            format!("set k2 v pxat {at} get"),
+            "rename k2 k3".to_owned(),
+            "pexpiretime k3".to_owned(),
+            "copy k3 k4 replace".to_owned(),
+            "pexpiretime k4".to_owned(),
+        ] {
+            p.check(&line).await;
+        }
+    }
+    p.assert_same();
+}
