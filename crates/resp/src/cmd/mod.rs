@@ -6,7 +6,7 @@
 //! (GET GETDEL GETRANGE SUBSTR STRLEN APPEND), `set` (SET SETNX SETEX PSETEX GETSET GETEX), `keys` (DEL UNLINK EXISTS
 //! TOUCH TYPE KEYS SCAN), `expire` (EXPIRE PEXPIRE EXPIREAT PEXPIREAT EXPIRETIME PEXPIRETIME PERSIST TTL
 //! PTTL), `multi` (MGET MSET MSETNX), `incr` (INCR DECR INCRBY DECRBY), `update` (SETRANGE SETBIT
-//! INCRBYFLOAT COPY), `bits` (GETBIT BITCOUNT BITPOS), `lcs` (LCS), `object` (OBJECT MEMORY DUMP
+//! INCRBYFLOAT COPY BITOP), `bits` (GETBIT BITCOUNT BITPOS), `lcs` (LCS), `object` (OBJECT MEMORY DUMP
 //! RESTORE), `server` (INFO COMMAND CONFIG DBSIZE FLUSHDB FLUSHALL TIME CLUSTER.MEMBERS
 //! CLUSTER.PARTITIONS); RANDOMKEY, MULTI, EXEC and DISCARD take no
 //! arguments (the server queues and runs the transaction).
@@ -32,6 +32,7 @@ pub use lcs::Lcs;
 pub use object::{Memory, Object, Restore};
 pub use server::{CommandInfo, Config};
 pub use set::{Expiry, GetExpiry, Set, SetCondition};
+pub use update::BitOperation;
 
 use crate::decode::Args;
 use crate::parse::{CommandError, Cursor};
@@ -185,6 +186,15 @@ pub enum Command<'a> {
         /// The increment as sent (parsed with the stored value's precision).
         increment: &'a [u8],
     },
+    /// `BITOP AND|OR|XOR|NOT destkey key...`: replies with the length of the result stored in `dest`.
+    BitOp {
+        /// The operation.
+        op: BitOperation,
+        /// Where the result goes.
+        dest: &'a [u8],
+        /// The source keys (one for `NOT`).
+        sources: Args<'a>,
+    },
     /// `COPY source destination [DB 0] [REPLACE]`: replies 1 when copied.
     Copy {
         /// The key to copy.
@@ -296,12 +306,13 @@ const TX: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
 /// Every command the server understands, sorted by name.
 pub static COMMANDS: &[Spec] = &COMMAND_TABLE;
 
-const COMMANDS_LEN: usize = 70;
+const COMMANDS_LEN: usize = 71;
 
 const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("append", 3, W, KEY1),
     spec("auth", -2, CONN, NOKEY),
     spec("bitcount", -2, &["readonly"], KEY1),
+    spec("bitop", -4, W, (2, -1, 1)),
     spec("bitpos", -3, &["readonly"], KEY1),
     spec("client", -2, ADMIN, NOKEY),
     spec("cluster.members", 1, ADMIN, NOKEY),
@@ -536,6 +547,7 @@ impl<'a> Command<'a> {
                 increment: args.get(2).unwrap_or_default(),
             },
             "copy" => update::copy(&mut c)?,
+            "bitop" => update::bitop(args)?,
             "incr" => Command::IncrBy { key, delta: 1 },
             "decr" => Command::IncrBy { key, delta: -1 },
             "incrby" | "decrby" => incr::incrby(&mut c, spec.name == "decrby")?,

@@ -1,6 +1,8 @@
-//! SETRANGE SETBIT INCRBYFLOAT COPY: the read-modify-writes added beside the older string commands.
+//! SETRANGE SETBIT INCRBYFLOAT COPY BITOP: the read-modify-writes added beside the older string
+//! commands.
 
 use super::Command;
+use crate::decode::Args;
 use crate::parse::{CommandError, Cursor, is, parse_int};
 
 /// The largest bit offset `SETBIT` takes (`2^32 - 1`).
@@ -36,6 +38,45 @@ pub(super) fn setbit<'a>(c: &mut Cursor<'a>) -> Result<Command<'a>, CommandError
         key,
         offset: offset.unsigned_abs(),
         bit,
+    })
+}
+
+/// The operation of `BITOP`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BitOperation {
+    /// `AND`.
+    And,
+    /// `OR`.
+    Or,
+    /// `XOR`.
+    Xor,
+    /// `NOT` (one source).
+    Not,
+}
+
+pub(super) fn bitop<'a>(args: Args<'a>) -> Result<Command<'a>, CommandError> {
+    let name = args.get(1).unwrap_or_default();
+    let op = if is(name, "and") {
+        BitOperation::And
+    } else if is(name, "or") {
+        BitOperation::Or
+    } else if is(name, "xor") {
+        BitOperation::Xor
+    } else if is(name, "not") {
+        BitOperation::Not
+    } else {
+        return Err(CommandError::Syntax);
+    };
+    let sources = args.skip(3);
+    if op == BitOperation::Not && sources.len() != 1 {
+        return Err(CommandError::Other(
+            "ERR BITOP NOT must be called with a single source key.".to_owned(),
+        ));
+    }
+    Ok(Command::BitOp {
+        op,
+        dest: args.get(2).unwrap_or_default(),
+        sources,
     })
 }
 

@@ -59,6 +59,7 @@ pub(crate) async fn run<C: KeyOps>(
         }
         Command::SetBit { key, offset, bit } => strings::setbit(cache, key, offset, bit, w).await,
         Command::Copy { from, to, replace } => keys::copy(cache, from, to, replace, w).await,
+        Command::BitOp { op, dest, sources } => strings::bitop(cache, op, dest, sources, w).await,
         Command::Del(keys) => keys::del(cache, keys, w).await,
         Command::Exists(keys) => keys::exists(cache, keys, w).await,
         Command::Type(key) => keys::kind(cache, key, w).await,

@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use relaycache::{Error, KeyOps, SetCondition, SetExpiry, SetOptions};
-use relaycache_resp::cmd::{self as parsed, Expiry};
+use relaycache_resp::cmd::{self as parsed, BitOperation, Expiry};
 use relaycache_resp::{Args, Writer};
 
 use super::cache_error;
@@ -317,6 +317,50 @@ pub(super) async fn setbit<C: KeyOps>(
 ) -> Flow {
     match cache.set_bit(key, offset, bit).await {
         Ok(previous) => w.integer(i64::from(previous)),
+        Err(e) => return cache_error(&e, w),
+    }
+    Flow::Continue
+}
+
+/// `BITOP`: reads the sources (a missing one is empty), combines them byte by byte over the longest,
+/// and stores the result without expiry (an empty result deletes `dest`). The reads and the write are
+/// separate steps: a source written meanwhile may or may not be seen.
+pub(super) async fn bitop<C: KeyOps>(
+    cache: &C,
+    op: BitOperation,
+    dest: &[u8],
+    sources: Args<'_>,
+    w: &mut Writer<'_>,
+) -> Flow {
+    let mut values = Vec::with_capacity(sources.len());
+    for key in sources.iter() {
+        match cache.get(key).await {
+            Ok(v) => values.push(v),
+            Err(Error::NotFound) => values.push(bytes::Bytes::new()),
+            Err(e) => return cache_error(&e, w),
+        }
+    }
+    let len = values.iter().map(|v| v.len()).max().unwrap_or(0);
+    let byte = |v: &bytes::Bytes, i: usize| v.get(i).copied().unwrap_or(0);
+    let result: Vec<u8> = (0..len)
+        .map(|i| {
+            let mut bytes = values.iter().map(|v| byte(v, i));
+            let first = bytes.next().unwrap_or(0);
+            match op {
+                BitOperation::Not => !first,
+                BitOperation::And => bytes.fold(first, |a, b| a & b),
+                BitOperation::Or => bytes.fold(first, |a, b| a | b),
+                BitOperation::Xor => bytes.fold(first, |a, b| a ^ b),
+            }
+        })
+        .collect();
+    let stored = if result.is_empty() {
+        cache.delete(dest).await
+    } else {
+        cache.set(dest, &result).await
+    };
+    match stored {
+        Ok(()) => w.integer(i64::try_from(len).unwrap_or(i64::MAX)),
         Err(e) => return cache_error(&e, w),
     }
     Flow::Continue

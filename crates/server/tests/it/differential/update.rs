@@ -204,3 +204,40 @@ async fn rename_getex_msetnx_append_as_redis() {
     }
     p.assert_same();
 }
+
+#[tokio::test]
+async fn bitop_combines_over_the_longest_source() {
+    let mut p = Pair::start().await;
+    p.check_all(
+        "
+        set a abcdef
+        set b 12
+        set c XYZ
+        bitop and d a b
+        get d
+        bitop or d a b c
+        get d
+        bitop xor d a b c missing
+        get d
+        bitop not d a
+        get d
+        bitop and d a missing
+        get d
+        bitop or d missing other
+        exists d
+        bitop not d missing
+        exists d
+        set d v ex 100
+        bitop or d a
+        ttl d
+        bitop nand d a
+        bitop not d a b
+        bitop and d
+        bitop
+        bitop xor d d d
+        get d
+        ",
+    )
+    .await;
+    p.assert_same();
+}
