@@ -78,10 +78,13 @@ pub(crate) fn now_ns() -> i128 {
 /// nanoseconds and only the final answer is rounded to the millisecond.
 pub(crate) fn until(at_ms: i64) -> Option<Duration> {
     let left = i128::from(at_ms) * 1_000_000 - now_ns();
-    u64::try_from(left)
-        .ok()
-        .filter(|ns| *ns > 0)
-        .map(Duration::from_nanos)
+    if left <= 0 {
+        return None;
+    }
+    // Up to `i64::MAX` ms ahead: seconds fit a u64 even where nanoseconds would not.
+    let secs = u64::try_from(left / 1_000_000_000).unwrap_or(u64::MAX);
+    let nanos = u32::try_from(left % 1_000_000_000).unwrap_or(0);
+    Some(Duration::new(secs, nanos))
 }
 
 /// The absolute Unix time, in milliseconds (rounded to the nearest), at which a key whose time to live
