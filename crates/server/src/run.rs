@@ -24,6 +24,10 @@ pub struct ServerArgs {
     /// Port to listen on (overrides server.port; 0 picks a free one).
     #[arg(short, long)]
     pub port: Option<u16>,
+    /// TLS port to listen on (overrides server.tls_port; needs server.tls_cert_file and tls_key_file).
+    /// With --port 0 the server serves TLS only.
+    #[arg(long)]
+    pub tls_port: Option<u16>,
     /// Address to listen on (overrides server.bind).
     #[arg(short, long)]
     pub bind: Option<String>,
@@ -50,6 +54,9 @@ impl ServerArgs {
         };
         if let Some(port) = self.port {
             config.server.port = port;
+        }
+        if let Some(port) = self.tls_port {
+            config.server.tls_port = Some(port);
         }
         if let Some(bind) = &self.bind {
             config.server.bind.clone_from(bind);
@@ -118,17 +125,27 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
         if let Some(path) = &args.config {
             server = server.with_config_file(path.display().to_string());
         }
+        let scheme = if server.admin_tls() { "https" } else { "http" };
         let admin = server
             .admin_addr()
-            .map(|a| format!(", admin http://{a}"))
+            .map(|a| format!(", admin {scheme}://{a}"))
             .unwrap_or_default();
+        let listening = match (server.plaintext_addr(), server.tls_addr()) {
+            (Some(plain), Some(tls)) => format!("on {plain} and with TLS on {tls}"),
+            (None, Some(tls)) => format!("with TLS on {tls}"),
+            _ => format!("on {}", server.local_addr()),
+        };
         println!(
-            "relaycache-server {} listening on {} (mode {}{admin})",
+            "relaycache-server {} listening {listening} (mode {}{admin})",
             env!("CARGO_PKG_VERSION"),
-            server.local_addr(),
             config.cache.mode,
         );
-        tracing::info!(addr = %server.local_addr(), mode = %config.cache.mode, "serving");
+        tracing::info!(
+            addr = ?server.plaintext_addr(),
+            tls_addr = ?server.tls_addr(),
+            mode = %config.cache.mode,
+            "serving"
+        );
         server.run(token).await?;
         Ok(())
     });
