@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use relaycache::{AnyCache, Config};
+use relaycache::config::ENV_PREFIX;
+use relaycache::{AnyCache, Config, ConfigError};
 use tokio_util::sync::CancellationToken;
 
 use crate::server::Server;
@@ -48,15 +49,22 @@ impl ServerArgs {
     /// # Errors
     /// An unreadable or invalid file, or flags that make it invalid.
     pub fn load_config(&self) -> anyhow::Result<Config> {
-        let mut config = match &self.config {
-            Some(path) => Config::load(path)?,
-            None => Config::from_yaml_str("")?,
+        let mut env: Vec<(String, String)> = std::env::vars().collect();
+        if let Some(port) = self.tls_port {
+            // Applied before validation, as an override: TLS files given in the file or the
+            // environment are only valid once something serves TLS.
+            env.push((format!("{ENV_PREFIX}SERVER__TLS_PORT"), port.to_string()));
+        }
+        let text = match &self.config {
+            Some(path) => std::fs::read_to_string(path).map_err(|e| ConfigError::Io {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?,
+            None => String::new(),
         };
+        let mut config = Config::from_yaml_str_with_env(&text, &env)?;
         if let Some(port) = self.port {
             config.server.port = port;
-        }
-        if let Some(port) = self.tls_port {
-            config.server.tls_port = Some(port);
         }
         if let Some(bind) = &self.bind {
             config.server.bind.clone_from(bind);

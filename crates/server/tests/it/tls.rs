@@ -522,3 +522,24 @@ async fn unusable_tls_files_stop_the_server_naming_the_key() {
         }
     }
 }
+
+#[test]
+fn the_binary_serves_tls_from_a_flag_and_files_from_the_environment() {
+    let pki = Pki::new();
+    let (cert, key) = (pki.file("server.pem"), pki.file("server.key"));
+    // `--port 0` (added by spawn_binary) beside `--tls-port`: TLS only, so the banner's address is TLS.
+    let (_server, addr) = crate::support::spawn_binary(
+        &["--tls-port", "0"],
+        &[
+            ("RELAYCACHE_SERVER__TLS_CERT_FILE", cert.as_str()),
+            ("RELAYCACHE_SERVER__TLS_KEY_FILE", key.as_str()),
+        ],
+    );
+    let out = Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", &addr.port().to_string()])
+        .args(tls_args(&pki, None))
+        .arg("PING")
+        .output()
+        .expect("redis-cli runs");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end(), "PONG");
+}
