@@ -5,6 +5,10 @@
 //! a single non-blocking write, so a pipeline of N commands costs one read and one write, not N. A client
 //! that sends without reading has its replies buffered up to `limits.max_output_buffer` and is then
 //! disconnected; it never blocks other clients (each connection is its own task).
+//!
+//! The stream is any [`Transport`]: a `TcpStream`, or on `tls_port` a TLS session over one, whose
+//! encrypted records may wait inside the session for room in the socket (`has_buffered_output`); the
+//! loop then waits for either direction as it does for unread replies.
 
 use std::future::{Future, pending};
 use std::io;
