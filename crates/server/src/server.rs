@@ -344,6 +344,9 @@ fn close_timeout(config: &Config) -> Duration {
     }
 }
 
+/// How long a client refused for `max_clients` gets to receive the refusal (TLS handshake included).
+const REFUSAL_TIME: Duration = Duration::from_secs(1);
+
 /// Decrements the connected-clients gauge when a connection task ends, even by panic.
 struct Connected<'a>(&'a Metrics);
 
@@ -383,7 +386,6 @@ fn accept<C: Cache + 'static>(
     // A TLS client holds its slot from the first byte of its handshake.
     let now = metrics.connected.fetch_add(1, Ordering::Relaxed) + 1;
     let acceptor = if secure { shared.tls.clone() } else { None };
-    let handshake_timeout = shared.config.limits.tls_handshake_timeout;
     if now > shared.config.max_clients as u64 {
         metrics.connected.fetch_sub(1, Ordering::Relaxed);
         metrics.connections_rejected.fetch_add(1, Ordering::Relaxed);
@@ -392,9 +394,11 @@ fn accept<C: Cache + 'static>(
             const REFUSAL: &[u8] = b"-ERR max number of clients reached\r\n";
             let refuse = async {
                 match acceptor {
-                    // The error goes over TLS, where the client can read it.
+                    // The error goes over TLS, where the client can read it; the whole refusal,
+                    // handshake included, gets the same short bound as in plaintext, so a flood of
+                    // clients over the limit cannot pile up tasks.
                     Some(acceptor) => {
-                        let mut tls = tls::handshake(&acceptor, stream, handshake_timeout)
+                        let mut tls = tls::handshake(&acceptor, stream, REFUSAL_TIME)
                             .await
                             .map_err(std::io::Error::other)?;
                         tls.write_all(REFUSAL).await?;
@@ -407,13 +411,7 @@ fn accept<C: Cache + 'static>(
                     }
                 }
             };
-            let limit = Duration::from_secs(1)
-                + if secure {
-                    handshake_timeout
-                } else {
-                    Duration::ZERO
-                };
-            if let Ok(Err(e)) = tokio::time::timeout(limit, refuse).await {
+            if let Ok(Err(e)) = tokio::time::timeout(REFUSAL_TIME, refuse).await {
                 tracing::debug!(%peer, error = %e, "refusal not delivered");
             }
         });
@@ -423,6 +421,7 @@ fn accept<C: Cache + 'static>(
         tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
     }
     let local = stream.local_addr().unwrap_or(peer);
+    let handshake_timeout = shared.config.limits.tls_handshake_timeout;
     let shared = shared.clone();
     let shutdown = shutdown.clone();
     tracker.spawn(async move {
