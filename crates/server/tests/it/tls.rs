@@ -359,7 +359,7 @@ async fn a_silent_client_holds_a_slot_only_until_the_handshake_timeout() {
     let mut silent = tokio::net::TcpStream::connect(tls).await.unwrap();
     // Accepted in order: the silent client holds the only slot, so this one is refused, over TLS.
     let refused = async {
-        let mut tls = tls_connect(&pki, tls).await?;
+        let mut tls = tls_connect(&pki, tls, None).await?;
         let mut reply = String::new();
         tls.read_to_string(&mut reply).await?;
         Ok::<_, std::io::Error>(reply)
@@ -419,10 +419,12 @@ async fn redis_benchmark_over_tls() {
     server.shutdown().await.unwrap();
 }
 
-/// A TLS connection to `addr` by a tokio-rustls client that trusts our CA (no client certificate).
+/// A TLS connection to `addr` by a tokio-rustls client that trusts our CA, with the client
+/// certificate `cert` (`client`, `rogue`) when given.
 async fn tls_connect(
     pki: &Pki,
     addr: SocketAddr,
+    cert: Option<&str>,
 ) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls::pki_types::pem::PemObject::pem_file_iter(pki.path("ca.pem")).unwrap() {
@@ -432,8 +434,22 @@ async fn tls_connect(
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let config = match cert {
+        Some(name) => {
+            use rustls::pki_types::pem::PemObject as _;
+            let chain =
+                rustls::pki_types::CertificateDer::pem_file_iter(pki.path(&format!("{name}.pem")))
+                    .unwrap()
+                    .collect::<Result<Vec<_>, _>>()
+                    .unwrap();
+            let key =
+                rustls::pki_types::PrivateKeyDer::from_pem_file(pki.path(&format!("{name}.key")))
+                    .unwrap();
+            config.with_client_auth_cert(chain, key).unwrap()
+        }
+        None => config.with_no_client_auth(),
+    };
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = tokio::net::TcpStream::connect(addr).await?;
     let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
@@ -441,9 +457,14 @@ async fn tls_connect(
 }
 
 /// `GET path` over HTTPS with [`tls_connect`]: (status, body).
-async fn https_get(pki: &Pki, addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+async fn https_get(
+    pki: &Pki,
+    addr: SocketAddr,
+    cert: Option<&str>,
+    path: &str,
+) -> std::io::Result<(u16, String)> {
     let request = async {
-        let mut tls = tls_connect(pki, addr).await?;
+        let mut tls = tls_connect(pki, addr, cert).await?;
         let head = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
         tls.write_all(head.as_bytes()).await?;
         let mut response = String::new();
@@ -477,15 +498,21 @@ async fn admin_endpoint_over_https() {
     let server = Server::bind(&config, cache).await.unwrap().spawn();
     let admin = server.admin_addr().unwrap();
     assert_eq!(
-        https_get(&pki, admin, "/healthz").await.unwrap(),
+        https_get(&pki, admin, None, "/healthz").await.unwrap(),
         (200, "ok\n".to_owned())
     );
-    assert_eq!(https_get(&pki, admin, "/readyz").await.unwrap().0, 200);
+    assert_eq!(
+        https_get(&pki, admin, None, "/readyz").await.unwrap().0,
+        200
+    );
     // Plain HTTP on the HTTPS port gets no answer, and HTTPS keeps working.
     let get = move || plaintext_exchange(admin, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
     let reply = tokio::task::spawn_blocking(get).await.unwrap();
     assert!(!reply.starts_with(b"HTTP/"), "plain HTTP got an answer");
-    assert_eq!(https_get(&pki, admin, "/healthz").await.unwrap().0, 200);
+    assert_eq!(
+        https_get(&pki, admin, None, "/healthz").await.unwrap().0,
+        200
+    );
     server.shutdown().await.unwrap();
 }
 
@@ -542,4 +569,38 @@ fn the_binary_serves_tls_from_a_flag_and_files_from_the_environment() {
         .output()
         .expect("redis-cli runs");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end(), "PONG");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_https_follows_the_client_certificate_policy() {
+    let pki = Pki::new();
+    let text = format!(
+        "server:\n  port: 0\n  admin:\n    port: 0\n    tls: true\n{}",
+        pki.with_ca("")
+    );
+    let config = Config::from_yaml_str_with_env(&text, &[]).unwrap();
+    let cache = AnyCache::from_config(&config).await.unwrap();
+    let server = Server::bind(&config, cache).await.unwrap().spawn();
+    let admin = server.admin_addr().unwrap();
+    assert_eq!(
+        https_get(&pki, admin, Some("client"), "/healthz")
+            .await
+            .unwrap(),
+        (200, "ok\n".to_owned())
+    );
+    for cert in [None, Some("rogue")] {
+        let refused = https_get(&pki, admin, cert, "/healthz").await;
+        assert!(
+            !matches!(refused, Ok((200, _))),
+            "certificate {cert:?}: {refused:?}"
+        );
+    }
+    assert_eq!(
+        https_get(&pki, admin, Some("client"), "/healthz")
+            .await
+            .unwrap()
+            .0,
+        200
+    );
+    server.shutdown().await.unwrap();
 }
