@@ -5,6 +5,10 @@
 //! a single non-blocking write, so a pipeline of N commands costs one read and one write, not N. A client
 //! that sends without reading has its replies buffered up to `limits.max_output_buffer` and is then
 //! disconnected; it never blocks other clients (each connection is its own task).
+//!
+//! The stream is any [`Transport`]: a `TcpStream`, or on `tls_port` a TLS session over one, whose
+//! encrypted records may wait inside the session for room in the socket (`has_buffered_output`); the
+//! loop then waits for either direction as it does for unread replies.
 
 use std::future::{Future, pending};
 use std::io;
@@ -15,8 +19,7 @@ use std::time::Duration;
 use bytes::{Buf, BytesMut};
 use relaycache::KeyOps;
 use relaycache_resp::{RequestDecoder, Writer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{Instant, Sleep, sleep_until};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
@@ -24,9 +27,8 @@ use crate::dispatch::{self, Flow};
 use crate::metrics::{CloseReason, Local};
 use crate::server::Shared;
 use crate::session::Session;
+use crate::transport::{READ_CHUNK, Transport};
 
-/// Read at least this much at a time.
-const READ_CHUNK: usize = 16 << 10;
 /// Buffers grown past this by one large request or reply are given back once empty.
 const BIG_BUFFER: usize = 1 << 20;
 /// At shutdown, how long to wait for bytes a client has already sent.
@@ -35,13 +37,12 @@ const DRAIN_WAIT: Duration = Duration::from_millis(20);
 const FLUSH_AT: usize = 64 << 10;
 
 /// Serves one client until it quits, errs, times out or the server shuts down.
-pub(crate) async fn serve<C: KeyOps + 'static>(
-    mut stream: TcpStream,
+pub(crate) async fn serve<C: KeyOps + 'static, S: Transport>(
+    mut stream: S,
     shared: Arc<Shared<C>>,
     mut session: Session,
     shutdown: CancellationToken,
 ) {
-    let _ = stream.set_nodelay(true);
     let mut conn = Conn {
         decoder: RequestDecoder::new(shared.limits_for(session.authenticated)),
         input: BytesMut::with_capacity(READ_CHUNK),
@@ -87,9 +88,9 @@ struct Conn {
 }
 
 impl Conn {
-    async fn run<C: KeyOps + 'static>(
+    async fn run<C: KeyOps + 'static, S: Transport>(
         &mut self,
-        stream: &mut TcpStream,
+        stream: &mut S,
         shared: &Shared<C>,
         session: &mut Session,
         shutdown: CancellationToken,
@@ -178,13 +179,13 @@ impl Conn {
 
     /// Waits for input, for the socket to take more output (when replies are pending), for the shutdown
     /// signal, or for `timeout`.
-    async fn next_event(
+    async fn next_event<S: Transport>(
         &mut self,
-        stream: &mut TcpStream,
+        stream: &mut S,
         cancelled: Pin<&mut WaitForCancellationFutureOwned>,
         timeout: impl Future<Output = ()>,
     ) -> io::Result<Event> {
-        if self.output.is_empty() {
+        if self.output.is_empty() && !stream.has_buffered_output() {
             // The common case: wait for input. `read_buf` (unlike `try_read`) lets the runtime forget
             // the socket's readiness after a short read, saving a syscall per request.
             self.input.reserve(READ_CHUNK);
@@ -199,27 +200,17 @@ impl Conn {
         Ok(tokio::select! {
             biased;
             () = cancelled => Event::Cancelled,
-            ready = stream.ready(Interest::READABLE | Interest::WRITABLE) => {
-                let ready = ready?;
-                let mut read = None;
-                if ready.is_readable() {
-                    self.input.reserve(READ_CHUNK);
-                    match stream.try_read_buf(&mut self.input) {
-                        Ok(n) => read = Some(n),
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-                read.map_or(Event::Writable, Event::Read)
+            read = stream.wait_either(&mut self.input, &mut self.output) => {
+                read?.map_or(Event::Writable, Event::Read)
             }
             () = timeout => Event::Timeout,
         })
     }
 
     /// Executes the complete requests in the input buffer; `Some` when the connection must end.
-    async fn execute_all<C: KeyOps + 'static>(
+    async fn execute_all<C: KeyOps + 'static, S: Transport>(
         &mut self,
-        stream: &mut TcpStream,
+        stream: &mut S,
         shared: &Shared<C>,
         session: &mut Session,
     ) -> io::Result<Option<End>> {
@@ -292,9 +283,9 @@ impl Conn {
 
     /// At shutdown: executes what the client has already sent (what is in the socket now, up to a bound),
     /// so every command that reached the server before the shutdown gets its reply.
-    async fn drain<C: KeyOps + 'static>(
+    async fn drain<C: KeyOps + 'static, S: Transport>(
         &mut self,
-        stream: &mut TcpStream,
+        stream: &mut S,
         shared: &Shared<C>,
         session: &mut Session,
     ) -> io::Result<()> {
@@ -315,9 +306,9 @@ impl Conn {
     }
 
     /// Writes as much of the output as the socket takes without waiting.
-    fn try_flush(&mut self, stream: &TcpStream) -> io::Result<()> {
+    fn try_flush<S: Transport>(&mut self, stream: &mut S) -> io::Result<()> {
         while !self.output.is_empty() {
-            match stream.try_write(&self.output) {
+            match stream.try_write_now(&self.output) {
                 Ok(n) => self.output.advance(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => return Err(e),
@@ -331,8 +322,12 @@ impl Conn {
     }
 
     /// Writes all of the output, waiting at most a few seconds (used before closing).
-    async fn flush_blocking(&mut self, stream: &mut TcpStream) -> io::Result<()> {
-        let write = stream.write_all(&self.output);
+    async fn flush_blocking<S: Transport>(&mut self, stream: &mut S) -> io::Result<()> {
+        let write = async {
+            stream.write_all(&self.output).await?;
+            // TLS: the records still inside the session.
+            stream.flush().await
+        };
         match tokio::time::timeout(Duration::from_secs(5), write).await {
             Ok(result) => result,
             Err(_) => Err(io::Error::new(

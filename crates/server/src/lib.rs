@@ -7,7 +7,7 @@
 //!   `get set del ttl stats ping scan cluster` against a running server).
 //!
 //! ## The path of a request
-//! TCP bytes → `connection` (one task per client: read, decode with
+//! TCP bytes (through a TLS session on `tls_port`) → `connection` (one task per client: read, decode with
 //! [`relaycache_resp::RequestDecoder`] under the configured limits, pipelined replies written with one
 //! write) → `dispatch` (parse into a [`relaycache_resp::Command`], authentication gate, metrics) → `cmd`
 //! (execute against the [`relaycache::Cache`]) → reply bytes.
@@ -17,7 +17,10 @@
 //!   shutdown.
 //! - `connection`, `session`, `dispatch`, `cmd`: serving one client.
 //! - `busy_poll`: keeps one worker polling the sockets while requests keep coming (`server.busy_poll`).
-//! - `admin`: the axum endpoint (`/healthz /readyz /metrics /stats /cluster`).
+//! - `transport`: the streams a client connection runs over (TCP, TLS over TCP).
+//! - `tls`: the rustls configuration of `server.tls_*` and the handshake, for the RESP `tls_port` and
+//!   the admin endpoint with `admin.tls`.
+//! - `admin`: the axum endpoint (`/healthz /readyz /metrics /stats /cluster`), over HTTP or HTTPS.
 //! - [`metrics`]: counters and their Prometheus rendering, and the process's `metrics` recorder (the
 //!   cluster node's series).
 //! - `glob`: Redis glob patterns (`KEYS`, `SCAN MATCH`).
@@ -43,5 +46,7 @@ mod session;
 pub mod shutdown;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tls;
+mod transport;
 
 pub use server::{REDIS_VERSION, Server, ServerError, ServerHandle};

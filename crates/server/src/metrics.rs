@@ -34,14 +34,18 @@ pub enum CloseReason {
     Partial,
     /// Unread replies passed `max_output_buffer`.
     OutputBuffer,
+    /// The TLS handshake failed (not TLS, a refused or missing client certificate) or did not finish
+    /// within `tls_handshake_timeout`.
+    TlsHandshake,
 }
 
 impl CloseReason {
-    const ALL: [CloseReason; 4] = [
+    const ALL: [CloseReason; 5] = [
         CloseReason::Protocol,
         CloseReason::Idle,
         CloseReason::Partial,
         CloseReason::OutputBuffer,
+        CloseReason::TlsHandshake,
     ];
 
     /// The label value used in metrics and logs.
@@ -52,6 +56,7 @@ impl CloseReason {
             CloseReason::Idle => "idle_timeout",
             CloseReason::Partial => "partial_command_timeout",
             CloseReason::OutputBuffer => "output_buffer_limit",
+            CloseReason::TlsHandshake => "tls_handshake",
         }
     }
 }
@@ -65,7 +70,7 @@ pub struct Metrics {
     pub connections_rejected: AtomicU64,
     /// Connections open now.
     pub connected: AtomicU64,
-    closed: [AtomicU64; 4],
+    closed: [AtomicU64; 5],
     commands: [AtomicU64; NC],
     unknown_commands: AtomicU64,
     error_replies: AtomicU64,

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use relaycache::{AnyCache, Config};
+use relaycache::config::ENV_PREFIX;
+use relaycache::{AnyCache, Config, ConfigError};
 use tokio_util::sync::CancellationToken;
 
 use crate::server::Server;
@@ -24,6 +25,10 @@ pub struct ServerArgs {
     /// Port to listen on (overrides server.port; 0 picks a free one).
     #[arg(short, long)]
     pub port: Option<u16>,
+    /// TLS port to listen on (overrides server.tls_port; needs server.tls_cert_file and tls_key_file).
+    /// With --port 0 the server serves TLS only.
+    #[arg(long)]
+    pub tls_port: Option<u16>,
     /// Address to listen on (overrides server.bind).
     #[arg(short, long)]
     pub bind: Option<String>,
@@ -44,10 +49,20 @@ impl ServerArgs {
     /// # Errors
     /// An unreadable or invalid file, or flags that make it invalid.
     pub fn load_config(&self) -> anyhow::Result<Config> {
-        let mut config = match &self.config {
-            Some(path) => Config::load(path)?,
-            None => Config::from_yaml_str("")?,
+        let mut env: Vec<(String, String)> = std::env::vars().collect();
+        if let Some(port) = self.tls_port {
+            // Applied before validation, as an override: TLS files given in the file or the
+            // environment are only valid once something serves TLS.
+            env.push((format!("{ENV_PREFIX}SERVER__TLS_PORT"), port.to_string()));
+        }
+        let text = match &self.config {
+            Some(path) => std::fs::read_to_string(path).map_err(|e| ConfigError::Io {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?,
+            None => String::new(),
         };
+        let mut config = Config::from_yaml_str_with_env(&text, &env)?;
         if let Some(port) = self.port {
             config.server.port = port;
         }
@@ -118,17 +133,27 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
         if let Some(path) = &args.config {
             server = server.with_config_file(path.display().to_string());
         }
+        let scheme = if server.admin_tls() { "https" } else { "http" };
         let admin = server
             .admin_addr()
-            .map(|a| format!(", admin http://{a}"))
+            .map(|a| format!(", admin {scheme}://{a}"))
             .unwrap_or_default();
+        let listening = match (server.plaintext_addr(), server.tls_addr()) {
+            (Some(plain), Some(tls)) => format!("on {plain} and with TLS on {tls}"),
+            (None, Some(tls)) => format!("with TLS on {tls}"),
+            _ => format!("on {}", server.local_addr()),
+        };
         println!(
-            "relaycache-server {} listening on {} (mode {}{admin})",
+            "relaycache-server {} listening {listening} (mode {}{admin})",
             env!("CARGO_PKG_VERSION"),
-            server.local_addr(),
             config.cache.mode,
         );
-        tracing::info!(addr = %server.local_addr(), mode = %config.cache.mode, "serving");
+        tracing::info!(
+            addr = ?server.plaintext_addr(),
+            tls_addr = ?server.tls_addr(),
+            mode = %config.cache.mode,
+            "serving"
+        );
         server.run(token).await?;
         Ok(())
     });

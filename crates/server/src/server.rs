@@ -1,4 +1,5 @@
-//! [`Server`]: binds the RESP and admin listeners, accepts clients, and shuts down gracefully.
+//! [`Server`]: binds the RESP listeners (plaintext `port`, TLS `tls_port`) and the admin listener,
+//! accepts clients, and shuts down gracefully.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,8 +18,9 @@ use tokio_util::task::TaskTracker;
 use crate::admin;
 use crate::busy_poll::BusyPoll;
 use crate::connection;
-use crate::metrics::Metrics;
+use crate::metrics::{CloseReason, Metrics};
 use crate::session::Session;
+use crate::tls;
 
 /// The Redis version the server reports (`INFO`, `HELLO`): the command set and replies follow it.
 pub const REDIS_VERSION: &str = "7.0.15";
@@ -35,6 +37,15 @@ pub enum ServerError {
         /// Why.
         source: std::io::Error,
     },
+    /// A TLS key names a file that cannot be used (unreadable, not PEM, no certificate, a key that does
+    /// not match). Nothing is running.
+    #[error("config: {field}: {reason}")]
+    Tls {
+        /// The key's path, such as `server.tls_cert_file`.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The server task failed or panicked.
     #[error("server task failed: {0}")]
     Task(String),
@@ -49,7 +60,10 @@ pub(crate) struct Shared<C> {
     pub(crate) metrics: Metrics,
     pub(crate) started: std::time::Instant,
     pub(crate) next_id: AtomicU64,
+    /// The plaintext RESP port bound; 0 when plaintext is off (as Redis reports `port 0`).
     pub(crate) port: u16,
+    /// The TLS RESP port bound; 0 without TLS.
+    pub(crate) tls_port: u16,
     pub(crate) mode: &'static str,
     pub(crate) config_file: Option<String>,
     pub(crate) busy_poll: BusyPoll,
@@ -59,6 +73,8 @@ pub(crate) struct Shared<C> {
     pub(crate) replid: String,
     /// Unix time in seconds when the server was built (`INFO`'s `rdb_last_save_time`).
     pub(crate) started_unix: u64,
+    /// The TLS configuration of `tls_port` and of the admin endpoint with `admin.tls`.
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     /// How long shutdown waits for [`Cache::close`] (an `ha` node's graceful leave).
     close_timeout: Duration,
     limits: Limits,
@@ -97,7 +113,10 @@ impl<C> Shared<C> {
 #[derive(Debug)]
 pub struct Server<C> {
     shared: Arc<Shared<C>>,
-    listener: TcpListener,
+    /// Plaintext RESP (`port`), unless `port: 0` beside a `tls_port` turns it off.
+    listener: Option<TcpListener>,
+    /// RESP over TLS (`tls_port`).
+    tls_listener: Option<TcpListener>,
     admin: Option<TcpListener>,
 }
 
@@ -109,24 +128,37 @@ async fn listen(bind: &str, port: u16) -> Result<TcpListener, ServerError> {
 }
 
 impl<C: KeyOps + 'static> Server<C> {
-    /// Binds the RESP listener (`server.bind`:`server.port`) and, when enabled, the admin listener.
-    /// Port 0 picks a free port; see [`local_addr`](Server::local_addr).
+    /// Binds the RESP listeners (`server.bind`:`server.port`, and `server.tls_port` with TLS) and,
+    /// when enabled, the admin listener. Port 0 picks a free port (except `port: 0` beside a
+    /// `tls_port`, which serves TLS only); see [`local_addr`](Server::local_addr) and
+    /// [`tls_addr`](Server::tls_addr). The TLS files are read here.
     ///
     /// # Errors
-    /// [`ServerError::Bind`] when an address cannot be bound.
+    /// [`ServerError::Bind`] when an address cannot be bound, [`ServerError::Tls`] when a TLS file
+    /// cannot be used.
     pub async fn bind(config: &Config, cache: C) -> Result<Self, ServerError> {
         crate::metrics::install_recorder();
         let server = &config.server;
-        let listener = listen(&server.bind, server.port).await?;
+        let tls = tls::acceptor(server)?;
+        let listener = match server.plaintext_port() {
+            Some(port) => Some(listen(&server.bind, port).await?),
+            None => None,
+        };
+        let tls_listener = match server.tls_port {
+            Some(port) => Some(listen(&server.bind, port).await?),
+            None => None,
+        };
         let admin = if server.admin.enabled {
             Some(listen(&server.admin.bind, server.admin.port).await?)
         } else {
             None
         };
-        let port = listener
-            .local_addr()
-            .map(|a| a.port())
-            .unwrap_or(server.port);
+        let bound = |l: &Option<TcpListener>, configured: u16| {
+            l.as_ref()
+                .map_or(0, |l| l.local_addr().map_or(configured, |a| a.port()))
+        };
+        let port = bound(&listener, server.port);
+        let tls_port = bound(&tls_listener, server.tls_port.unwrap_or(0));
         let l = &server.limits;
         let limits = Limits {
             max_bulk_len: l.max_bulk_len,
@@ -143,6 +175,7 @@ impl<C: KeyOps + 'static> Server<C> {
             started: std::time::Instant::now(),
             next_id: AtomicU64::new(1),
             port,
+            tls_port,
             mode: config.cache.mode.as_str(),
             config_file: None,
             busy_poll: BusyPoll::new(server.busy_poll),
@@ -151,12 +184,14 @@ impl<C: KeyOps + 'static> Server<C> {
             started_unix: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
+            tls,
             close_timeout: close_timeout(config),
             limits,
         };
         Ok(Server {
             shared: Arc::new(shared),
             listener,
+            tls_listener,
             admin,
         })
     }
@@ -170,12 +205,32 @@ impl<C: KeyOps + 'static> Server<C> {
         self
     }
 
-    /// The RESP address actually bound.
+    /// The RESP address actually bound: the plaintext one, or the TLS one when plaintext is off.
     #[must_use]
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], self.shared.port)))
+            .as_ref()
+            .or(self.tls_listener.as_ref())
+            .and_then(|l| l.local_addr().ok())
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], self.shared.port)))
+    }
+
+    /// The plaintext RESP address, unless `port: 0` beside a `tls_port` turned plaintext off.
+    #[must_use]
+    pub fn plaintext_addr(&self) -> Option<SocketAddr> {
+        self.listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The TLS RESP address (`tls_port`), when configured.
+    #[must_use]
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Whether the admin endpoint serves HTTPS (`server.admin.tls`).
+    #[must_use]
+    pub fn admin_tls(&self) -> bool {
+        self.shared.config.admin.tls
     }
 
     /// The admin HTTP address actually bound, when enabled.
@@ -188,11 +243,13 @@ impl<C: KeyOps + 'static> Server<C> {
     #[must_use]
     pub fn spawn(self) -> ServerHandle {
         let addr = self.local_addr();
+        let tls_addr = self.tls_addr();
         let admin_addr = self.admin_addr();
         let token = CancellationToken::new();
         let task = tokio::spawn(self.run(token.clone()));
         ServerHandle {
             addr,
+            tls_addr,
             admin_addr,
             token,
             task: Some(task),
@@ -212,6 +269,7 @@ impl<C: KeyOps + 'static> Server<C> {
         let Server {
             shared,
             listener,
+            tls_listener,
             admin,
         } = self;
         let admin_task =
@@ -224,8 +282,8 @@ impl<C: KeyOps + 'static> Server<C> {
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => accept(stream, peer, &shared, &tracker, &shutdown),
+                (accepted, secure) = next_client(listener.as_ref(), tls_listener.as_ref()) => match accepted {
+                    Ok((stream, peer)) => accept(stream, peer, secure, &shared, &tracker, &shutdown),
                     Err(e) => {
                         // Out of file descriptors and the like: log, breathe, keep serving.
                         tracing::warn!(error = %e, "accept failed");
@@ -235,6 +293,7 @@ impl<C: KeyOps + 'static> Server<C> {
             }
         }
         drop(listener);
+        drop(tls_listener);
         tracker.close();
         let open = tracker.len();
         tracing::info!(
@@ -296,6 +355,9 @@ fn close_timeout(config: &Config) -> Duration {
     }
 }
 
+/// How long a client refused for `max_clients` gets to receive the refusal (TLS handshake included).
+const REFUSAL_TIME: Duration = Duration::from_secs(1);
+
 /// Decrements the connected-clients gauge when a connection task ends, even by panic.
 struct Connected<'a>(&'a Metrics);
 
@@ -305,42 +367,107 @@ impl Drop for Connected<'_> {
     }
 }
 
+/// The next client of either RESP listener, and whether it came in on the TLS one. A listener that is
+/// not configured never yields.
+async fn next_client(
+    plain: Option<&TcpListener>,
+    secure: Option<&TcpListener>,
+) -> (std::io::Result<(TcpStream, SocketAddr)>, bool) {
+    async fn on(l: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
+        match l {
+            Some(l) => l.accept().await,
+            None => std::future::pending().await,
+        }
+    }
+    tokio::select! {
+        accepted = on(plain) => (accepted, false),
+        accepted = on(secure) => (accepted, true),
+    }
+}
+
 fn accept<C: KeyOps + 'static>(
     stream: TcpStream,
     peer: SocketAddr,
+    secure: bool,
     shared: &Arc<Shared<C>>,
     tracker: &TaskTracker,
     shutdown: &CancellationToken,
 ) {
     let metrics = &shared.metrics;
+    // A TLS client holds its slot from the first byte of its handshake.
     let now = metrics.connected.fetch_add(1, Ordering::Relaxed) + 1;
+    let acceptor = if secure { shared.tls.clone() } else { None };
     if now > shared.config.max_clients as u64 {
         metrics.connected.fetch_sub(1, Ordering::Relaxed);
         metrics.connections_rejected.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(%peer, max_clients = shared.config.max_clients, "refusing client: max clients reached");
+        tracing::warn!(%peer, max_clients = shared.config.max_clients, tls = secure, "refusing client: max clients reached");
         tracker.spawn(async move {
-            let mut stream = stream;
+            const REFUSAL: &[u8] = b"-ERR max number of clients reached\r\n";
             let refuse = async {
-                stream
-                    .write_all(b"-ERR max number of clients reached\r\n")
-                    .await?;
-                stream.shutdown().await
+                match acceptor {
+                    // The error goes over TLS, where the client can read it; the whole refusal,
+                    // handshake included, gets the same short bound as in plaintext, so a flood of
+                    // clients over the limit cannot pile up tasks.
+                    Some(acceptor) => {
+                        let mut tls = tls::handshake(&acceptor, stream, REFUSAL_TIME)
+                            .await
+                            .map_err(std::io::Error::other)?;
+                        tls.write_all(REFUSAL).await?;
+                        tls.shutdown().await
+                    }
+                    None => {
+                        let mut stream = stream;
+                        stream.write_all(REFUSAL).await?;
+                        stream.shutdown().await
+                    }
+                }
             };
-            let _ = tokio::time::timeout(Duration::from_secs(1), refuse).await;
+            if let Ok(Err(e)) = tokio::time::timeout(REFUSAL_TIME, refuse).await {
+                tracing::debug!(%peer, error = %e, "refusal not delivered");
+            }
         });
         return;
     }
-    metrics.connections_total.fetch_add(1, Ordering::Relaxed);
-    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
+    }
     let local = stream.local_addr().unwrap_or(peer);
-    let session = Session::new(id, peer, local, shared.password.is_some());
+    let handshake_timeout = shared.config.limits.tls_handshake_timeout;
     let shared = shared.clone();
     let shutdown = shutdown.clone();
     tracker.spawn(async move {
         let _connected = Connected(&shared.metrics);
-        tracing::trace!(client = id, %peer, "client connected");
-        connection::serve(stream, shared.clone(), session, shutdown).await;
+        let Some(acceptor) = acceptor else {
+            let session = open_session(&shared, peer, local);
+            connection::serve(stream, shared.clone(), session, shutdown).await;
+            return;
+        };
+        let handshake = tokio::select! {
+            () = shutdown.cancelled() => return,
+            handshake = tls::handshake(&acceptor, stream, handshake_timeout) => handshake,
+        };
+        match handshake {
+            Ok(stream) => {
+                let session = open_session(&shared, peer, local);
+                connection::serve(stream, shared.clone(), session, shutdown).await;
+            }
+            Err(e) => {
+                shared.metrics.closed(CloseReason::TlsHandshake);
+                tracing::debug!(%peer, error = %e, "closing client: TLS handshake did not complete");
+            }
+        }
     });
+}
+
+/// Counts the connection and gives it its session.
+fn open_session<C>(shared: &Shared<C>, peer: SocketAddr, local: SocketAddr) -> Session {
+    shared
+        .metrics
+        .connections_total
+        .fetch_add(1, Ordering::Relaxed);
+    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    tracing::trace!(client = id, %peer, "client connected");
+    Session::new(id, peer, local, shared.password.is_some())
 }
 
 /// A running server: its addresses, and [`shutdown`](ServerHandle::shutdown). Dropping the handle also
@@ -348,16 +475,23 @@ fn accept<C: KeyOps + 'static>(
 #[derive(Debug)]
 pub struct ServerHandle {
     addr: SocketAddr,
+    tls_addr: Option<SocketAddr>,
     admin_addr: Option<SocketAddr>,
     token: CancellationToken,
     task: Option<JoinHandle<Result<(), ServerError>>>,
 }
 
 impl ServerHandle {
-    /// The RESP address.
+    /// The RESP address: the plaintext one, or the TLS one when plaintext is off.
     #[must_use]
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The TLS RESP address (`tls_port`), when configured.
+    #[must_use]
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_addr
     }
 
     /// The admin HTTP address, when enabled.

@@ -18,7 +18,7 @@ mod validate;
 pub use load::{ENV_PREFIX, expand_env};
 pub use types::{
     AdminConfig, CacheConfig, Config, Environment, EnvironmentPreset, HaConfig, LimitsConfig,
-    LogFormat, LoggingConfig, Mode, RedisConfig, ServerConfig, SingleConfig,
+    LogFormat, LoggingConfig, Mode, RedisConfig, ServerConfig, SingleConfig, TlsAuthClients,
 };
 
 impl Config {

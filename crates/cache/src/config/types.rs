@@ -266,8 +266,21 @@ impl Default for RedisConfig {
 pub struct ServerConfig {
     /// Address to listen on. Loopback by default: set `0.0.0.0` deliberately, with `requirepass`.
     pub bind: String,
-    /// RESP port.
+    /// RESP port (plaintext). 0 picks a free port, except beside a `tls_port`, where 0 serves no
+    /// plaintext at all (Redis's `port 0`).
     pub port: u16,
+    /// RESP port served with TLS, beside `port` or (with `port: 0`) instead of it. None: no TLS listener.
+    /// 0 picks a free port. Requires `tls_cert_file` and `tls_key_file`.
+    pub tls_port: Option<u16>,
+    /// PEM file of the server's certificate chain (leaf first), for `tls_port` and `admin.tls`.
+    pub tls_cert_file: Option<String>,
+    /// PEM file of the private key of `tls_cert_file` (PKCS#8, PKCS#1 or SEC1).
+    pub tls_key_file: Option<String>,
+    /// PEM file of the certificate authorities that sign client certificates.
+    pub tls_ca_cert_file: Option<String>,
+    /// Whether TLS clients must present a certificate signed by `tls_ca_cert_file`: `yes`, `no` or
+    /// `optional` (verified when given). None: `yes` when `tls_ca_cert_file` is set, else `no`.
+    pub tls_auth_clients: Option<TlsAuthClients>,
     /// Password clients must give with `AUTH` or `HELLO ... AUTH`. None: no authentication.
     pub requirepass: Option<String>,
     /// Connections served at once; more are refused with `ERR max number of clients reached`.
@@ -293,6 +306,11 @@ impl Default for ServerConfig {
         ServerConfig {
             bind: "127.0.0.1".to_owned(),
             port: 6380,
+            tls_port: None,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_ca_cert_file: None,
+            tls_auth_clients: None,
             requirepass: None,
             max_clients: 10_000,
             idle_timeout: Duration::ZERO,
@@ -300,6 +318,82 @@ impl Default for ServerConfig {
             busy_poll: Duration::from_micros(50),
             limits: LimitsConfig::default(),
             admin: AdminConfig::default(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The plaintext RESP port to listen on: `port`, or none when `port` is 0 beside a `tls_port`.
+    #[must_use]
+    pub fn plaintext_port(&self) -> Option<u16> {
+        if self.port == 0 && self.tls_port.is_some() {
+            None
+        } else {
+            Some(self.port)
+        }
+    }
+
+    /// The client-certificate policy in force: `tls_auth_clients`, or by default `yes` when
+    /// `tls_ca_cert_file` is set and `no` otherwise.
+    #[must_use]
+    pub fn client_auth(&self) -> TlsAuthClients {
+        self.tls_auth_clients
+            .unwrap_or(match self.tls_ca_cert_file {
+                Some(_) => TlsAuthClients::Yes,
+                None => TlsAuthClients::No,
+            })
+    }
+
+    /// Whether anything is served with TLS (`tls_port`, or an enabled admin endpoint with `admin.tls`).
+    #[must_use]
+    pub fn uses_tls(&self) -> bool {
+        self.tls_port.is_some() || (self.admin.enabled && self.admin.tls)
+    }
+}
+
+/// `server.tls_auth_clients`: what a TLS client must show, as Redis's `tls-auth-clients`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsAuthClients {
+    /// A certificate signed by `tls_ca_cert_file` is required; clients without one are refused in the
+    /// handshake.
+    Yes,
+    /// No certificate is asked for.
+    No,
+    /// A certificate is asked for and verified when given; clients without one are accepted.
+    Optional,
+}
+
+impl TlsAuthClients {
+    /// The name as written in the configuration.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsAuthClients::Yes => "yes",
+            TlsAuthClients::No => "no",
+            TlsAuthClients::Optional => "optional",
+        }
+    }
+}
+
+/// Accepts `yes`, `no`, `optional` (any case) and the YAML booleans `true` / `false`.
+impl<'de> Deserialize<'de> for TlsAuthClients {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::Bool(true) => Ok(TlsAuthClients::Yes),
+            serde_json::Value::Bool(false) => Ok(TlsAuthClients::No),
+            serde_json::Value::String(s) => match s.to_ascii_lowercase().as_str() {
+                "yes" | "true" => Ok(TlsAuthClients::Yes),
+                "no" | "false" => Ok(TlsAuthClients::No),
+                "optional" => Ok(TlsAuthClients::Optional),
+                _ => Err(D::Error::custom(format!(
+                    "invalid value {s:?}: expected yes, no or optional"
+                ))),
+            },
+            other => Err(D::Error::custom(format!(
+                "invalid value {other}: expected yes, no or optional"
+            ))),
         }
     }
 }
@@ -330,6 +424,10 @@ pub struct LimitsConfig {
     /// A command that started arriving must be complete within this time.
     #[serde(with = "humantime_serde")]
     pub partial_command_timeout: Duration,
+    /// A client of `tls_port` (or of the admin endpoint with `admin.tls`) must finish its TLS handshake
+    /// within this time; it holds a client slot meanwhile.
+    #[serde(with = "humantime_serde")]
+    pub tls_handshake_timeout: Duration,
 }
 
 impl Default for LimitsConfig {
@@ -343,6 +441,7 @@ impl Default for LimitsConfig {
             unauthenticated_max_args: 16,
             max_output_buffer: 64 << 20,
             partial_command_timeout: Duration::from_secs(30),
+            tls_handshake_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -358,6 +457,9 @@ pub struct AdminConfig {
     pub bind: String,
     /// HTTP port.
     pub port: u16,
+    /// Serve HTTPS, with the certificate, key and client-certificate policy of the RESP `tls_port`
+    /// (`server.tls_cert_file`, `tls_key_file`, `tls_ca_cert_file`, `tls_auth_clients`).
+    pub tls: bool,
 }
 
 impl Default for AdminConfig {
@@ -366,6 +468,7 @@ impl Default for AdminConfig {
             enabled: true,
             bind: "127.0.0.1".to_owned(),
             port: 9380,
+            tls: false,
         }
     }
 }

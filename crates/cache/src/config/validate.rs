@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use super::types::{HaConfig, Mode, RedisConfig};
+use super::types::{HaConfig, Mode, RedisConfig, ServerConfig, TlsAuthClients};
 use super::{Config, ConfigError};
 
 impl Config {
@@ -278,6 +278,13 @@ fn validate_server(config: &Config) -> Result<(), ConfigError> {
             ));
         }
     }
+    if limits.tls_handshake_timeout.is_zero() {
+        return Err(ConfigError::invalid(
+            "server.limits.tls_handshake_timeout",
+            "must be greater than 0",
+        ));
+    }
+    validate_tls(server)?;
     if limits.max_bulk_len > i64::MAX as u64 {
         return Err(ConfigError::invalid(
             "server.limits.max_bulk_len",
@@ -290,6 +297,98 @@ fn validate_server(config: &Config) -> Result<(), ConfigError> {
             "logging.level",
             "must not be empty (error, warn, info, debug or trace)",
         ));
+    }
+    Ok(())
+}
+
+/// The TLS keys of `server:`: what `tls_port` and `admin.tls` need, keys that go together, and files
+/// that must exist.
+fn validate_tls(server: &ServerConfig) -> Result<(), ConfigError> {
+    const P: &str = "server";
+    if let (Some(tls), port) = (server.tls_port, server.port) {
+        if tls != 0 && tls == port {
+            return Err(ConfigError::invalid(
+                format!("{P}.tls_port"),
+                format!(
+                    "{tls} is also {P}.port; give TLS its own port, or set {P}.port: 0 to serve TLS only"
+                ),
+            ));
+        }
+    }
+    let users = match (
+        server.tls_port.is_some(),
+        server.admin.enabled && server.admin.tls,
+    ) {
+        (true, true) => Some(format!("{P}.tls_port and {P}.admin.tls")),
+        (true, false) => Some(format!("{P}.tls_port")),
+        (false, true) => Some(format!("{P}.admin.tls")),
+        (false, false) => None,
+    };
+    let files = [
+        ("tls_cert_file", &server.tls_cert_file),
+        ("tls_key_file", &server.tls_key_file),
+        ("tls_ca_cert_file", &server.tls_ca_cert_file),
+    ];
+    let Some(users) = users else {
+        // Certificates that nothing serves with are a mistake: the listener the user meant to protect
+        // would run in plaintext.
+        let set = files
+            .iter()
+            .find(|(_, value)| value.is_some())
+            .map(|(name, _)| *name)
+            .or(server.tls_auth_clients.map(|_| "tls_auth_clients"));
+        return match set {
+            Some(name) => Err(ConfigError::invalid(
+                format!("{P}.{name}"),
+                format!(
+                    "is set but nothing is served with TLS: set {P}.tls_port (or {P}.admin.tls: true)"
+                ),
+            )),
+            None => Ok(()),
+        };
+    };
+    for (name, value) in &files[..2] {
+        if value.is_none() {
+            return Err(ConfigError::invalid(
+                format!("{P}.{name}"),
+                format!("is required by {users} (a PEM file)"),
+            ));
+        }
+    }
+    let auth = server.client_auth();
+    if auth != TlsAuthClients::No && server.tls_ca_cert_file.is_none() {
+        return Err(ConfigError::invalid(
+            format!("{P}.tls_ca_cert_file"),
+            format!(
+                "is required with {P}.tls_auth_clients: {} (the CA that signs client certificates); \
+                 set tls_auth_clients: no to accept clients without certificates",
+                auth.as_str()
+            ),
+        ));
+    }
+    for (name, value) in files {
+        let Some(path) = value else { continue };
+        if path.is_empty() {
+            return Err(ConfigError::invalid(
+                format!("{P}.{name}"),
+                "must not be empty",
+            ));
+        }
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) => {
+                return Err(ConfigError::invalid(
+                    format!("{P}.{name}"),
+                    format!("{path:?} is not a file"),
+                ));
+            }
+            Err(e) => {
+                return Err(ConfigError::invalid(
+                    format!("{P}.{name}"),
+                    format!("cannot read {path:?}: {e}"),
+                ));
+            }
+        }
     }
     Ok(())
 }

@@ -380,3 +380,106 @@ fn load_reads_files_and_names_missing_ones() {
         .to_string();
     assert!(err.contains("missing.yaml"), "{err}");
 }
+
+#[test]
+fn rule_server_tls() {
+    use relaycache::config::TlsAuthClients;
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, "not checked here").unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let (cert, key, ca) = (file("server.pem"), file("server.key"), file("ca.pem"));
+    let files = format!("  tls_cert_file: {cert}\n  tls_key_file: {key}\n");
+    rejects(
+        "server:\n  tls_port: 6390\n",
+        &["server.tls_cert_file", "server.tls_port"],
+    );
+    rejects(
+        &format!("server:\n  tls_port: 6390\n  tls_cert_file: {cert}\n"),
+        &["server.tls_key_file"],
+    );
+    rejects(
+        &format!(
+            "server:\n  tls_port: 6390\n  tls_cert_file: {cert}\n  tls_key_file: /nonexistent/k.pem\n"
+        ),
+        &["server.tls_key_file", "/nonexistent/k.pem"],
+    );
+    rejects(
+        &format!("server:\n  tls_port: 6380\n{files}"),
+        &["server.tls_port", "server.port"],
+    );
+    rejects(
+        "server:\n  admin:\n    tls: true\n",
+        &["server.tls_cert_file", "server.admin.tls"],
+    );
+    rejects(
+        &format!("server:\n{files}"),
+        &["server.tls_cert_file", "nothing is served with TLS"],
+    );
+    rejects(
+        "server:\n  tls_auth_clients: no\n",
+        &["server.tls_auth_clients", "nothing is served with TLS"],
+    );
+    rejects(
+        &format!("server:\n  tls_port: 6390\n{files}  tls_auth_clients: yes\n"),
+        &["server.tls_ca_cert_file", "tls_auth_clients"],
+    );
+    rejects(
+        &format!("server:\n  tls_port: 6390\n{files}  tls_auth_clients: sometimes\n"),
+        &["server.tls_auth_clients"],
+    );
+    rejects(
+        &format!("server:\n  tls_port: 6390\n{files}  limits:\n    tls_handshake_timeout: 0s\n"),
+        &["server.limits.tls_handshake_timeout"],
+    );
+
+    // Without a CA no client certificate is asked for; with one, it is required unless said otherwise.
+    let c = load(&format!("server:\n  tls_port: 6390\n{files}")).unwrap();
+    assert_eq!(c.server.client_auth(), TlsAuthClients::No);
+    assert_eq!(c.server.plaintext_port(), Some(6380));
+    let c = load(&format!(
+        "server:\n  port: 0\n  tls_port: 6390\n{files}  tls_ca_cert_file: {ca}\n"
+    ))
+    .unwrap();
+    assert_eq!(c.server.client_auth(), TlsAuthClients::Yes);
+    assert_eq!(
+        c.server.plaintext_port(),
+        None,
+        "port 0 beside tls_port: TLS only"
+    );
+    for (written, mode) in [
+        ("optional", TlsAuthClients::Optional),
+        ("no", TlsAuthClients::No),
+        ("\"yes\"", TlsAuthClients::Yes),
+        ("false", TlsAuthClients::No),
+    ] {
+        let c = load(&format!(
+            "server:\n  tls_port: 6390\n{files}  tls_ca_cert_file: {ca}\n  tls_auth_clients: {written}\n"
+        ))
+        .unwrap();
+        assert_eq!(c.server.client_auth(), mode, "{written}");
+    }
+    // Paths come through ${VAR} expansion, and the policy through an override.
+    let yaml = "server:\n  tls_port: 0\n  tls_cert_file: ${TLS_DIR}/server.pem\n  tls_key_file: ${TLS_DIR}/server.key\n  tls_ca_cert_file: ${TLS_DIR}/ca.pem\n";
+    let dir_text = dir.path().to_str().unwrap();
+    let c = Config::from_yaml_str_with_env(
+        yaml,
+        &env(&[
+            ("TLS_DIR", dir_text),
+            ("RELAYCACHE_SERVER__TLS_AUTH_CLIENTS", "optional"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(c.server.tls_cert_file.as_deref(), Some(cert.as_str()));
+    assert_eq!(c.server.client_auth(), TlsAuthClients::Optional);
+    // Without a port 0 beside it, port 0 still picks a free port.
+    assert_eq!(
+        load("server:\n  port: 0\n")
+            .unwrap()
+            .server
+            .plaintext_port(),
+        Some(0)
+    );
+}

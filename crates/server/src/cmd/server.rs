@@ -63,13 +63,14 @@ pub(super) fn config<C: KeyOps>(
 ) -> Flow {
     match config {
         Config::Get(patterns) => {
-            let params: [(&str, String); 8] = [
+            let params: [(&str, String); 9] = [
                 ("save", String::new()),
                 ("appendonly", "no".to_owned()),
                 ("databases", "1".to_owned()),
                 ("maxclients", shared.config.max_clients.to_string()),
                 ("timeout", shared.config.idle_timeout.as_secs().to_string()),
                 ("port", shared.port.to_string()),
+                ("tls-port", shared.tls_port.to_string()),
                 ("bind", shared.config.bind.clone()),
                 (
                     "proto-max-bulk-len",

@@ -20,3 +20,4 @@ mod redis_crate;
 mod redis_mode;
 mod shutdown;
 mod support;
+mod tls;
