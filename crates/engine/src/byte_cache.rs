@@ -47,6 +47,22 @@ pub enum ByteChange<B> {
     Put(B, Expiry),
 }
 
+/// The engine's change for `key` that `change` asks for (a value too large to pack removes the key).
+fn packed_change<B: AsRef<[u8]>>(key: &[u8], change: ByteChange<B>) -> Change<Packed, ()> {
+    match change {
+        ByteChange::Keep => Change::Keep,
+        ByteChange::Remove => Change::Remove,
+        ByteChange::Put(value, expiry) => match Packed::new(key, value.as_ref()) {
+            Some(packed) => Change::Put {
+                key: packed,
+                value: (),
+                expiry,
+            },
+            None => Change::Remove,
+        },
+    }
+}
+
 /// What [`ByteCache::get_bytes`] takes out of the read lock.
 enum Out {
     Copied(Bytes),
@@ -163,19 +179,7 @@ impl ByteCache {
                 ttl: c.ttl,
             });
             let (change, r) = f(entry);
-            let change = match change {
-                ByteChange::Keep => Change::Keep,
-                ByteChange::Remove => Change::Remove,
-                ByteChange::Put(value, expiry) => match Packed::new(key, value.as_ref()) {
-                    Some(packed) => Change::Put {
-                        key: packed,
-                        value: (),
-                        expiry,
-                    },
-                    None => Change::Remove,
-                },
-            };
-            (change, r)
+            (packed_change(key, change), r)
         })
     }
 
@@ -218,18 +222,7 @@ impl ByteCache {
             let changes = changes
                 .into_iter()
                 .zip(keys)
-                .map(|(change, key)| match change {
-                    ByteChange::Keep => Change::Keep,
-                    ByteChange::Remove => Change::Remove,
-                    ByteChange::Put(value, expiry) => match Packed::new(key, value.as_ref()) {
-                        Some(packed) => Change::Put {
-                            key: packed,
-                            value: (),
-                            expiry,
-                        },
-                        None => Change::Remove,
-                    },
-                })
+                .map(|(change, key)| packed_change(key, change))
                 .collect();
             (changes, r)
         })

@@ -33,6 +33,18 @@ pub enum Expiry {
     Keep,
 }
 
+impl Expiry {
+    /// The deadline (engine nanoseconds; 0 none) this expiry gives an entry written at `now` in place
+    /// of one whose deadline was `kept`.
+    fn deadline(self, now: u64, kept: u64) -> u64 {
+        match self {
+            Expiry::Never => 0,
+            Expiry::After(ttl) => deadline_after(now, ttl),
+            Expiry::Keep => kept,
+        }
+    }
+}
+
 /// What [`Cache::compute`] does with its key once the closure has decided.
 #[derive(Debug)]
 pub enum Change<K, V> {
@@ -124,11 +136,7 @@ impl<K: Hash + Eq, V> Cache<K, V> {
                     value,
                     expiry,
                 } => {
-                    let deadline = match expiry {
-                        Expiry::Never => 0,
-                        Expiry::After(ttl) => deadline_after(now, ttl),
-                        Expiry::Keep => kept_deadline,
-                    };
+                    let deadline = expiry.deadline(now, kept_deadline);
                     let cost = self.weigh(&k, &value);
                     replaced = shard
                         .insert(hash, k, value, cost, deadline, now, removed.as_mut())
@@ -222,11 +230,7 @@ impl<K: Hash + Eq, V> Cache<K, V> {
                         value,
                         expiry,
                     } => {
-                        let deadline = match expiry {
-                            Expiry::Never => 0,
-                            Expiry::After(ttl) => deadline_after(now, ttl),
-                            Expiry::Keep => deadlines[i],
-                        };
+                        let deadline = expiry.deadline(now, deadlines[i]);
                         let cost = self.weigh(&k, &value);
                         replaced.extend(
                             shard
