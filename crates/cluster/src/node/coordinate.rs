@@ -103,11 +103,23 @@ impl Inner {
                     ops: batch.clone(),
                 };
                 match inner.call(primary, req).await {
-                    Ok(Response::Batch(items)) if items.len() == idx.len() => idx
-                        .into_iter()
-                        .zip(items)
-                        .map(|(i, item)| (i, remote_result(item)))
-                        .collect::<Vec<_>>(),
+                    Ok(Response::Batch(items)) if items.len() == idx.len() => {
+                        let mut answers = Vec::with_capacity(idx.len());
+                        for ((i, item), op) in idx.into_iter().zip(items).zip(&batch) {
+                            // As for a single forwarded read: a miss at a new owner may still be
+                            // held by the owners before the change, or by this node.
+                            let answer = match item {
+                                Response::Entry(found) => {
+                                    let found =
+                                        inner.previous_owners_copy(primary, op.key(), found).await;
+                                    Ok(inner.newer_local(primary, op.key(), found))
+                                }
+                                other => remote_result(other),
+                            };
+                            answers.push((i, answer));
+                        }
+                        answers
+                    }
                     Ok(Response::Error(e)) if e != RemoteError::Closed => {
                         let e = remote_result(Response::Error(e));
                         idx.into_iter().map(|i| (i, e.clone())).collect::<Vec<_>>()
@@ -222,17 +234,24 @@ impl Inner {
         if found.is_some() {
             return found;
         }
-        let previous = self
+        let previous: Vec<Arc<Table>> = self
             .previous
             .read()
-            .as_ref()
+            .iter()
             .filter(|(_, since)| since.elapsed() < super::rebalance::PULL_DEADLINE)
-            .map(|(t, _)| Arc::clone(t))?;
-        let me = self.me().addr;
-        let peers: Vec<Owner> = previous
-            .owners_of(key)
-            .filter(|o| o.addr != me && o.addr != coordinator.addr)
+            .map(|(t, _)| Arc::clone(t))
             .collect();
+        let me = self.me().addr;
+        let mut peers: Vec<Owner> = Vec::new();
+        for o in previous.iter().flat_map(|t| t.owners_of(key)) {
+            if o.addr != me && o.addr != coordinator.addr && !peers.iter().any(|p| p.addr == o.addr)
+            {
+                peers.push(o);
+            }
+        }
+        if peers.is_empty() {
+            return None;
+        }
         let newest = self.peek_newest(peers, key, None).await;
         if let Some(e) = &newest {
             self.repair_new_owner(coordinator, e.clone());

@@ -35,6 +35,9 @@ use crate::rpc::{RpcClient, RpcServer, RpcSettings};
 use crate::store::Store;
 use crate::version::{Hlc, Version};
 
+/// Tables kept in [`Inner::previous`].
+pub(crate) const PREVIOUS_TABLES: usize = 4;
+
 /// A routed operation is forwarded at most this many times before a node coordinates it anyway.
 pub(crate) const MAX_HOPS: u8 = 2;
 
@@ -100,9 +103,11 @@ pub(crate) struct Inner {
     hlc: Hlc,
     rpc: RpcClient,
     table: RwLock<Arc<Table>>,
-    /// The table before the last change, and when it changed: a read forwarded to an owner that has
-    /// just gained the partition also asks the owners of this table when that owner has nothing.
-    previous: RwLock<Option<(Arc<Table>, Instant)>>,
+    /// The tables before the last few changes (newest last, at most [`PREVIOUS_TABLES`]), each with
+    /// when it was replaced: a read forwarded to an owner that has just gained the partition also asks
+    /// the owners of these tables when that owner has nothing. Several, because a join often changes
+    /// the table more than once in quick succession (the new member, then its renewed generation).
+    previous: RwLock<std::collections::VecDeque<(Arc<Table>, Instant)>>,
     incoming: Mutex<Incoming>,
     /// Partitions this node stopped owning, and since when (dropped after the tombstone time).
     lost: Mutex<HashMap<u32, Instant>>,
@@ -173,7 +178,7 @@ impl Node {
                 cfg.replica_count,
                 0,
             ))),
-            previous: RwLock::new(None),
+            previous: RwLock::new(std::collections::VecDeque::new()),
             incoming: Mutex::new(HashMap::new()),
             lost: Mutex::new(HashMap::new()),
             hints: Mutex::new(rebalance::Hints::default()),

@@ -186,7 +186,11 @@ impl Inner {
             let mut lost = self.lost.lock();
             if publish {
                 *self.table.write() = Arc::clone(new);
-                *self.previous.write() = Some((Arc::clone(old), Instant::now()));
+                let mut previous = self.previous.write();
+                if previous.len() >= super::PREVIOUS_TABLES {
+                    previous.pop_front();
+                }
+                previous.push_back((Arc::clone(old), Instant::now()));
             }
             // Sources that are gone can no longer be read.
             incoming.retain(|_, (sources, _)| {
