@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use relaycache_resp::Frame;
 
-use super::{Compare, Pair};
+use super::{Compare, Pair, encode, words};
 
 #[tokio::test]
 async fn watch_unwatch_and_their_errors() {
@@ -211,5 +211,26 @@ async fn resp3_aborted_exec_is_a_null() {
     p.check_with(Compare::Shape, "hello 3").await;
     p.check_all("set k 1\nwatch k\nset k 2\nmulti\nget k\nexec\nmulti\nget k\nexec")
         .await;
+    p.assert_same();
+}
+
+#[tokio::test]
+async fn transactions_inside_one_pipeline() {
+    let mut p = Pair::start().await;
+    let lines = [
+        "set k 1", "watch k", "multi", "incr k", "exec", "get k", "multi", "incr k", "exec",
+        "watch k", "set k 5", "multi", "incr k", "exec", "get k", "exec",
+    ];
+    let mut bytes = Vec::new();
+    for line in lines {
+        bytes.extend(encode(&words(line)));
+    }
+    p.check_raw(
+        Compare::Exact,
+        "pipelined transactions",
+        &bytes,
+        lines.len(),
+    )
+    .await;
     p.assert_same();
 }
