@@ -50,6 +50,7 @@ pub(crate) async fn serve<C: KeyOps + 'static, S: Transport>(
         local: Local::default(),
     };
     let outcome = conn.run(&mut stream, &shared, &mut session, shutdown).await;
+    shared.watches.unwatch(session.id, &mut session.watching);
     conn.local.flush(&shared.metrics);
     match outcome {
         Ok(End::Quit | End::PeerClosed | End::Shutdown) => {}
@@ -218,7 +219,13 @@ impl Conn {
         let mut mark = std::time::Instant::now();
         // A backend across the network answers a pipelined run of GETs or SETs in one batch.
         let batches = matches!(shared.mode, "ha" | "redis");
+        // Held shared while this batch executes, so no other client's EXEC runs meanwhile. Released
+        // before this client's own EXEC, which takes it exclusively: a connection never holds both.
+        let mut shared_guard = None;
         loop {
+            if shared_guard.is_none() {
+                shared_guard = Some(shared.isolation.read().await);
+            }
             if batches
                 && session.prefetched.is_empty()
                 && session.authenticated
@@ -236,6 +243,17 @@ impl Conn {
                     let flow = if request.args.is_empty() {
                         Flow::Continue
                     } else {
+                        let exclusive = if session.transaction.is_some()
+                            && request
+                                .args
+                                .get(0)
+                                .is_some_and(|name| name.eq_ignore_ascii_case(b"exec"))
+                        {
+                            shared_guard = None;
+                            Some(shared.isolation.write().await)
+                        } else {
+                            None
+                        };
                         let (flow, index) = dispatch::execute(
                             request.args,
                             shared,
@@ -244,6 +262,7 @@ impl Conn {
                             &mut self.output,
                         )
                         .await;
+                        drop(exclusive);
                         let now = std::time::Instant::now();
                         self.local
                             .command(index, now.saturating_duration_since(mark));

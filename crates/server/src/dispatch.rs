@@ -44,6 +44,7 @@ pub(crate) async fn execute<C: KeyOps>(
     {
         // Redis: a malformed EXEC discards the transaction and says so, even outside MULTI.
         session.transaction = None;
+        shared.watches.unwatch(session.id, &mut session.watching);
         let reason = e.to_string();
         let reason = reason.strip_prefix("ERR ").unwrap_or(&reason).to_owned();
         parsed = Err(CommandError::Other(format!(
@@ -81,7 +82,12 @@ pub(crate) async fn execute<C: KeyOps>(
     if let Some(transaction) = session.transaction.as_mut()
         && !matches!(
             command,
-            Command::Multi | Command::Exec | Command::Discard | Command::Quit | Command::Reset
+            Command::Multi
+                | Command::Exec
+                | Command::Discard
+                | Command::Watch(_)
+                | Command::Quit
+                | Command::Reset
         )
     {
         cmd::queue(args, transaction, &mut w);
@@ -116,6 +122,12 @@ pub(crate) async fn execute<C: KeyOps>(
     };
     if out_starts_error(&w, before) {
         local.error();
+    } else if shared.watches.active()
+        && let Some(i) = index
+    {
+        shared
+            .watches
+            .touch_command(&relaycache_resp::cmd::COMMANDS[i], args);
     }
     (flow, index)
 }
@@ -153,6 +165,7 @@ fn gate<'a>(
     }
 }
 
-fn out_starts_error(w: &Writer<'_>, at: usize) -> bool {
+/// True when the reply written from `at` is an error.
+pub(crate) fn out_starts_error(w: &Writer<'_>, at: usize) -> bool {
     w.byte_at(at) == Some(b'-')
 }

@@ -23,6 +23,7 @@
 //! - `admin`: the axum endpoint (`/healthz /readyz /metrics /stats /cluster`), over HTTP or HTTPS.
 //! - [`metrics`]: counters and their Prometheus rendering, and the process's `metrics` recorder (the
 //!   cluster node's series).
+//! - `watch`: the keys clients `WATCH`, marked dirty by writes and compared again at `EXEC`.
 //! - `glob`: Redis glob patterns (`KEYS`, `SCAN MATCH`).
 //! - [`shutdown`], [`logging`], [`run`]: the pieces of `relaycache-server`'s `main`.
 //! - [`client`]: a small RESP client (used by the CLI and the tests).
@@ -48,5 +49,6 @@ pub mod shutdown;
 pub mod testing;
 mod tls;
 mod transport;
+mod watch;
 
 pub use server::{REDIS_VERSION, Server, ServerError, ServerHandle};

@@ -75,6 +75,11 @@ pub(crate) struct Shared<C> {
     pub(crate) started_unix: u64,
     /// The TLS configuration of `tls_port` and of the admin endpoint with `admin.tls`.
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
+    /// Who watches which key (`WATCH`).
+    pub(crate) watches: crate::watch::Watches,
+    /// Isolates transactions: a connection holds it shared while it executes a batch of commands, and
+    /// `EXEC` holds it exclusively while it runs the queued commands.
+    pub(crate) isolation: tokio::sync::RwLock<()>,
     /// How long shutdown waits for [`Cache::close`] (an `ha` node's graceful leave).
     close_timeout: Duration,
     limits: Limits,
@@ -185,6 +190,8 @@ impl<C: KeyOps + 'static> Server<C> {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
             tls,
+            watches: crate::watch::Watches::default(),
+            isolation: tokio::sync::RwLock::new(()),
             close_timeout: close_timeout(config),
             limits,
         };

@@ -30,6 +30,8 @@ pub(crate) struct Session {
     pub(crate) last_command: &'static str,
     /// The commands queued since `MULTI`, if one is open.
     pub(crate) transaction: Option<crate::cmd::Transaction>,
+    /// The keys watched by `WATCH`.
+    pub(crate) watching: crate::watch::Watching,
     /// The batch result of the pipelined run of GETs or SETs being answered.
     pub(crate) prefetched: crate::prefetch::Prefetched,
 }
@@ -48,6 +50,7 @@ impl Session {
             created: Instant::now(),
             last_command: "NULL",
             transaction: None,
+            watching: crate::watch::Watching::default(),
             prefetched: crate::prefetch::Prefetched::default(),
         }
     }

@@ -8,8 +8,8 @@
 //! PTTL), `multi` (MGET MSET MSETNX), `incr` (INCR DECR INCRBY DECRBY), `update` (SETRANGE SETBIT
 //! INCRBYFLOAT COPY BITOP), `bits` (GETBIT BITCOUNT BITPOS), `lcs` (LCS), `object` (OBJECT MEMORY DUMP
 //! RESTORE), `server` (INFO COMMAND CONFIG DBSIZE FLUSHDB FLUSHALL TIME CLUSTER.MEMBERS
-//! CLUSTER.PARTITIONS); RANDOMKEY, MULTI, EXEC and DISCARD take no
-//! arguments (the server queues and runs the transaction).
+//! CLUSTER.PARTITIONS); RANDOMKEY, MULTI, EXEC, DISCARD and UNWATCH take no
+//! arguments and WATCH takes keys (the server queues and runs the transaction and tracks the watches).
 
 mod bits;
 mod connection;
@@ -231,6 +231,10 @@ pub enum Command<'a> {
     Exec,
     /// `DISCARD`: drop the queued commands.
     Discard,
+    /// `WATCH key...`: make the next `EXEC` abort if one of these keys changes first.
+    Watch(Args<'a>),
+    /// `UNWATCH`: forget every watched key.
+    Unwatch,
     /// `GETBIT key offset`: the bit at `offset` (0 past the end or for a missing key).
     GetBit {
         /// The key.
@@ -306,7 +310,7 @@ const TX: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
 /// Every command the server understands, sorted by name.
 pub static COMMANDS: &[Spec] = &COMMAND_TABLE;
 
-const COMMANDS_LEN: usize = 71;
+const COMMANDS_LEN: usize = 73;
 
 const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("append", 3, W, KEY1),
@@ -385,6 +389,8 @@ const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("ttl", 2, R, KEY1),
     spec("type", 2, R, KEY1),
     spec("unlink", -2, WF, KEYS_ALL),
+    spec("unwatch", 1, TX, NOKEY),
+    spec("watch", -2, TX, KEYS_ALL),
 ];
 
 /// The spec of the command named `name` (any case).
@@ -560,6 +566,8 @@ impl<'a> Command<'a> {
             "multi" => Command::Multi,
             "exec" => Command::Exec,
             "discard" => Command::Discard,
+            "watch" => Command::Watch(args.skip(1)),
+            "unwatch" => Command::Unwatch,
             "getbit" => bits::getbit(&mut c)?,
             "bitcount" => bits::bitcount(&mut c),
             "bitpos" => bits::bitpos(&mut c)?,

@@ -76,6 +76,7 @@ pub(super) fn reset<C: KeyOps>(
     w: &mut Writer<'_>,
 ) -> Flow {
     session.transaction = None;
+    shared.watches.unwatch(session.id, &mut session.watching);
     session.name = None;
     session.protocol = Protocol::Resp2;
     session.authenticated = shared.password.is_none();

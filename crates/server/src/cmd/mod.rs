@@ -107,8 +107,14 @@ pub(crate) async fn run<C: KeyOps>(
         Command::Config(config) => server::config(shared, config, w),
         Command::Time => server::time(w),
         Command::Multi => transaction::multi(session, w),
-        Command::Discard => transaction::discard(session, w),
+        Command::Discard => transaction::discard(shared, session, w),
         Command::Exec => Box::pin(transaction::exec(shared, session, w)).await,
+        Command::Watch(keys) => transaction::watch(shared, session, keys, w).await,
+        Command::Unwatch => {
+            shared.watches.unwatch(session.id, &mut session.watching);
+            w.ok();
+            Flow::Continue
+        }
         Command::ClusterMembers => server::cluster_members(cache, w).await,
         Command::ClusterPartitions => server::cluster_partitions(cache, w).await,
         _ => {

@@ -1,13 +1,22 @@
-//! MULTI EXEC DISCARD: commands sent after `MULTI` are checked and queued (`+QUEUED`), `EXEC` runs them
-//! in order and replies with the array of their replies, `DISCARD` drops them.
+//! MULTI EXEC DISCARD WATCH UNWATCH: commands sent after `MULTI` are checked and queued (`+QUEUED`),
+//! `EXEC` runs them in order and replies with the array of their replies, `DISCARD` drops them.
 //!
-//! As in Redis, a command refused while queueing (unknown, wrong arity, bad syntax) makes `EXEC` fail
-//! with `EXECABORT`, and a command failing while running does not stop the others. Unlike Redis, the
-//! queued commands are not isolated from other clients: their writes may interleave with the
-//! transaction's (relaycache is a cache over backends without transactions). `WATCH` is not supported.
+//! As in Redis, a command refused while queueing (unknown, wrong arity) makes `EXEC` fail with
+//! `EXECABORT`, and a command failing while running does not stop the others.
+//!
+//! Isolation: `EXEC` runs its commands holding the server's isolation lock exclusively, while every
+//! connection executes its commands holding it shared, so no other client of this server process runs
+//! a command between the queued commands of one `EXEC`, in every cache mode. Clients of other processes
+//! (another `ha` node, another program writing to the same Redis) are not held back.
+//!
+//! `WATCH key...` makes the next `EXEC` reply a null array and run nothing when, since the `WATCH`, a
+//! client of this server ran a write command naming the key (the watching client included, outside
+//! `MULTI`), or when the key's state (absent, or its value and whether it has a TTL) differs at `EXEC`:
+//! that covers expiry, eviction and writes through other nodes or processes that change the value.
+//! `EXEC`, `DISCARD`, `RESET`, `UNWATCH` and disconnecting forget the watched keys.
 
 use relaycache::KeyOps;
-use relaycache_resp::cmd::Command;
+use relaycache_resp::cmd::{COMMANDS, Command};
 use relaycache_resp::{Args, Writer};
 
 use crate::dispatch::Flow;
@@ -47,8 +56,13 @@ pub(super) fn multi(session: &mut Session, w: &mut Writer<'_>) -> Flow {
 }
 
 /// `DISCARD`.
-pub(super) fn discard(session: &mut Session, w: &mut Writer<'_>) -> Flow {
+pub(super) fn discard<C: KeyOps>(
+    shared: &Shared<C>,
+    session: &mut Session,
+    w: &mut Writer<'_>,
+) -> Flow {
     if session.transaction.take().is_some() {
+        shared.watches.unwatch(session.id, &mut session.watching);
         w.ok();
     } else {
         w.error(b"ERR DISCARD without MULTI");
@@ -83,23 +97,63 @@ pub(super) async fn exec<C: KeyOps>(
         return Flow::Continue;
     };
     if transaction.failed {
+        shared.watches.unwatch(session.id, &mut session.watching);
         w.error(b"EXECABORT Transaction discarded because of previous errors.");
+        return Flow::Continue;
+    }
+    let changed = !session.watching.is_empty()
+        && shared
+            .watches
+            .changed(&shared.cache, &session.watching)
+            .await;
+    shared.watches.unwatch(session.id, &mut session.watching);
+    if changed {
+        w.null_array();
         return Flow::Continue;
     }
     w.array(transaction.queued.len());
     let mut flow = Flow::Continue;
     for raw in &transaction.queued {
+        let args = Args::from_owned(raw);
         // Parsed once already when queued: an error now is the argument error found then.
-        match Command::parse(Args::from_owned(raw)) {
-            Ok(command) => {
+        match Command::parse_indexed(args) {
+            (index, Ok(command)) => {
+                let before = w.len();
                 let mut inner = Writer::new(w.buffer(), session.protocol);
                 let next = Box::pin(super::run(command, shared, session, &mut inner)).await;
                 if next != Flow::Continue {
                     flow = next;
                 }
+                if shared.watches.active()
+                    && let Some(i) = index
+                    && !crate::dispatch::out_starts_error(w, before)
+                {
+                    shared.watches.touch_command(&COMMANDS[i], args);
+                }
             }
-            Err(e) => w.error(e.to_string().as_bytes()),
+            (_, Err(e)) => w.error(e.to_string().as_bytes()),
         }
     }
     flow
+}
+
+/// `WATCH key...`.
+pub(super) async fn watch<C: KeyOps>(
+    shared: &Shared<C>,
+    session: &mut Session,
+    keys: Args<'_>,
+    w: &mut Writer<'_>,
+) -> Flow {
+    if session.transaction.is_some() {
+        w.error(b"ERR WATCH inside MULTI is not allowed");
+        return Flow::Continue;
+    }
+    for key in keys.iter() {
+        shared
+            .watches
+            .watch(&shared.cache, session.id, &mut session.watching, key)
+            .await;
+    }
+    w.ok();
+    Flow::Continue
 }

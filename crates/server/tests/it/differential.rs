@@ -10,7 +10,7 @@
 //! KEYS SCAN DBSIZE FLUSHDB ...), `expire` (EXPIRE* TTL PERSIST), `connection` (PING ECHO SELECT CLIENT
 //! HELLO, arity and unknown commands), `protocol` (RESP3, inline commands, pipelines, QUIT), `bits`
 //! (GETBIT BITCOUNT BITPOS LCS), `object` (OBJECT MEMORY RANDOMKEY DUMP RESTORE), `info` (the
-//! sections and fields of INFO).
+//! sections and fields of INFO), `transaction` (MULTI EXEC DISCARD WATCH UNWATCH).
 
 mod bits;
 mod connection;
@@ -20,6 +20,7 @@ mod keys;
 mod object;
 mod protocol;
 mod strings;
+mod transaction;
 mod update;
 
 use std::fmt::Write as _;
@@ -235,6 +236,41 @@ impl Pair {
     pub(crate) async fn reconnect(&mut self) {
         self.redis = Peer::connect(self.redis_server.addr).await;
         self.ours = Peer::connect(self.ours_server.addr()).await;
+    }
+
+    /// Swaps both connections with fresh ones (to act as another client, then swap back).
+    async fn swap_in_other_client(&mut self, other: &mut Option<(Peer, Peer)>) {
+        let (mut redis, mut ours) = match other.take() {
+            Some(peers) => peers,
+            None => (
+                Peer::connect(self.redis_server.addr).await,
+                Peer::connect(self.ours_server.addr()).await,
+            ),
+        };
+        std::mem::swap(&mut self.redis, &mut redis);
+        std::mem::swap(&mut self.ours, &mut ours);
+        *other = Some((redis, ours));
+    }
+
+    /// Sends `line` to both from a second, fresh connection to each (another client's command) and
+    /// compares the replies exactly.
+    pub(crate) async fn check_other_client(&mut self, line: &str) {
+        let mut other = None;
+        self.swap_in_other_client(&mut other).await;
+        self.check(line).await;
+        self.swap_in_other_client(&mut other).await;
+    }
+
+    /// Like [`Pair::both`], from a second, fresh connection to each.
+    pub(crate) async fn other_client_both(
+        &mut self,
+        args: &[&[u8]],
+    ) -> (Option<Frame>, Option<Frame>) {
+        let mut other = None;
+        self.swap_in_other_client(&mut other).await;
+        let replies = self.both(args).await;
+        self.swap_in_other_client(&mut other).await;
+        replies
     }
 
     /// Sends `line` (split on whitespace) to both and compares the replies exactly.

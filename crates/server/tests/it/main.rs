@@ -21,3 +21,4 @@ mod redis_mode;
 mod shutdown;
 mod support;
 mod tls;
+mod transaction;

@@ -1,8 +1,10 @@
 //! redis-py (the Python client most cache users have) against relaycache-server: `tests/python/smoke.py`
 //! runs get/set with expiry, mget/mset, pipelines, scan_iter, ttl, delete, exists, `info()` (sections
 //! parsed into typed fields, `db0` keys), the bit commands, LCS, OBJECT, MEMORY USAGE, DUMP/RESTORE, RESP3
-//! (`protocol=3`) and a threaded connection pool. `scripts/test.sh` installs redis-py (`pip install redis`); without
-//! python3 or redis-py this test fails with that hint rather than pass untested.
+//! (`protocol=3`), `pipeline(transaction=True)` with `watch()` and the retry loop of
+//! `Redis.transaction()` (another client writes the watched key), and a threaded connection pool.
+//! `scripts/test.sh` installs redis-py (`pip install redis`); without python3 or redis-py this test fails
+//! with that hint rather than pass untested.
 
 use std::process::Command;
 
@@ -41,4 +43,5 @@ async fn redis_py_smoke() {
     );
     assert!(stdout.contains("protocol 3: ok"), "{stdout}");
     assert!(stdout.contains("threads: ok"), "{stdout}");
+    assert!(stdout.contains("watch protocol 3: ok"), "{stdout}");
 }

@@ -126,6 +126,49 @@ def check_read_commands(r: redis.Redis) -> None:
         assert str(e) == "BUSYKEY Target key name already exists.", str(e)
 
 
+def check_watch(port: int, proto: int) -> None:
+    r = redis.Redis(host="127.0.0.1", port=port, protocol=proto, socket_timeout=10)
+    other = redis.Redis(host="127.0.0.1", port=port, protocol=proto, socket_timeout=10)
+    r.set("balance", 10)
+    # pipeline(transaction=True) with watch(): the key did not change, EXEC runs.
+    with r.pipeline(transaction=True) as pipe:
+        pipe.watch("balance")
+        current = int(pipe.get("balance"))
+        pipe.multi()
+        pipe.set("balance", current + 5)
+        assert pipe.execute() == [True]
+    assert r.get("balance") == b"15"
+    # Another client writes the watched key before EXEC: WatchError, nothing written.
+    with r.pipeline(transaction=True) as pipe:
+        pipe.watch("balance")
+        other.set("balance", 100)
+        pipe.multi()
+        pipe.set("balance", 0)
+        try:
+            pipe.execute()
+            raise AssertionError("EXEC should have been aborted")
+        except redis.WatchError:
+            pass
+    assert r.get("balance") == b"100"
+    # Redis.transaction(): another client spoils the first attempt, the retry loop runs it again.
+    seen = []
+
+    def add_one(pipe: redis.client.Pipeline) -> None:
+        value = int(pipe.get("balance"))
+        seen.append(value)
+        if len(seen) == 1:
+            other.incr("balance")
+        pipe.multi()
+        pipe.set("balance", value + 1)
+
+    assert r.transaction(add_one, "balance") == [True]
+    assert seen == [100, 101], seen
+    assert r.get("balance") == b"102"
+    r.close()
+    other.close()
+    print(f"watch protocol {proto}: ok")
+
+
 def main() -> None:
     port = int(sys.argv[1])
     for proto in (2, 3):
@@ -135,6 +178,7 @@ def main() -> None:
             assert hello[b"proto"] == 3 or hello.get("proto") == 3, hello
         check_client(r, proto)
         r.close()
+        check_watch(port, proto)
     # A connection pool under concurrent use from threads.
     import threading
 
