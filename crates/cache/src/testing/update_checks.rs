@@ -241,55 +241,72 @@ async fn c_get<C: KeyOps>(c: &Arc<C>, key: &[u8]) -> Result<Vec<u8>, Fail> {
     Ok(c.get(key).await?.to_vec())
 }
 
-/// A value renamed around a ring of keys by several tasks at once is never duplicated nor lost.
+/// Several tasks rename the same key at once, each to a key of its own: exactly one of them moves the
+/// value, which is then in exactly one key (never copied, never lost).
 pub(super) async fn concurrent_renames<C: KeyOps + 'static>(cache: &Arc<C>, x: &Ctx<'_>) -> Check {
     if !x.stores() {
         return Err(Fail::NotApplicable("the backend stores nothing"));
     }
-    const RING: usize = 3;
-    let keys: Arc<Vec<Vec<u8>>> =
-        Arc::new((0..RING).map(|i| x.key(format!("{{ring}}:{i}"))).collect());
-    cache.set(&keys[0], b"token").await?;
-    let tasks: Vec<_> = (0..TASKS)
-        .map(|t| {
-            let c = Arc::clone(cache);
-            let keys = Arc::clone(&keys);
-            tokio::spawn(async move {
-                let mut moved = 0;
-                for i in 0..ROUNDS * 2 {
-                    let from = (t + i) % RING;
-                    match c.rename(&keys[from], &keys[(from + 1) % RING], false).await {
-                        Ok(_) => moved += 1,
-                        Err(Error::NotFound) => {}
-                        Err(e) => return Err(e),
+    for round in 0..ROUNDS {
+        // One `{tag}` per round: a Redis Cluster needs the keys of one RENAME in one slot.
+        let from = x.key(format!("{{rename:{round}}}:from"));
+        let targets: Arc<Vec<Vec<u8>>> = Arc::new(
+            (0..TASKS)
+                .map(|t| x.key(format!("{{rename:{round}}}:to:{t}")))
+                .collect(),
+        );
+        cache.set(&from, b"token").await?;
+        let from = Arc::new(from);
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|t| {
+                let c = Arc::clone(cache);
+                let (from, targets) = (Arc::clone(&from), Arc::clone(&targets));
+                tokio::spawn(async move {
+                    match c.rename(&from, &targets[t], false).await {
+                        Ok(_) => Ok(true),
+                        Err(Error::NotFound) => Ok(false),
+                        Err(e) => Err(e),
                     }
-                    tokio::task::yield_now().await;
-                }
-                Ok::<usize, Error>(moved)
+                })
             })
-        })
-        .collect();
-    let mut moves = 0;
-    for t in tasks {
-        moves += t
-            .await
-            .map_err(|e| Fail::Failed(format!("a task panicked: {e}")))??;
-    }
-    let mut holders = Vec::new();
-    for (i, k) in keys.iter().enumerate() {
-        match cache.get(k).await {
-            Ok(v) => {
-                ensure!(v == b"token"[..], "ring:{i} holds {}", text(&v));
-                holders.push(i);
+            .collect();
+        let mut winners = Vec::new();
+        for (t, task) in tasks.into_iter().enumerate() {
+            if task
+                .await
+                .map_err(|e| Fail::Failed(format!("a task panicked: {e}")))??
+            {
+                winners.push(t);
             }
-            Err(Error::NotFound) => {}
-            Err(e) => return Err(e.into()),
         }
+        ensure!(
+            winners.len() == 1,
+            "round {round}: {winners:?} renamed the key, not one task"
+        );
+        let mut holders = Vec::new();
+        for (t, k) in targets.iter().enumerate() {
+            match cache.get(k).await {
+                Ok(v) => {
+                    ensure!(
+                        v == b"token"[..],
+                        "round {round}: to:{t} holds {}",
+                        text(&v)
+                    );
+                    holders.push(t);
+                }
+                Err(Error::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        ensure!(
+            holders == winners,
+            "round {round}: the value is in {holders:?}, moved by {winners:?}"
+        );
+        ensure!(
+            !cache.exists(&from).await?,
+            "round {round}: the source is still there"
+        );
     }
-    ensure!(
-        holders.len() == 1,
-        "after {moves} renames the value is in {holders:?}, not in one key"
-    );
     Ok(())
 }
 

@@ -227,9 +227,9 @@ fn now_ns() -> u128 {
         .map_or(0, |d| d.as_nanos())
 }
 
-/// The absolute deadline of a TTL from now (Unix ms, rounded to the nearest; 0 for a zero TTL, at
-/// least 1 ms ahead otherwise). Working in nanoseconds until the end keeps a deadline given as an
-/// absolute time (`EXPIREAT`) exact through the round trip of [`HaCache::ttl`].
+/// The absolute deadline of a TTL from now (Unix ms, rounded down, so the time left never exceeds the
+/// TTL; 0 for a zero TTL, at least 1 ms ahead otherwise). Working in nanoseconds until the end keeps a
+/// deadline given as an absolute time (`EXPIREAT`) exact through the round trip of [`HaCache::ttl`].
 fn deadline(ttl: Duration) -> Result<u64> {
     if ttl.is_zero() {
         return Ok(0);
@@ -237,7 +237,7 @@ fn deadline(ttl: Duration) -> Result<u64> {
     let now = now_ns();
     let at = now
         .checked_add(ttl.as_nanos())
-        .map(|at| (at + 500_000) / 1_000_000)
+        .map(|at| at / 1_000_000)
         .and_then(|ms| u64::try_from(ms).ok())
         .filter(|at| *at < i64::MAX as u64)
         .ok_or_else(|| Error::InvalidArgument(format!("TTL {ttl:?} is too large")))?;
