@@ -237,6 +237,22 @@ pub(super) async fn concurrent_updates<C: KeyOps + 'static>(cache: &Arc<C>, x: &
     Ok(())
 }
 
+/// The indexes of the tasks that answered true; a task that panicked or failed fails the check.
+async fn winners(
+    tasks: Vec<tokio::task::JoinHandle<Result<bool, Error>>>,
+) -> Result<Vec<usize>, Fail> {
+    let mut winners = Vec::new();
+    for (t, task) in tasks.into_iter().enumerate() {
+        if task
+            .await
+            .map_err(|e| Fail::Failed(format!("a task panicked: {e}")))??
+        {
+            winners.push(t);
+        }
+    }
+    Ok(winners)
+}
+
 async fn c_get<C: KeyOps>(c: &Arc<C>, key: &[u8]) -> Result<Vec<u8>, Fail> {
     Ok(c.get(key).await?.to_vec())
 }
@@ -270,15 +286,7 @@ pub(super) async fn concurrent_renames<C: KeyOps + 'static>(cache: &Arc<C>, x: &
                 })
             })
             .collect();
-        let mut winners = Vec::new();
-        for (t, task) in tasks.into_iter().enumerate() {
-            if task
-                .await
-                .map_err(|e| Fail::Failed(format!("a task panicked: {e}")))??
-            {
-                winners.push(t);
-            }
-        }
+        let winners = winners(tasks).await?;
         ensure!(
             winners.len() == 1,
             "round {round}: {winners:?} renamed the key, not one task"
@@ -333,15 +341,7 @@ pub(super) async fn concurrent_msetnx<C: KeyOps + 'static>(cache: &Arc<C>, x: &C
                 })
             })
             .collect();
-        let mut winners = Vec::new();
-        for (t, task) in tasks.into_iter().enumerate() {
-            if task
-                .await
-                .map_err(|e| Fail::Failed(format!("a task panicked: {e}")))??
-            {
-                winners.push(t);
-            }
-        }
+        let winners = winners(tasks).await?;
         ensure!(
             winners.len() == 1,
             "round {round}: {winners:?} won, not one task"
