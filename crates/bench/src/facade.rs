@@ -305,11 +305,11 @@ fn prefill<S: Store>(store: S, label: &str, spec: &LaneSpec) -> Result<Box<dyn R
         }
     }
     store.settle();
-    eprintln!(
+    crate::lane_process::child_note(&format!(
         "  prefilled and warmed {label}: {} of {capacity} entries resident ({:.1}s)",
         store.len(),
         started.elapsed().as_secs_f64()
-    );
+    ));
     Ok(Box::new(Bound(store)))
 }
 

@@ -10,6 +10,17 @@ use anyhow::{Context, Result, bail};
 
 use crate::UNAVAILABLE;
 
+/// Writes one progress line of a child to the stderr it shares with its siblings, in a single
+/// `write` so that lines of children running at once never interleave (`eprintln!` writes the
+/// pieces of its format separately).
+pub(crate) fn child_note(line: &str) {
+    let mut text = String::with_capacity(line.len() + 1);
+    text.push_str(line);
+    text.push('\n');
+    // Progress output only: a closed stderr is no reason to fail the measurement.
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
 /// A running child and its pipes; dropping it closes its stdin and waits for it to exit.
 pub(crate) struct LaneProcess {
     label: &'static str,

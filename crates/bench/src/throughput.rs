@@ -289,13 +289,13 @@ impl Job<u64, Bytes> for Prepare<'_> {
             }
         }
         cache.settle();
-        eprintln!(
+        crate::lane_process::child_note(&format!(
             "  prefilled and warmed {}: {} of {} entries resident ({:.1}s)",
             self.label,
             cache.len(),
             self.capacity,
             started.elapsed().as_secs_f64()
-        );
+        ));
         Box::new(Bound(cache))
     }
 }
