@@ -48,6 +48,9 @@ pub const CHECKS: &[&str] = &[
     "concurrent_read_modify_writes_lose_no_update",
     "concurrent_renames_neither_copy_nor_lose",
     "concurrent_msetnx_has_one_winner",
+    "concurrent_getex_loses_no_update",
+    "concurrent_copies_have_one_winner",
+    "concurrent_renamenx_has_one_winner",
 ];
 
 pub(crate) struct Ctx<'a> {
@@ -128,6 +131,14 @@ pub(super) async fn run<C: KeyOps + 'static>(name: &str, cache: &Arc<C>, x: &Ctx
             update_checks::concurrent_renames(cache, x).await
         }
         "concurrent_msetnx_has_one_winner" => update_checks::concurrent_msetnx(cache, x).await,
+        "concurrent_getex_loses_no_update" => update_checks::concurrent_getex(cache, x).await,
+        "concurrent_copies_have_one_winner" => {
+            update_checks::one_key_many_sources(cache, x, update_checks::IntoOneKey::Copy).await
+        }
+        "concurrent_renamenx_has_one_winner" => {
+            let op = update_checks::IntoOneKey::RenameIfAbsent;
+            update_checks::one_key_many_sources(cache, x, op).await
+        }
         other => Err(Fail::Failed(format!("unknown check {other}"))),
     };
     match result {

@@ -1,6 +1,6 @@
 //! The conformance checks of [`KeyOps`]: Redis's answers for each operation, and several tasks
-//! hammering the same keys with read-modify-writes, renames and `MSETNX`, asserting that no update is
-//! lost.
+//! hammering the same keys with read-modify-writes, `GETEX`, renames, `RENAMENX`, `COPY` and
+//! `MSETNX`, asserting that no update is lost and that a conditional operation has one winner.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -354,6 +354,135 @@ pub(super) async fn concurrent_msetnx<C: KeyOps + 'static>(cache: &Arc<C>, x: &C
                 text(&v),
                 winners[0]
             );
+        }
+    }
+    Ok(())
+}
+
+/// Tasks that `GETEX` a counter (alternately setting a TTL and persisting it) while others increment
+/// it: an expiry change never writes back a value it read before, so no increment is lost, and each
+/// `GETEX` answers a value the counter held.
+pub(super) async fn concurrent_getex<C: KeyOps + 'static>(cache: &Arc<C>, x: &Ctx<'_>) -> Check {
+    if !x.stores() {
+        return Err(Fail::NotApplicable("the backend stores nothing"));
+    }
+    let key = Arc::new(x.key("getex"));
+    cache.set(&key, b"0").await?;
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|t| {
+            let c = Arc::clone(cache);
+            let key = Arc::clone(&key);
+            tokio::spawn(async move {
+                for i in 0..ROUNDS {
+                    if t % 2 == 0 {
+                        c.increment(&key, 1).await?;
+                    } else {
+                        let expiry = if i % 2 == 0 {
+                            ExpiryUpdate::After(Duration::from_secs(60))
+                        } else {
+                            ExpiryUpdate::Persist
+                        };
+                        let seen = c.get_and_expire(&key, expiry).await?;
+                        if std::str::from_utf8(&seen)
+                            .ok()
+                            .and_then(|s| s.parse::<u64>().ok())
+                            .is_none()
+                        {
+                            return Ok(Some(text(&seen)));
+                        }
+                    }
+                    tokio::task::yield_now().await;
+                }
+                Ok::<_, Error>(None)
+            })
+        })
+        .collect();
+    for t in tasks {
+        let odd = t
+            .await
+            .map_err(|e| Fail::Failed(format!("a task panicked: {e}")))??;
+        ensure!(odd.is_none(), "GETEX answered {odd:?}, not a count");
+    }
+    let incrementers = TASKS.div_ceil(2);
+    let total = incrementers * ROUNDS;
+    let n = c_get(cache, &key).await?;
+    ensure!(
+        n == total.to_string().into_bytes(),
+        "{total} increments beside concurrent GETEX gave {}",
+        text(&n)
+    );
+    Ok(())
+}
+
+/// Which conditional two-key operation [`one_key_many_sources`] races.
+#[derive(Clone, Copy)]
+pub(super) enum IntoOneKey {
+    /// `COPY source target` (no `REPLACE`): the sources stay.
+    Copy,
+    /// `RENAMENX source target`: the winner's source goes.
+    RenameIfAbsent,
+}
+
+/// Several tasks, each with a source key of its own, `COPY` (or `RENAMENX`) it to one common target
+/// at once: exactly one succeeds, the target holds its value, and every other source is untouched.
+pub(super) async fn one_key_many_sources<C: KeyOps + 'static>(
+    cache: &Arc<C>,
+    x: &Ctx<'_>,
+    op: IntoOneKey,
+) -> Check {
+    if !x.stores() {
+        return Err(Fail::NotApplicable("the backend stores nothing"));
+    }
+    let name = match op {
+        IntoOneKey::Copy => "copy",
+        IntoOneKey::RenameIfAbsent => "renamenx",
+    };
+    for round in 0..ROUNDS {
+        // One `{tag}` per round: a Redis Cluster needs both keys of the operation in one slot.
+        let sources: Arc<Vec<Vec<u8>>> = Arc::new(
+            (0..TASKS)
+                .map(|t| x.key(format!("{{{name}:{round}}}:from:{t}")))
+                .collect(),
+        );
+        let target = Arc::new(x.key(format!("{{{name}:{round}}}:to")));
+        for (t, k) in sources.iter().enumerate() {
+            cache.set(k, &[b'0' + t as u8]).await?;
+        }
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|t| {
+                let c = Arc::clone(cache);
+                let (sources, target) = (Arc::clone(&sources), Arc::clone(&target));
+                tokio::spawn(async move {
+                    match op {
+                        IntoOneKey::Copy => c.copy(&sources[t], &target, false).await,
+                        IntoOneKey::RenameIfAbsent => c.rename(&sources[t], &target, true).await,
+                    }
+                })
+            })
+            .collect();
+        let winners = winners(tasks).await?;
+        ensure!(
+            winners.len() == 1,
+            "round {round}: {winners:?} succeeded at {name}, not one task"
+        );
+        let v = c_get(cache, &target).await?;
+        ensure!(
+            v == [b'0' + winners[0] as u8][..],
+            "round {round}: the target holds {} after task {} won",
+            text(&v),
+            winners[0]
+        );
+        for (t, k) in sources.iter().enumerate() {
+            let moved = matches!(op, IntoOneKey::RenameIfAbsent) && t == winners[0];
+            match cache.get(k).await {
+                Ok(v) => ensure!(
+                    !moved && v == [b'0' + t as u8][..],
+                    "round {round}: source {t} holds {} (moved: {moved})",
+                    text(&v)
+                ),
+                Err(Error::NotFound) => ensure!(moved, "round {round}: source {t} is gone"),
+                Err(e) => return Err(e.into()),
+            }
         }
     }
     Ok(())

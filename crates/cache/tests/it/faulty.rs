@@ -52,6 +52,12 @@ pub(crate) enum Fault {
     RenameCopies,
     /// `set_multi_if_absent` checks, yields, then writes: two callers can both win.
     MsetnxRaces,
+    /// `get_and_expire` reads, yields, then writes the value it read back with the new expiry.
+    GetexRewrites,
+    /// `copy` checks the target, yields, then writes: two callers can both win.
+    CopyRaces,
+    /// `rename` with `only_if_absent` checks the target, yields, then moves: two callers can win.
+    RenameNxRaces,
 }
 
 #[derive(Clone)]
@@ -556,6 +562,24 @@ impl KeyOps for FaultyCache {
     }
 
     async fn get_and_expire(&self, key: &[u8], expiry: ExpiryUpdate) -> Result<Bytes> {
+        if self.has(Fault::GetexRewrites) {
+            self.open()?;
+            let entry = self.live(key).ok_or(Error::NotFound)?;
+            tokio::time::sleep(RACE_WINDOW).await;
+            let expires = match expiry {
+                ExpiryUpdate::After(ttl) => Some(Instant::now() + ttl),
+                _ => None,
+            };
+            let value = entry.value.clone();
+            self.map().insert(
+                key.to_vec(),
+                Entry {
+                    value: value.clone(),
+                    expires,
+                },
+            );
+            return Ok(value);
+        }
         self.rmw(key, |cur| {
             let e = cur.ok_or(Error::NotFound)?;
             let value = e.value.clone();
@@ -585,6 +609,17 @@ impl KeyOps for FaultyCache {
             self.map().remove(from);
             return Ok(true);
         }
+        if only_if_absent && self.has(Fault::RenameNxRaces) {
+            let source = self.live(from).ok_or(Error::NotFound)?;
+            if self.live(to).is_some() {
+                return Ok(false);
+            }
+            tokio::time::sleep(RACE_WINDOW).await;
+            let mut map = self.map();
+            map.remove(from);
+            map.insert(to.to_vec(), source);
+            return Ok(true);
+        }
         let mut map = self.map();
         let source = map
             .get(from)
@@ -604,6 +639,17 @@ impl KeyOps for FaultyCache {
 
     async fn copy(&self, from: &[u8], to: &[u8], replace: bool) -> Result<bool> {
         self.open()?;
+        if self.has(Fault::CopyRaces) && !replace {
+            let Some(source) = self.live(from) else {
+                return Ok(false);
+            };
+            if self.live(to).is_some() {
+                return Ok(false);
+            }
+            tokio::time::sleep(RACE_WINDOW).await;
+            self.map().insert(to.to_vec(), source);
+            return Ok(true);
+        }
         let mut map = self.map();
         let Some(source) = map.get(from).cloned() else {
             return Ok(false);

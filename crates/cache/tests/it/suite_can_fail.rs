@@ -53,6 +53,9 @@ const BREAKS: &[(&str, Fault)] = &[
         Fault::RenameCopies,
     ),
     ("concurrent_msetnx_has_one_winner", Fault::MsetnxRaces),
+    ("concurrent_getex_loses_no_update", Fault::GetexRewrites),
+    ("concurrent_copies_have_one_winner", Fault::CopyRaces),
+    ("concurrent_renamenx_has_one_winner", Fault::RenameNxRaces),
 ];
 
 #[test]
