@@ -122,12 +122,12 @@ pub(crate) async fn execute<C: KeyOps>(
     };
     if out_starts_error(&w, before) {
         local.error();
-    } else if shared.watches.active()
-        && let Some(i) = index
-    {
-        shared
-            .watches
-            .touch_command(&relaycache_resp::cmd::COMMANDS[i], args);
+    } else if let Some(i) = index {
+        let spec = &relaycache_resp::cmd::COMMANDS[i];
+        if shared.watches.active() {
+            shared.watches.touch_command(spec, args);
+        }
+        shared.encodings.after_command(spec, args);
     }
     (flow, index)
 }

@@ -24,6 +24,7 @@
 //! - [`metrics`]: counters and their Prometheus rendering, and the process's `metrics` recorder (the
 //!   cluster node's series).
 //! - `watch`: the keys clients `WATCH`, marked dirty by writes and compared again at `EXEC`.
+//! - `encoding`: what `OBJECT ENCODING` reports for values modified in place (`APPEND`, `SETBIT` ...).
 //! - `glob`: Redis glob patterns (`KEYS`, `SCAN MATCH`).
 //! - [`shutdown`], [`logging`], [`run`]: the pieces of `relaycache-server`'s `main`.
 //! - [`client`]: a small RESP client (used by the CLI and the tests).
@@ -37,6 +38,7 @@ pub mod client;
 mod cmd;
 mod connection;
 mod dispatch;
+mod encoding;
 mod glob;
 pub mod logging;
 pub mod metrics;

@@ -77,6 +77,8 @@ pub(crate) struct Shared<C> {
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     /// Who watches which key (`WATCH`).
     pub(crate) watches: crate::watch::Watches,
+    /// Keys whose values Redis would encode otherwise than their bytes say (`OBJECT ENCODING`).
+    pub(crate) encodings: crate::encoding::Encodings,
     /// Isolates transactions: a connection holds it shared while it executes a batch of commands, and
     /// `EXEC` holds it exclusively while it runs the queued commands.
     pub(crate) isolation: tokio::sync::RwLock<()>,
@@ -191,6 +193,7 @@ impl<C: KeyOps + 'static> Server<C> {
                 .map_or(0, |d| d.as_secs()),
             tls,
             watches: crate::watch::Watches::default(),
+            encodings: crate::encoding::Encodings::default(),
             isolation: tokio::sync::RwLock::new(()),
             close_timeout: close_timeout(config),
             limits,

@@ -183,7 +183,7 @@ impl Watches {
     /// watchers of every key it names (the spec's key positions; every watcher for `FLUSHDB` and
     /// `FLUSHALL`). Call only when [`active`](Watches::active).
     pub(crate) fn touch_command(&self, spec: &Spec, args: Args<'_>) {
-        if !spec.flags.contains(&"write") {
+        if !spec.writes() {
             return;
         }
         let keys = self.lock();
@@ -194,19 +194,10 @@ impl Watches {
             }
             return;
         }
-        let n = args.len() as i64;
-        let last = if spec.last_key < 0 {
-            n + spec.last_key
-        } else {
-            spec.last_key.min(n - 1)
-        };
-        let step = spec.step.max(1);
-        let mut i = spec.first_key;
-        while i <= last {
-            if let Some(key) = usize::try_from(i).ok().and_then(|i| args.get(i)) {
+        for i in spec.key_indexes(args.len()) {
+            if let Some(key) = args.get(i) {
                 Self::touch(&keys, key);
             }
-            i += step;
         }
     }
 }

@@ -281,6 +281,35 @@ pub struct Spec {
     pub step: i64,
 }
 
+impl Spec {
+    /// Whether the command writes (its flags include `write`).
+    #[must_use]
+    pub fn writes(&self) -> bool {
+        self.flags.contains(&"write")
+    }
+
+    /// Where the keys are in a call with `argc` arguments (the name included), from the key
+    /// positions; empty for a command without keys.
+    pub fn key_indexes(&self, argc: usize) -> impl Iterator<Item = usize> + use<> {
+        let n = i64::try_from(argc).unwrap_or(i64::MAX);
+        let last = if self.last_key < 0 {
+            n + self.last_key
+        } else {
+            self.last_key.min(n - 1)
+        };
+        let first = if self.first_key == 0 {
+            1
+        } else {
+            self.first_key
+        };
+        let last = if self.first_key == 0 { 0 } else { last };
+        let step = usize::try_from(self.step.max(1)).unwrap_or(1);
+        (first..=last)
+            .step_by(step)
+            .filter_map(|i| usize::try_from(i).ok())
+    }
+}
+
 const fn spec(
     name: &'static str,
     arity: i64,

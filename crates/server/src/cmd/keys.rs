@@ -8,6 +8,7 @@ use relaycache_resp::{Args, Writer, is};
 use super::cache_error;
 use crate::dispatch::Flow;
 use crate::glob;
+use crate::server::Shared;
 
 /// Keys asked of the backend per page when `KEYS` walks the whole key space.
 const KEYS_PAGE: usize = 1000;
@@ -117,15 +118,23 @@ pub(super) async fn flush<C: KeyOps>(cache: &C, w: &mut Writer<'_>) -> Flow {
 
 /// `RENAME` / `RENAMENX`: moves the value and its expiry in one step ([`KeyOps::rename`]).
 pub(super) async fn rename<C: KeyOps>(
-    cache: &C,
+    shared: &Shared<C>,
     from: &[u8],
     to: &[u8],
     if_absent: bool,
     w: &mut Writer<'_>,
 ) -> Flow {
-    match cache.rename(from, to, if_absent).await {
-        Ok(moved) if if_absent => w.integer(i64::from(moved)),
-        Ok(_) => w.ok(),
+    match shared.cache.rename(from, to, if_absent).await {
+        Ok(moved) => {
+            if moved && from != to {
+                shared.encodings.moved(from, to);
+            }
+            if if_absent {
+                w.integer(i64::from(moved));
+            } else {
+                w.ok();
+            }
+        }
         Err(Error::NotFound) => w.error(b"ERR no such key"),
         Err(e) => return cache_error(&e, w),
     }
@@ -134,7 +143,7 @@ pub(super) async fn rename<C: KeyOps>(
 
 /// `COPY` ([`KeyOps::copy`]).
 pub(super) async fn copy<C: KeyOps>(
-    cache: &C,
+    shared: &Shared<C>,
     from: &[u8],
     to: &[u8],
     replace: bool,
@@ -144,8 +153,13 @@ pub(super) async fn copy<C: KeyOps>(
         w.error(b"ERR source and destination objects are the same");
         return Flow::Continue;
     }
-    match cache.copy(from, to, replace).await {
-        Ok(copied) => w.integer(i64::from(copied)),
+    match shared.cache.copy(from, to, replace).await {
+        Ok(copied) => {
+            if copied {
+                shared.encodings.copied(from, to);
+            }
+            w.integer(i64::from(copied));
+        }
         Err(e) => return cache_error(&e, w),
     }
     Flow::Continue

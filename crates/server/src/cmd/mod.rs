@@ -41,7 +41,7 @@ pub(crate) async fn run<C: KeyOps>(
         Command::Strlen(key) => strings::strlen(cache, key, w).await,
         Command::GetRange { key, start, end } => strings::getrange(cache, key, start, end, w).await,
         Command::Reset => connection::reset(shared, session, w),
-        Command::Append { key, value } => strings::append(cache, key, value, w).await,
+        Command::Append { key, value } => strings::append(shared, key, value, w).await,
         Command::Mget(keys) => strings::mget(cache, keys, w).await,
         Command::Mset(pairs) => strings::mset(cache, pairs, w).await,
         Command::MsetNx(pairs) => strings::msetnx(cache, pairs, w).await,
@@ -49,17 +49,17 @@ pub(crate) async fn run<C: KeyOps>(
             from,
             to,
             if_absent,
-        } => keys::rename(cache, from, to, if_absent, w).await,
+        } => keys::rename(shared, from, to, if_absent, w).await,
         Command::IncrBy { key, delta } => strings::incr_by(cache, key, delta, w).await,
         Command::IncrByFloat { key, increment } => {
-            strings::incr_by_float(cache, key, increment, w).await
+            strings::incr_by_float(shared, key, increment, w).await
         }
         Command::SetRange { key, offset, value } => {
-            strings::setrange(cache, key, offset, value, w).await
+            strings::setrange(shared, key, offset, value, w).await
         }
-        Command::SetBit { key, offset, bit } => strings::setbit(cache, key, offset, bit, w).await,
-        Command::Copy { from, to, replace } => keys::copy(cache, from, to, replace, w).await,
-        Command::BitOp { op, dest, sources } => strings::bitop(cache, op, dest, sources, w).await,
+        Command::SetBit { key, offset, bit } => strings::setbit(shared, key, offset, bit, w).await,
+        Command::Copy { from, to, replace } => keys::copy(shared, from, to, replace, w).await,
+        Command::BitOp { op, dest, sources } => strings::bitop(shared, op, dest, sources, w).await,
         Command::Del(keys) => keys::del(cache, keys, w).await,
         Command::Exists(keys) => keys::exists(cache, keys, w).await,
         Command::Type(key) => keys::kind(cache, key, w).await,
@@ -99,7 +99,7 @@ pub(crate) async fn run<C: KeyOps>(
         Command::BitPos(q) => bits::bitpos(cache, q, w).await,
         Command::Lcs(q) => lcs::lcs(cache, q, w).await,
         Command::RandomKey => object::randomkey(cache, w).await,
-        Command::Object(sub) => object::object(cache, sub, w).await,
+        Command::Object(sub) => object::object(shared, sub, w).await,
         Command::Memory(sub) => object::memory(cache, sub, w).await,
         Command::Dump(key) => dump::dump(cache, key, w).await,
         Command::Restore(r) => dump::restore(cache, r, w).await,

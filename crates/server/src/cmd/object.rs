@@ -8,6 +8,7 @@ use relaycache_resp::cmd::{Memory, Object};
 
 use super::cache_error;
 use crate::dispatch::Flow;
+use crate::server::Shared;
 
 /// Redis's LFU counter for a key just written (`OBJECT FREQ` reports it for every key: the backends do
 /// not expose per-key access counts).
@@ -19,9 +20,6 @@ const ENTRY_OVERHEAD: u64 = relaycache_engine::ENTRY_OVERHEAD;
 
 /// Keys one `RANDOMKEY` reads from the backend's scan to pick from.
 const RANDOM_SAMPLE: usize = 256;
-
-/// Longest value Redis stores embedded in its object header (`embstr`).
-const EMBSTR_MAX: usize = 44;
 
 const OBJECT_HELP: &[&str] = &[
     "OBJECT <subcommand> [<arg> ...]. Subcommands:",
@@ -53,29 +51,16 @@ fn help(lines: &[&str], w: &mut Writer<'_>) -> Flow {
     Flow::Continue
 }
 
-/// How Redis would encode a string value: `int` for a canonical decimal `i64` of at most 20 bytes,
-/// `embstr` up to 44 bytes, `raw` beyond.
-pub(crate) fn encoding(value: &[u8]) -> &'static str {
-    let canonical_int = value.len() <= 20
-        && std::str::from_utf8(value)
-            .ok()
-            .and_then(|s| s.parse::<i64>().ok().map(|n| n.to_string() == s))
-            .unwrap_or(false);
-    if canonical_int {
-        "int"
-    } else if value.len() <= EMBSTR_MAX {
-        "embstr"
-    } else {
-        "raw"
-    }
-}
-
-pub(super) async fn object<C: Cache>(cache: &C, sub: Object<'_>, w: &mut Writer<'_>) -> Flow {
+pub(super) async fn object<C: Cache>(
+    shared: &Shared<C>,
+    sub: Object<'_>,
+    w: &mut Writer<'_>,
+) -> Flow {
     let key = match sub {
         Object::Help => return help(OBJECT_HELP, w),
         Object::Encoding(k) | Object::Freq(k) | Object::IdleTime(k) | Object::RefCount(k) => k,
     };
-    let value = match cache.get(key).await {
+    let value = match shared.cache.get(key).await {
         Ok(v) => v,
         Err(Error::NotFound) => {
             w.null();
@@ -84,7 +69,7 @@ pub(super) async fn object<C: Cache>(cache: &C, sub: Object<'_>, w: &mut Writer<
         Err(e) => return cache_error(&e, w),
     };
     match sub {
-        Object::Encoding(_) => w.bulk(encoding(&value).as_bytes()),
+        Object::Encoding(_) => w.bulk(shared.encodings.of(key, &value).as_bytes()),
         Object::Freq(_) => w.integer(NEW_KEY_FREQ),
         Object::IdleTime(_) => w.error(
             b"ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when \
@@ -130,36 +115,4 @@ pub(super) async fn randomkey<C: Cache>(cache: &C, w: &mut Writer<'_>) -> Flow {
         Err(e) => return cache_error(&e, w),
     }
     Flow::Continue
-}
-
-#[cfg(test)]
-mod tests {
-    use super::encoding;
-
-    #[test]
-    fn encodings_follow_redis() {
-        for int in [
-            "0",
-            "-1",
-            "123",
-            "9223372036854775807",
-            "-9223372036854775808",
-        ] {
-            assert_eq!(encoding(int.as_bytes()), "int", "{int}");
-        }
-        for embstr in [
-            "",
-            "-0",
-            "007",
-            "+1",
-            " 1",
-            "1.5",
-            "9223372036854775808",
-            "hello",
-        ] {
-            assert_eq!(encoding(embstr.as_bytes()), "embstr", "{embstr}");
-        }
-        assert_eq!(encoding(&[b'a'; 44]), "embstr");
-        assert_eq!(encoding(&[b'a'; 45]), "raw");
-    }
 }

@@ -8,6 +8,8 @@ use relaycache_resp::{Args, Writer};
 
 use super::cache_error;
 use crate::dispatch::Flow;
+use crate::encoding::Made;
+use crate::server::Shared;
 
 pub(crate) async fn get<C: KeyOps>(cache: &C, key: &[u8], w: &mut Writer<'_>) -> Flow {
     match cache.get(key).await {
@@ -283,13 +285,21 @@ pub(super) async fn strlen<C: KeyOps>(cache: &C, key: &[u8], w: &mut Writer<'_>)
 
 /// `APPEND` ([`KeyOps::append`]).
 pub(super) async fn append<C: KeyOps>(
-    cache: &C,
+    shared: &Shared<C>,
     key: &[u8],
     value: &[u8],
     w: &mut Writer<'_>,
 ) -> Flow {
-    match cache.append(key, value).await {
-        Ok(len) => w.integer(i64::try_from(len).unwrap_or(i64::MAX)),
+    match shared.cache.append(key, value).await {
+        Ok(len) => {
+            // Appending to an existing value modifies it in place; a new key is written whole.
+            if len > value.len() {
+                shared.encodings.mark(key, Made::Raw);
+            } else {
+                shared.encodings.forget(key);
+            }
+            w.integer(i64::try_from(len).unwrap_or(i64::MAX));
+        }
         Err(e) => return cache_error(&e, w),
     }
     Flow::Continue
@@ -297,14 +307,20 @@ pub(super) async fn append<C: KeyOps>(
 
 /// `SETRANGE` ([`KeyOps::set_range`]).
 pub(super) async fn setrange<C: KeyOps>(
-    cache: &C,
+    shared: &Shared<C>,
     key: &[u8],
     offset: usize,
     value: &[u8],
     w: &mut Writer<'_>,
 ) -> Flow {
-    match cache.set_range(key, offset, value).await {
-        Ok(len) => w.integer(i64::try_from(len).unwrap_or(i64::MAX)),
+    match shared.cache.set_range(key, offset, value).await {
+        Ok(len) => {
+            // An empty range changes nothing (and creates no key).
+            if !value.is_empty() {
+                shared.encodings.mark(key, Made::Raw);
+            }
+            w.integer(i64::try_from(len).unwrap_or(i64::MAX));
+        }
         Err(e) => return cache_error(&e, w),
     }
     Flow::Continue
@@ -312,14 +328,17 @@ pub(super) async fn setrange<C: KeyOps>(
 
 /// `SETBIT` ([`KeyOps::set_bit`]).
 pub(super) async fn setbit<C: KeyOps>(
-    cache: &C,
+    shared: &Shared<C>,
     key: &[u8],
     offset: u64,
     bit: bool,
     w: &mut Writer<'_>,
 ) -> Flow {
-    match cache.set_bit(key, offset, bit).await {
-        Ok(previous) => w.integer(i64::from(previous)),
+    match shared.cache.set_bit(key, offset, bit).await {
+        Ok(previous) => {
+            shared.encodings.mark(key, Made::Raw);
+            w.integer(i64::from(previous));
+        }
         Err(e) => return cache_error(&e, w),
     }
     Flow::Continue
@@ -329,12 +348,13 @@ pub(super) async fn setbit<C: KeyOps>(
 /// and stores the result without expiry (an empty result deletes `dest`). The reads and the write are
 /// separate steps: a source written meanwhile may or may not be seen.
 pub(super) async fn bitop<C: KeyOps>(
-    cache: &C,
+    shared: &Shared<C>,
     op: BitOperation,
     dest: &[u8],
     sources: Args<'_>,
     w: &mut Writer<'_>,
 ) -> Flow {
+    let cache = &shared.cache;
     let mut values = Vec::with_capacity(sources.len());
     for key in sources.iter() {
         match cache.get(key).await {
@@ -363,7 +383,14 @@ pub(super) async fn bitop<C: KeyOps>(
         cache.set(dest, &result).await
     };
     match stored {
-        Ok(()) => w.integer(i64::try_from(len).unwrap_or(i64::MAX)),
+        Ok(()) => {
+            if result.is_empty() {
+                shared.encodings.forget(dest);
+            } else {
+                shared.encodings.mark(dest, Made::Raw);
+            }
+            w.integer(i64::try_from(len).unwrap_or(i64::MAX));
+        }
         Err(e) => return cache_error(&e, w),
     }
     Flow::Continue
@@ -371,13 +398,16 @@ pub(super) async fn bitop<C: KeyOps>(
 
 /// `INCRBYFLOAT` ([`KeyOps::increment_float`]).
 pub(super) async fn incr_by_float<C: KeyOps>(
-    cache: &C,
+    shared: &Shared<C>,
     key: &[u8],
     increment: &[u8],
     w: &mut Writer<'_>,
 ) -> Flow {
-    match cache.increment_float(key, increment).await {
-        Ok(value) => w.bulk(&value),
+    match shared.cache.increment_float(key, increment).await {
+        Ok(value) => {
+            shared.encodings.mark(key, Made::Text);
+            w.bulk(&value);
+        }
         Err(e) => return cache_error(&e, w),
     }
     Flow::Continue

@@ -124,11 +124,13 @@ pub(super) async fn exec<C: KeyOps>(
                 if next != Flow::Continue {
                     flow = next;
                 }
-                if shared.watches.active()
-                    && let Some(i) = index
+                if let Some(i) = index
                     && !crate::dispatch::out_starts_error(w, before)
                 {
-                    shared.watches.touch_command(&COMMANDS[i], args);
+                    if shared.watches.active() {
+                        shared.watches.touch_command(&COMMANDS[i], args);
+                    }
+                    shared.encodings.after_command(&COMMANDS[i], args);
                 }
             }
             (_, Err(e)) => w.error(e.to_string().as_bytes()),
