@@ -6,6 +6,13 @@
 //! handles (24 + 32 bytes); a packed entry pays one handle and one allocation of `4 + key + value`
 //! bytes, the same as an unshared `[length][key][value]` buffer would.
 //!
+//! An entry larger than [`SMALL_BLOCK`] whose value is at least half of that is **split**: `[count][pad][value pointer][key]` in one
+//! allocation and the value in a second one of exactly its length. Allocators serve blocks up to about
+//! 1 KiB from fast per-thread caches (glibc's limit is 1,032 bytes) and larger ones from slower shared
+//! bins; packing a 1 KiB value with its key would make every write of it take the slow path, where the
+//! value alone does not. Whether an entry is split follows from its lengths, so the handle stays 16
+//! bytes.
+//!
 //! This is the engine's only `unsafe` code: the allocation, the count and the release, as in
 //! `std::sync::Arc`, with the count next to the key so that taking a reference touches the cache line
 //! the lookup has just compared.
@@ -24,6 +31,14 @@ const MAX_REFS: u32 = u32::MAX / 2;
 
 /// Size of the reference count at the start of the allocation.
 const HEADER: usize = size_of::<AtomicU32>();
+
+/// Largest packed allocation (count, key and value); a larger entry is split.
+const SMALL_BLOCK: usize = 1024;
+
+/// Where a split entry keeps the pointer to its value: after the count, aligned for a pointer.
+const VALUE_AT: usize = size_of::<*mut u8>();
+/// Where a split entry's key starts.
+const SPLIT_HEADER: usize = VALUE_AT + size_of::<*mut u8>();
 
 /// A key and its value in one reference-counted allocation. Hashes, compares and borrows as its key,
 /// so a `Cache<Packed, ()>` is looked up by `&[u8]`. Cloning counts a reference (the bytes are never
@@ -50,6 +65,9 @@ impl Packed {
     pub fn new(key: &[u8], value: &[u8]) -> Option<Self> {
         let klen = u32::try_from(key.len()).ok()?;
         let len = u32::try_from(key.len().checked_add(value.len())?).ok()?;
+        if split(klen, len) {
+            return Self::new_split(key, value, klen, len);
+        }
         let layout = Self::layout(len)?;
         // SAFETY: the layout has a non-zero size (it holds the count at least).
         let raw = unsafe { alloc(layout) };
@@ -68,8 +86,47 @@ impl Packed {
         Some(Packed { ptr, len, klen })
     }
 
+    /// A split entry: the count, the value's pointer and the key in one allocation, the value in
+    /// another.
+    fn new_split(key: &[u8], value: &[u8], klen: u32, len: u32) -> Option<Self> {
+        let (head, body) = Self::split_layouts(klen, len)?;
+        // SAFETY: both layouts have non-zero sizes (a split entry's value is longer than the block).
+        let (raw, body_raw) = unsafe { (alloc(head), alloc(body)) };
+        let (Some(ptr), Some(body_ptr)) = (
+            NonNull::new(raw.cast::<AtomicU32>()),
+            NonNull::new(body_raw),
+        ) else {
+            handle_alloc_error(head)
+        };
+        // SAFETY: `raw` is a fresh allocation of `SPLIT_HEADER + klen` bytes aligned for a pointer: the
+        // count at its start, the value pointer at `VALUE_AT` (aligned), the key after it; `body_raw`
+        // is a fresh allocation of exactly the value's length. Neither overlaps the borrowed sources.
+        unsafe {
+            ptr.as_ptr().write(AtomicU32::new(1));
+            raw.add(VALUE_AT).cast::<*mut u8>().write(body_ptr.as_ptr());
+            std::ptr::copy_nonoverlapping(key.as_ptr(), raw.add(SPLIT_HEADER), key.len());
+            std::ptr::copy_nonoverlapping(value.as_ptr(), body_ptr.as_ptr(), value.len());
+        }
+        Some(Packed { ptr, len, klen })
+    }
+
     fn layout(len: u32) -> Option<Layout> {
         Layout::from_size_align(HEADER.checked_add(len as usize)?, align_of::<AtomicU32>()).ok()
+    }
+
+    /// The two allocations of a split entry: count, value pointer and key; the value.
+    fn split_layouts(klen: u32, len: u32) -> Option<(Layout, Layout)> {
+        let head = Layout::from_size_align(
+            SPLIT_HEADER.checked_add(klen as usize)?,
+            align_of::<*mut u8>(),
+        )
+        .ok()?;
+        let body = Layout::from_size_align(len.checked_sub(klen)? as usize, 1).ok()?;
+        Some((head, body))
+    }
+
+    fn is_split(&self) -> bool {
+        split(self.klen, self.len)
     }
 
     fn count(&self) -> &AtomicU32 {
@@ -77,26 +134,36 @@ impl Packed {
         unsafe { self.ptr.as_ref() }
     }
 
-    fn data(&self) -> &[u8] {
-        // SAFETY: `len` initialised bytes follow the count, and stay unchanged while a handle lives.
-        unsafe {
-            std::slice::from_raw_parts(
-                self.ptr.as_ptr().cast::<u8>().add(HEADER),
-                self.len as usize,
-            )
-        }
-    }
-
     /// The key bytes.
     #[must_use]
     pub fn key(&self) -> &[u8] {
-        &self.data()[..self.klen as usize]
+        let at = if self.is_split() {
+            SPLIT_HEADER
+        } else {
+            HEADER
+        };
+        // SAFETY: `klen` initialised key bytes start at `at` in both layouts, and stay unchanged
+        // while a handle lives.
+        unsafe {
+            std::slice::from_raw_parts(self.ptr.as_ptr().cast::<u8>().add(at), self.klen as usize)
+        }
     }
 
     /// The value bytes.
     #[must_use]
     pub fn value(&self) -> &[u8] {
-        &self.data()[self.klen as usize..]
+        let vlen = (self.len - self.klen) as usize;
+        let raw = self.ptr.as_ptr().cast::<u8>();
+        // SAFETY: a packed entry's value follows its key; a split entry's lives in the allocation its
+        // pointer (written once by `new_split`) names. Both stay unchanged while a handle lives.
+        unsafe {
+            let start = if self.is_split() {
+                raw.add(VALUE_AT).cast::<*mut u8>().read().cast_const()
+            } else {
+                raw.add(HEADER + self.klen as usize).cast_const()
+            };
+            std::slice::from_raw_parts(start, vlen)
+        }
     }
 
     /// The value as a [`Bytes`] that shares this allocation: no copy of the value, one more reference
@@ -149,11 +216,28 @@ impl Drop for Packed {
             return;
         }
         fence(Ordering::Acquire);
-        if let Some(layout) = Self::layout(self.len) {
+        let raw = self.ptr.as_ptr().cast::<u8>();
+        if self.is_split() {
+            if let Some((head, body)) = Self::split_layouts(self.klen, self.len) {
+                // SAFETY: this was the last handle; both allocations were made with these layouts
+                // (the same lengths), and the value's pointer is the one `new_split` wrote.
+                unsafe {
+                    dealloc(raw.add(VALUE_AT).cast::<*mut u8>().read(), body);
+                    dealloc(raw, head);
+                }
+            }
+        } else if let Some(layout) = Self::layout(self.len) {
             // SAFETY: this was the last handle; the allocation was made with this layout (same `len`).
-            unsafe { dealloc(self.ptr.as_ptr().cast::<u8>(), layout) }
+            unsafe { dealloc(raw, layout) }
         }
     }
+}
+
+/// Whether an entry of these lengths is split: when count, key and value together exceed
+/// [`SMALL_BLOCK`] and the value is at least half of it (a long key with a short value gains nothing
+/// from a second allocation).
+fn split(klen: u32, len: u32) -> bool {
+    HEADER + len as usize > SMALL_BLOCK && (len - klen) as usize >= SMALL_BLOCK / 2
 }
 
 /// The value part of a [`Packed`], as a [`Bytes`] owner.
@@ -217,6 +301,41 @@ mod tests {
             assert_eq!(
                 p.weight(),
                 (key.len() + value.len()) as u64 + crate::ENTRY_OVERHEAD
+            );
+        }
+    }
+
+    #[test]
+    fn entries_past_the_small_block_split_and_round_trip() {
+        let long_key = vec![b'k'; 2000];
+        for (klen, vlen, splits) in [
+            (16, SMALL_BLOCK - HEADER - 16, false),
+            (16, SMALL_BLOCK - HEADER - 15, true),
+            (0, SMALL_BLOCK, true),
+            (3, 1 << 20, true),
+            (2000, 10, false),
+            (600, SMALL_BLOCK / 2 - 1, false),
+        ] {
+            let key = &long_key[..klen];
+            let value: Vec<u8> = (0..vlen).map(|i| (i % 251) as u8).collect();
+            let p = Packed::new(key, &value).expect("fits");
+            assert_eq!(p.is_split(), splits, "key {klen}, value {vlen}");
+            assert_eq!((p.key(), p.value()), (key, &value[..]));
+            assert_eq!(p.weight(), (klen + vlen) as u64 + crate::ENTRY_OVERHEAD);
+            let shared = p.clone().into_value_bytes();
+            assert_eq!(
+                shared.as_ptr(),
+                p.value().as_ptr(),
+                "no copy when split either"
+            );
+            let q = p.clone();
+            drop(p);
+            assert_eq!(q.value(), &value[..]);
+            drop(q);
+            assert_eq!(
+                &shared[..],
+                &value[..],
+                "the Bytes keeps both allocations alive"
             );
         }
     }
