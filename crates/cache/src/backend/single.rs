@@ -33,7 +33,7 @@ const REAP_EVERY: Duration = Duration::from_secs(1);
 /// evicting a live one, and a background thread (one per cache, named `relaycache-reaper`) wakes
 /// every second and reclaims the rest in small batches, so a cache that goes quiet does not keep
 /// expired entries' memory. Each key and its value are stored together in one allocation
-/// ([`ByteCache`]). Values are copied in; a value read out is a [`Bytes`] that shares the stored
+/// ([`ByteCache`]; the value gets one of its own when the entry is larger than 1 KiB). Values are copied in; a value read out is a [`Bytes`] that shares the stored
 /// buffer (values up to [`COPY_OUT_MAX`](relaycache_engine::COPY_OUT_MAX) bytes are copied, which
 /// costs no more), and it never changes afterwards: a later write stores a new buffer.
 ///
