@@ -13,7 +13,7 @@ use crate::config::{Config, Mode};
 #[cfg(not(feature = "redis"))]
 use crate::error::Error;
 use crate::error::Result;
-use crate::keyops::{ExpiryUpdate, KeyOps, SetOptions, SetOutcome};
+use crate::keyops::{ExpireCondition, ExpiryUpdate, KeyOps, SetOptions, SetOutcome};
 use crate::load::Flights;
 
 /// One of the backends, selected by `cache.mode`. It implements [`Cache`] by delegating to the backend.
@@ -217,6 +217,15 @@ impl KeyOps for AnyCache {
 
     async fn get_and_expire(&self, key: &[u8], expiry: ExpiryUpdate) -> Result<Bytes> {
         delegate!(self, b => b.get_and_expire(key, expiry).await)
+    }
+
+    async fn expire_if(
+        &self,
+        key: &[u8],
+        ttl: Duration,
+        condition: ExpireCondition,
+    ) -> Result<bool> {
+        delegate!(self, b => b.expire_if(key, ttl, condition).await)
     }
 
     async fn rename(&self, from: &[u8], to: &[u8], only_if_absent: bool) -> Result<bool> {

@@ -118,6 +118,20 @@ pub trait KeyOps: Cache {
         expiry: ExpiryUpdate,
     ) -> impl Future<Output = Result<Bytes>> + Send;
 
+    /// Sets the expiry of a present `key` to `ttl` from now if `condition` holds for its current
+    /// expiry, in one step (`EXPIRE` / `PEXPIRE` with `NX`, `XX`, `GT` or `LT`); returns whether it
+    /// changed the key. A zero `ttl` (a deadline not in the future, as Redis has it) removes the key
+    /// when the condition holds.
+    ///
+    /// # Errors
+    /// As [`Cache::expire`]; a missing key is `Ok(false)`.
+    fn expire_if(
+        &self,
+        key: &[u8],
+        ttl: Duration,
+        condition: ExpireCondition,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
     /// Moves the value of `from` and its expiry to `to` (`RENAME`; `RENAMENX` with `only_if_absent`,
     /// which then moves nothing when `to` exists and returns false). Renaming a key to itself changes
     /// nothing.
@@ -167,6 +181,58 @@ pub enum ExpiryUpdate {
     /// Expire this long from now; zero removes the key once its value has been read (a deadline in the
     /// past, as Redis does).
     After(Duration),
+}
+
+/// When [`KeyOps::expire_if`] changes a key's expiry, given the expiry it has (no expiry counts as
+/// an infinite time to live, as in Redis).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExpireCondition {
+    /// Always (`EXPIRE` without options).
+    #[default]
+    Always,
+    /// Only when the key has no expiry (`NX`).
+    NoExpiry,
+    /// Only when the key has an expiry (`XX`).
+    HasExpiry,
+    /// Only when the new time to live is longer than the current one (`GT`); never for a key without
+    /// expiry.
+    Greater,
+    /// Only when the new time to live is shorter than the current one (`LT`); always for a key
+    /// without expiry.
+    Less,
+    /// Only when the key has an expiry and the new time to live is shorter (`XX LT`).
+    LessIfExpiring,
+}
+
+impl ExpireCondition {
+    /// Whether the change goes ahead for a key whose time left is `current` (`None`: no expiry) and
+    /// whose new time to live is `new`.
+    #[must_use]
+    pub fn allows(self, current: Option<Duration>, new: Duration) -> bool {
+        match self {
+            ExpireCondition::Always => true,
+            ExpireCondition::NoExpiry => current.is_none(),
+            ExpireCondition::HasExpiry => current.is_some(),
+            ExpireCondition::Greater => current.is_some_and(|c| new > c),
+            ExpireCondition::Less => current.is_none_or(|c| new < c),
+            ExpireCondition::LessIfExpiring => current.is_some_and(|c| new < c),
+        }
+    }
+
+    /// Redis's option words (`NX`, `XX`, `GT`, `LT`, `XX LT`); none for
+    /// [`ExpireCondition::Always`].
+    #[must_use]
+    pub fn options(self) -> &'static [&'static str] {
+        match self {
+            ExpireCondition::Always => &[],
+            ExpireCondition::NoExpiry => &["NX"],
+            ExpireCondition::HasExpiry => &["XX"],
+            ExpireCondition::Greater => &["GT"],
+            ExpireCondition::Less => &["LT"],
+            ExpireCondition::LessIfExpiring => &["XX", "LT"],
+        }
+    }
 }
 
 /// The value after `APPEND`ing `suffix` to `current` (absent: empty).

@@ -85,7 +85,8 @@ pub use bytes::Bytes;
 pub use config::{Config, ConfigError, Mode};
 pub use error::{Error, Result};
 pub use keyops::{
-    ExpiryUpdate, KeyOps, MAX_BIT_OFFSET, MAX_STRING, SetCondition, SetExpiry, SetOptions,
-    SetOutcome, appended, increment_float, incremented, parse_counter, with_bit, with_range,
+    ExpireCondition, ExpiryUpdate, KeyOps, MAX_BIT_OFFSET, MAX_STRING, SetCondition, SetExpiry,
+    SetOptions, SetOutcome, appended, increment_float, incremented, parse_counter, with_bit,
+    with_range,
 };
 pub use load::{Flights, LoadError};

@@ -8,7 +8,8 @@ use bytes::Bytes;
 use crate::api::{Cache, Capabilities, ScanPage, Stats};
 use crate::error::{Error, Result};
 use crate::keyops::{
-    ExpiryUpdate, KeyOps, SetOptions, SetOutcome, appended, incremented, with_bit, with_range,
+    ExpireCondition, ExpiryUpdate, KeyOps, SetOptions, SetOutcome, appended, incremented, with_bit,
+    with_range,
 };
 use crate::load::Flights;
 
@@ -170,6 +171,16 @@ impl KeyOps for DisabledCache {
     async fn get_and_expire(&self, _key: &[u8], _expiry: ExpiryUpdate) -> Result<Bytes> {
         self.check_open()?;
         Err(Error::NotFound)
+    }
+
+    async fn expire_if(
+        &self,
+        _key: &[u8],
+        _ttl: Duration,
+        _condition: ExpireCondition,
+    ) -> Result<bool> {
+        self.check_open()?;
+        Ok(false)
     }
 
     async fn rename(&self, _from: &[u8], _to: &[u8], _only_if_absent: bool) -> Result<bool> {

@@ -13,8 +13,8 @@ use crate::api::{Cache, Capabilities, ScanPage, Stats};
 use crate::config::SingleConfig;
 use crate::error::{Error, Result};
 use crate::keyops::{
-    ExpiryUpdate, KeyOps, SetCondition, SetExpiry, SetOptions, SetOutcome, appended, parse_counter,
-    with_bit, with_range,
+    ExpireCondition, ExpiryUpdate, KeyOps, SetCondition, SetExpiry, SetOptions, SetOutcome,
+    appended, parse_counter, with_bit, with_range,
 };
 use crate::load::Flights;
 
@@ -382,6 +382,29 @@ impl KeyOps for SingleCache {
                 (change, Some(value))
             })
             .ok_or(Error::NotFound)
+    }
+
+    async fn expire_if(
+        &self,
+        key: &[u8],
+        ttl: Duration,
+        condition: ExpireCondition,
+    ) -> Result<bool> {
+        self.check_open()?;
+        Ok(self.engine.compute(key, |current| {
+            let Some(entry) = current else {
+                return (ByteChange::Keep, false);
+            };
+            if !condition.allows(entry.ttl, ttl) {
+                return (ByteChange::Keep, false);
+            }
+            let change = if ttl.is_zero() {
+                ByteChange::Remove
+            } else {
+                ByteChange::Put(entry.to_bytes(), Expiry::After(ttl))
+            };
+            (change, true)
+        }))
     }
 
     async fn rename(&self, from: &[u8], to: &[u8], only_if_absent: bool) -> Result<bool> {

@@ -51,6 +51,7 @@ pub const CHECKS: &[&str] = &[
     "concurrent_getex_loses_no_update",
     "concurrent_copies_have_one_winner",
     "concurrent_renamenx_has_one_winner",
+    "concurrent_expire_nx_has_one_winner",
 ];
 
 pub(crate) struct Ctx<'a> {
@@ -134,6 +135,9 @@ pub(super) async fn run<C: KeyOps + 'static>(name: &str, cache: &Arc<C>, x: &Ctx
         "concurrent_getex_loses_no_update" => update_checks::concurrent_getex(cache, x).await,
         "concurrent_copies_have_one_winner" => {
             update_checks::one_key_many_sources(cache, x, update_checks::IntoOneKey::Copy).await
+        }
+        "concurrent_expire_nx_has_one_winner" => {
+            update_checks::concurrent_expire_nx(cache, x).await
         }
         "concurrent_renamenx_has_one_winner" => {
             let op = update_checks::IntoOneKey::RenameIfAbsent;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::checks::{Check, Ctx, Fail};
 use crate::error::Error;
-use crate::keyops::{ExpiryUpdate, KeyOps, SetCondition, SetOptions};
+use crate::keyops::{ExpireCondition, ExpiryUpdate, KeyOps, SetCondition, SetOptions};
 
 /// Tasks and operations per task of the hammering checks.
 const TASKS: usize = 4;
@@ -171,6 +171,60 @@ pub(super) async fn semantics<C: KeyOps>(c: &C, x: &Ctx<'_>) -> Check {
     ensure!(
         c.take(&m1).await? == b"x"[..] && !c.exists(&m1).await?,
         "take"
+    );
+    expire_conditions(c, x).await
+}
+
+/// `expire_if` under each condition, as `EXPIRE` with `NX` / `XX` / `GT` / `LT` answers in Redis.
+async fn expire_conditions<C: KeyOps>(c: &C, x: &Ctx<'_>) -> Check {
+    use ExpireCondition::{Always, Greater, HasExpiry, Less, LessIfExpiring, NoExpiry};
+    let e = x.key("expire");
+    let (short, long) = (Duration::from_secs(100), Duration::from_secs(200));
+    ensure!(
+        !c.expire_if(&e, short, Always).await?,
+        "expire of a missing key"
+    );
+    c.set(&e, b"v").await?;
+    ensure!(
+        !c.expire_if(&e, short, HasExpiry).await?,
+        "XX without a TTL"
+    );
+    ensure!(
+        !c.expire_if(&e, short, LessIfExpiring).await?,
+        "XX LT without a TTL"
+    );
+    ensure!(
+        !c.expire_if(&e, short, Greater).await?,
+        "GT without a TTL (no TTL is infinite)"
+    );
+    ensure!(c.expire_if(&e, long, NoExpiry).await?, "NX without a TTL");
+    ensure!(!c.expire_if(&e, short, NoExpiry).await?, "NX with a TTL");
+    ensure!(
+        !c.expire_if(&e, short, Greater).await?,
+        "GT with a shorter TTL"
+    );
+    ensure!(c.expire_if(&e, short, Less).await?, "LT with a shorter TTL");
+    let left = c.ttl(&e).await?;
+    ensure!(
+        left.is_some_and(|t| t <= short && t > short - Duration::from_secs(10)),
+        "LT set the shorter TTL: {left:?}"
+    );
+    ensure!(
+        !c.expire_if(&e, long, LessIfExpiring).await?,
+        "XX LT with a longer TTL"
+    );
+    ensure!(c.expire_if(&e, long, HasExpiry).await?, "XX with a TTL");
+    ensure!(
+        c.get(&e).await? == b"v"[..],
+        "an expiry change keeps the value"
+    );
+    ensure!(
+        !c.expire_if(&e, Duration::ZERO, NoExpiry).await? && c.exists(&e).await?,
+        "a zero TTL whose condition fails removes nothing"
+    );
+    ensure!(
+        c.expire_if(&e, Duration::ZERO, Less).await? && !c.exists(&e).await?,
+        "a zero TTL whose condition holds removes the key"
     );
     Ok(())
 }
@@ -484,6 +538,44 @@ pub(super) async fn one_key_many_sources<C: KeyOps + 'static>(
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+    Ok(())
+}
+
+/// Several tasks `EXPIRE ... NX` the same key (which has no expiry) at once, each with a TTL of its
+/// own: exactly one sets it, and the key then has that task's TTL.
+pub(super) async fn concurrent_expire_nx<C: KeyOps + 'static>(
+    cache: &Arc<C>,
+    x: &Ctx<'_>,
+) -> Check {
+    if !x.stores() {
+        return Err(Fail::NotApplicable("the backend stores nothing"));
+    }
+    for round in 0..ROUNDS {
+        let key = Arc::new(x.key(format!("expire-nx:{round}")));
+        cache.set(&key, b"v").await?;
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|t| {
+                let c = Arc::clone(cache);
+                let key = Arc::clone(&key);
+                tokio::spawn(async move {
+                    let ttl = Duration::from_secs(1000 * (t as u64 + 1));
+                    c.expire_if(&key, ttl, ExpireCondition::NoExpiry).await
+                })
+            })
+            .collect();
+        let winners = winners(tasks).await?;
+        ensure!(
+            winners.len() == 1,
+            "round {round}: {winners:?} set the expiry with NX, not one task"
+        );
+        let want = Duration::from_secs(1000 * (winners[0] as u64 + 1));
+        let left = cache.ttl(&key).await?;
+        ensure!(
+            left.is_some_and(|t| t <= want && t > want - Duration::from_secs(100)),
+            "round {round}: task {} won, the key's TTL is {left:?}",
+            winners[0]
+        );
     }
     Ok(())
 }

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use relaycache::{
-    Bytes, Cache, Capabilities, Error, ExpiryUpdate, KeyOps, Result, ScanPage, SetCondition,
-    SetExpiry, SetOptions, SetOutcome, Stats,
+    Bytes, Cache, Capabilities, Error, ExpireCondition, ExpiryUpdate, KeyOps, Result, ScanPage,
+    SetCondition, SetExpiry, SetOptions, SetOutcome, Stats,
 };
 
 /// A deliberate contract violation.
@@ -58,6 +58,8 @@ pub(crate) enum Fault {
     CopyRaces,
     /// `rename` with `only_if_absent` checks the target, yields, then moves: two callers can win.
     RenameNxRaces,
+    /// `expire_if` reads the expiry, yields, then sets it: two `NX` callers can both win.
+    ExpireIfRaces,
 }
 
 #[derive(Clone)]
@@ -598,6 +600,46 @@ impl KeyOps for FaultyCache {
             Ok((write, value))
         })
         .await
+    }
+
+    async fn expire_if(
+        &self,
+        key: &[u8],
+        ttl: Duration,
+        condition: ExpireCondition,
+    ) -> Result<bool> {
+        self.open()?;
+        let allowed = |e: &Entry| {
+            let left = e
+                .expires
+                .map(|at| at.saturating_duration_since(Instant::now()));
+            condition.allows(left, ttl)
+        };
+        if self.has(Fault::ExpireIfRaces) {
+            let Some(entry) = self.live(key) else {
+                return Ok(false);
+            };
+            if !allowed(&entry) {
+                return Ok(false);
+            }
+            tokio::time::sleep(RACE_WINDOW).await;
+        }
+        let mut map = self.map();
+        let Some(entry) = map
+            .get_mut(key)
+            .filter(|e| e.expires.is_none_or(|t| t > Instant::now()))
+        else {
+            return Ok(false);
+        };
+        if !self.has(Fault::ExpireIfRaces) && !allowed(entry) {
+            return Ok(false);
+        }
+        if ttl.is_zero() {
+            map.remove(key);
+        } else {
+            entry.expires = Some(Instant::now() + ttl);
+        }
+        Ok(true)
     }
 
     async fn rename(&self, from: &[u8], to: &[u8], only_if_absent: bool) -> Result<bool> {

@@ -56,6 +56,7 @@ const BREAKS: &[(&str, Fault)] = &[
     ("concurrent_getex_loses_no_update", Fault::GetexRewrites),
     ("concurrent_copies_have_one_winner", Fault::CopyRaces),
     ("concurrent_renamenx_has_one_winner", Fault::RenameNxRaces),
+    ("concurrent_expire_nx_has_one_winner", Fault::ExpireIfRaces),
 ];
 
 #[test]

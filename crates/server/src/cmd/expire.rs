@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use relaycache::{Error, ExpiryUpdate, KeyOps, SetExpiry};
+use relaycache::{Error, ExpireCondition as KeyCondition, ExpiryUpdate, KeyOps, SetExpiry};
 use relaycache_resp::Writer;
 use relaycache_resp::cmd::{Expire, ExpireCondition, GetExpiry};
 
@@ -26,38 +26,19 @@ pub(super) async fn expire<C: KeyOps>(cache: &C, e: Expire<'_>, w: &mut Writer<'
             .filter(|ms| *ms > 0)
             .map(Duration::from_millis)
     };
-    let current = match cache.ttl(e.key).await {
-        Ok(t) => t,
-        Err(Error::NotFound) => {
-            w.integer(0);
-            return Flow::Continue;
-        }
-        Err(err) => return cache_error(&err, w),
+    let condition = match (e.condition, e.require_expiry) {
+        (ExpireCondition::Always, _) => KeyCondition::Always,
+        (ExpireCondition::NoExpiry, _) => KeyCondition::NoExpiry,
+        (ExpireCondition::HasExpiry, _) => KeyCondition::HasExpiry,
+        // GT already needs an expiry (none counts as infinite); `XX LT` needs one, `LT` alone not.
+        (ExpireCondition::Greater, _) => KeyCondition::Greater,
+        (ExpireCondition::Less, true) => KeyCondition::LessIfExpiring,
+        (ExpireCondition::Less, false) => KeyCondition::Less,
     };
-    let in_future = new.is_some();
-    let new = new.unwrap_or(Duration::ZERO);
-    if e.require_expiry && current.is_none() {
-        w.integer(0);
-        return Flow::Continue;
-    }
-    let allowed = match e.condition {
-        ExpireCondition::Always => true,
-        ExpireCondition::NoExpiry => current.is_none(),
-        ExpireCondition::HasExpiry => current.is_some(),
-        // No expiry counts as an infinite TTL.
-        ExpireCondition::Greater => current.is_some_and(|c| new > c),
-        ExpireCondition::Less => current.is_none_or(|c| new < c),
-    };
-    if !allowed {
-        w.integer(0);
-        return Flow::Continue;
-    }
-    let result = if !in_future {
-        // Redis deletes a key whose new expiry is not in the future.
-        cache.remove(e.key).await
-    } else {
-        cache.expire(e.key, Some(new)).await
-    };
+    // One step of the backend: the condition is checked and the expiry set (or, for a time not in
+    // the future, the key removed, as Redis does) with no other write of the key in between.
+    let ttl = new.unwrap_or(Duration::ZERO);
+    let result = cache.expire_if(e.key, ttl, condition).await;
     match result {
         Ok(done) => {
             w.integer(i64::from(done));

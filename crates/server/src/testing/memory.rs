@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use relaycache::{
-    Cache, Capabilities, Error, ExpiryUpdate, KeyOps, Result, ScanPage, SetCondition, SetExpiry,
-    SetOptions, SetOutcome, Stats,
+    Cache, Capabilities, Error, ExpireCondition, ExpiryUpdate, KeyOps, Result, ScanPage,
+    SetCondition, SetExpiry, SetOptions, SetOutcome, Stats,
 };
 
 /// A storing cache for tests: every key kept until deleted or expired (no size bound).
@@ -351,6 +351,28 @@ impl KeyOps for MemoryCache {
             _ => {}
         }
         Ok(value)
+    }
+
+    async fn expire_if(
+        &self,
+        key: &[u8],
+        ttl: Duration,
+        condition: ExpireCondition,
+    ) -> Result<bool> {
+        let mut inner = self.open()?;
+        let Some((value, expires)) = inner.current(key) else {
+            return Ok(false);
+        };
+        let left = expires.map(|at| at.saturating_duration_since(Instant::now()));
+        if !condition.allows(left, ttl) {
+            return Ok(false);
+        }
+        if ttl.is_zero() {
+            inner.remove(key);
+        } else {
+            inner.insert_until(key, &value, Instant::now().checked_add(ttl));
+        }
+        Ok(true)
     }
 
     async fn rename(&self, from: &[u8], to: &[u8], only_if_absent: bool) -> Result<bool> {

@@ -13,11 +13,11 @@ use bytes::Bytes;
 use relaycache_cluster::Version;
 use relaycache_cluster::version::now_ms;
 
-use super::{BACKEND, HaCache, Target, deadline};
+use super::{BACKEND, HaCache, Target, deadline, left_until};
 use crate::error::{Error, Result};
 use crate::keyops::{
-    ExpiryUpdate, KeyOps, SetCondition, SetExpiry, SetOptions, SetOutcome, appended,
-    increment_float, incremented, with_bit, with_range,
+    ExpireCondition, ExpiryUpdate, KeyOps, SetCondition, SetExpiry, SetOptions, SetOutcome,
+    appended, increment_float, incremented, with_bit, with_range,
 };
 
 /// Rounds of read, decide and compare-and-set before an operation gives up on a key that keeps
@@ -285,6 +285,31 @@ impl KeyOps for HaCache {
                         answer: value,
                     },
                 },
+            })
+        })
+        .await
+    }
+
+    async fn expire_if(
+        &self,
+        key: &[u8],
+        ttl: Duration,
+        condition: ExpireCondition,
+    ) -> Result<bool> {
+        let at = deadline(ttl)?;
+        self.update("expire_if", key, |found| {
+            let Some(value) = found.value.clone() else {
+                return Ok(Step::Done(false));
+            };
+            let current = (found.expires_at != 0).then(|| left_until(found.expires_at));
+            if !condition.allows(current, ttl) {
+                return Ok(Step::Done(false));
+            }
+            // A zero TTL removes the key (a deadline not in the future).
+            Ok(Step::Write {
+                value: (at != 0).then_some(value),
+                expires_at: at,
+                answer: true,
             })
         })
         .await

@@ -38,8 +38,8 @@ use self::keys::Keys;
 use crate::api::{Cache, Capabilities, ScanPage, Stats};
 use crate::error::{Error, Result};
 use crate::keyops::{
-    ExpiryUpdate, KeyOps, MAX_BIT_OFFSET, SetCondition, SetExpiry, SetOptions, SetOutcome,
-    with_bit, with_range,
+    ExpireCondition, ExpiryUpdate, KeyOps, MAX_BIT_OFFSET, SetCondition, SetExpiry, SetOptions,
+    SetOutcome, with_bit, with_range,
 };
 use crate::load::Flights;
 
@@ -470,6 +470,22 @@ impl KeyOps for RedisCache {
         let value: Option<Vec<u8>> = self.keyed("get_and_expire", cmd).await?;
         self.count(value.is_some());
         value.map(Bytes::from).ok_or(Error::NotFound)
+    }
+
+    async fn expire_if(
+        &self,
+        key: &[u8],
+        ttl: Duration,
+        condition: ExpireCondition,
+    ) -> Result<bool> {
+        // One `PEXPIRE` with Redis's own condition (Redis 7); 0 ms deletes the key as Redis does.
+        let mut cmd = key_cmd("PEXPIRE", &self.keys.full(key));
+        cmd.arg(ttl_millis(ttl)?.unwrap_or(0));
+        for option in condition.options() {
+            cmd.arg(*option);
+        }
+        let changed: i64 = self.keyed("expire_if", cmd).await?;
+        Ok(changed == 1)
     }
 
     async fn rename(&self, from: &[u8], to: &[u8], only_if_absent: bool) -> Result<bool> {
