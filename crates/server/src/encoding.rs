@@ -7,10 +7,11 @@
 //! (`embstr` or `raw`) even when it reads as an integer. `COPY` and `RENAME` carry the encoding along;
 //! `EXPIRE`, `PERSIST` and `GETEX` keep it.
 //!
-//! [`Encodings`] remembers those keys for this server: the commands above mark them, and every other
-//! write command run through this server forgets the keys it names (`FLUSHDB` forgets all). At most
-//! [`MAX_KEYS`] keys are remembered; beyond that, and for keys written through another server or
-//! node, the bytes decide. When no key is marked, a write pays one atomic load.
+//! [`Encodings`] remembers those keys for this server: the commands above mark them, with the length
+//! of the value they left where they know it, and every other write command run through this server
+//! forgets the keys it names (`FLUSHDB` forgets all). A mark whose length no longer matches the value
+//! (a write through another server or node) is ignored. At most [`MAX_KEYS`] keys are remembered;
+//! beyond that the bytes decide. When no key is marked, a write pays one atomic load.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,24 +54,32 @@ const MANAGED: &[&str] = &[
     "setrange",
 ];
 
+/// How a marked value was made, and its length when the command that made it knew it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Mark {
+    made: Made,
+    len: Option<usize>,
+}
+
 /// The keys of this server whose values Redis would encode otherwise than their bytes say.
 #[derive(Debug, Default)]
 pub(crate) struct Encodings {
     /// Some key is marked (so writes must look).
     any: AtomicBool,
-    keys: Mutex<HashMap<Vec<u8>, Made>>,
+    keys: Mutex<HashMap<Vec<u8>, Mark>>,
 }
 
 impl Encodings {
-    fn lock(&self) -> MutexGuard<'_, HashMap<Vec<u8>, Made>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Vec<u8>, Mark>> {
         self.keys.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records that `key` now holds a value `made` so (when fewer than [`MAX_KEYS`] are marked).
-    pub(crate) fn mark(&self, key: &[u8], made: Made) {
+    /// Records that `key` now holds a value `made` so, `len` bytes long if known (when fewer than
+    /// [`MAX_KEYS`] are marked).
+    pub(crate) fn mark(&self, key: &[u8], made: Made, len: Option<usize>) {
         let mut keys = self.lock();
         if keys.len() < MAX_KEYS || keys.contains_key(key) {
-            keys.insert(key.to_vec(), made);
+            keys.insert(key.to_vec(), Mark { made, len });
             self.any.store(true, Ordering::Release);
         }
     }
@@ -87,7 +96,7 @@ impl Encodings {
         if self.any.load(Ordering::Acquire) {
             let mut keys = self.lock();
             match keys.remove(from) {
-                Some(made) => keys.insert(to.to_vec(), made),
+                Some(mark) => keys.insert(to.to_vec(), mark),
                 None => keys.remove(to),
             };
         }
@@ -98,7 +107,7 @@ impl Encodings {
         if self.any.load(Ordering::Acquire) {
             let mut keys = self.lock();
             match keys.get(from).copied() {
-                Some(made) => keys.insert(to.to_vec(), made),
+                Some(mark) => keys.insert(to.to_vec(), mark),
                 None => keys.remove(to),
             };
         }
@@ -128,7 +137,10 @@ impl Encodings {
     /// The encoding Redis would report for `key` holding `value`.
     pub(crate) fn of(&self, key: &[u8], value: &[u8]) -> &'static str {
         let made = if self.any.load(Ordering::Acquire) {
-            self.lock().get(key).copied()
+            self.lock()
+                .get(key)
+                .filter(|m| m.len.is_none_or(|len| len == value.len()))
+                .map(|m| m.made)
         } else {
             None
         };
@@ -200,7 +212,7 @@ mod tests {
     fn marks_follow_the_value_until_a_whole_write() {
         let e = Encodings::default();
         assert_eq!(e.of(b"n", b"12"), "int");
-        e.mark(b"n", Made::Raw);
+        e.mark(b"n", Made::Raw, Some(2));
         assert_eq!(e.of(b"n", b"12"), "raw");
         run(&e, &["expire", "n", "10"]);
         assert_eq!(e.of(b"n", b"12"), "raw", "EXPIRE keeps the encoding");
@@ -211,9 +223,16 @@ mod tests {
         run(&e, &["mset", "x", "n", "n", "5"]);
         assert_eq!(e.of(b"n", b"5"), "int", "MSET wrote n whole");
         assert_eq!(e.of(b"r", b"12"), "raw", "MSET's value 'n' is no key");
-        e.mark(b"f", Made::Text);
+        e.mark(b"f", Made::Text, None);
         assert_eq!(e.of(b"f", b"3"), "embstr");
         assert_eq!(e.of(b"f", "1".repeat(45).as_bytes()), "raw");
+        e.mark(b"g", Made::Raw, Some(3));
+        assert_eq!(e.of(b"g", b"123"), "raw");
+        assert_eq!(
+            e.of(b"g", b"1234"),
+            "int",
+            "a value of another length was written elsewhere"
+        );
         run(&e, &["flushdb"]);
         assert_eq!(e.of(b"r", b"12"), "int");
         assert!(!e.any.load(Ordering::Acquire), "nothing marked any more");
@@ -223,7 +242,7 @@ mod tests {
     fn at_most_max_keys_are_marked() {
         let e = Encodings::default();
         for i in 0..MAX_KEYS + 10 {
-            e.mark(format!("k{i}").as_bytes(), Made::Raw);
+            e.mark(format!("k{i}").as_bytes(), Made::Raw, None);
         }
         assert_eq!(e.lock().len(), MAX_KEYS);
         assert_eq!(e.of(format!("k{}", MAX_KEYS + 5).as_bytes(), b"1"), "int");

@@ -294,7 +294,7 @@ pub(super) async fn append<C: KeyOps>(
         Ok(len) => {
             // Appending to an existing value modifies it in place; a new key is written whole.
             if len > value.len() {
-                shared.encodings.mark(key, Made::Raw);
+                shared.encodings.mark(key, Made::Raw, Some(len));
             } else {
                 shared.encodings.forget(key);
             }
@@ -317,7 +317,7 @@ pub(super) async fn setrange<C: KeyOps>(
         Ok(len) => {
             // An empty range changes nothing (and creates no key).
             if !value.is_empty() {
-                shared.encodings.mark(key, Made::Raw);
+                shared.encodings.mark(key, Made::Raw, Some(len));
             }
             w.integer(i64::try_from(len).unwrap_or(i64::MAX));
         }
@@ -336,7 +336,8 @@ pub(super) async fn setbit<C: KeyOps>(
 ) -> Flow {
     match shared.cache.set_bit(key, offset, bit).await {
         Ok(previous) => {
-            shared.encodings.mark(key, Made::Raw);
+            // The value's length is not known here: the mark is not checked against it.
+            shared.encodings.mark(key, Made::Raw, None);
             w.integer(i64::from(previous));
         }
         Err(e) => return cache_error(&e, w),
@@ -387,7 +388,7 @@ pub(super) async fn bitop<C: KeyOps>(
             if result.is_empty() {
                 shared.encodings.forget(dest);
             } else {
-                shared.encodings.mark(dest, Made::Raw);
+                shared.encodings.mark(dest, Made::Raw, Some(result.len()));
             }
             w.integer(i64::try_from(len).unwrap_or(i64::MAX));
         }
@@ -405,7 +406,7 @@ pub(super) async fn incr_by_float<C: KeyOps>(
 ) -> Flow {
     match shared.cache.increment_float(key, increment).await {
         Ok(value) => {
-            shared.encodings.mark(key, Made::Text);
+            shared.encodings.mark(key, Made::Text, Some(value.len()));
             w.bulk(&value);
         }
         Err(e) => return cache_error(&e, w),
