@@ -771,9 +771,13 @@ async fn get_or_load_once<C: Cache + 'static>(c: &Arc<C>, x: &Ctx<'_>) -> Check 
             })
         })
         .collect();
-    // The loader holds its flight open until every other caller waits on it.
+    // The loader holds its flight open until every other caller waits on it. The leader reads the
+    // key once more after it joined, so the waiters may all be there before its loader starts.
     wait_until(
-        || runs.load(SeqCst) > 1 || c.flights().waiters(&key) == CALLERS - 1,
+        || {
+            let ran = runs.load(SeqCst);
+            ran > 1 || (ran == 1 && c.flights().waiters(&key) == CALLERS - 1)
+        },
         || {
             format!(
                 "{} loader runs and {} waiters, want 1 and {}",
