@@ -80,6 +80,15 @@ pub(crate) async fn execute<C: KeyOps>(
         }
     };
     if let Some(transaction) = session.transaction.as_mut()
+        && index.is_some_and(|i| relaycache_resp::cmd::COMMANDS[i].refused_in_multi())
+    {
+        // Redis: a `no_multi` command (`SAVE`) is refused when queued, and makes `EXEC` fail.
+        transaction.fail();
+        w.error(b"ERR Command not allowed inside a transaction");
+        local.error();
+        return (Flow::Continue, index);
+    }
+    if let Some(transaction) = session.transaction.as_mut()
         && !matches!(
             command,
             Command::Multi

@@ -116,7 +116,8 @@ impl Encodings {
     /// After a command of `spec` with `args` ran without error: a write command that does not manage
     /// the marks itself forgets the keys it names (all of them when it names none: `FLUSHDB`).
     pub(crate) fn after_command(&self, spec: &Spec, args: Args<'_>) {
-        if !self.any.load(Ordering::Acquire) || !spec.writes() || MANAGED.contains(&spec.name) {
+        if !self.any.load(Ordering::Acquire) || !spec.changes_keys() || MANAGED.contains(&spec.name)
+        {
             return;
         }
         let mut keys = self.lock();

@@ -179,11 +179,11 @@ impl Watches {
         }
     }
 
-    /// After a command of `spec` with arguments `args` ran without error: if it writes, marks the
-    /// watchers of every key it names (the spec's key positions; every watcher for `FLUSHDB` and
-    /// `FLUSHALL`). Call only when [`active`](Watches::active).
+    /// After a command of `spec` with arguments `args` ran without error: if it can change keys
+    /// ([`Spec::changes_keys`]), marks the watchers of every key it names (the spec's key positions;
+    /// every watcher for `FLUSHDB` and `FLUSHALL`). Call only when [`active`](Watches::active).
     pub(crate) fn touch_command(&self, spec: &Spec, args: Args<'_>) {
-        if !spec.writes() {
+        if !spec.changes_keys() {
             return;
         }
         let keys = self.lock();

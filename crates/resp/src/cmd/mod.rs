@@ -8,9 +8,11 @@
 //! PTTL), `multi` (MGET MSET MSETNX), `incr` (INCR DECR INCRBY DECRBY), `update` (SETRANGE SETBIT
 //! INCRBYFLOAT COPY BITOP), `bits` (GETBIT BITCOUNT BITPOS), `lcs` (LCS), `object` (OBJECT MEMORY DUMP
 //! RESTORE), `server` (INFO COMMAND CONFIG DBSIZE FLUSHDB FLUSHALL TIME CLUSTER.MEMBERS
-//! CLUSTER.PARTITIONS); RANDOMKEY, MULTI, EXEC, DISCARD and UNWATCH take no
+//! CLUSTER.PARTITIONS), `admin` (MOVE SWAPDB WAIT WAITAOF LASTSAVE SAVE BGSAVE ROLE READONLY READWRITE
+//! SLOWLOG LATENCY); RANDOMKEY, MULTI, EXEC, DISCARD and UNWATCH take no
 //! arguments and WATCH takes keys (the server queues and runs the transaction and tracks the watches).
 
+mod admin;
 mod bits;
 mod connection;
 mod expire;
@@ -24,6 +26,7 @@ mod server;
 mod set;
 mod update;
 
+pub use admin::{Latency, Slowlog};
 pub use bits::{BitQuery, BitRange, BitUnit};
 pub use connection::{Client, Hello};
 pub use expire::{Expire, ExpireCondition};
@@ -258,6 +261,41 @@ pub enum Command<'a> {
     Dump(&'a [u8]),
     /// `RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]`.
     Restore(Restore<'a>),
+    /// `MOVE key db`: always an error with one database (which one depends on `db`).
+    Move {
+        /// The key.
+        key: &'a [u8],
+        /// The target database.
+        db: i32,
+    },
+    /// `SWAPDB index1 index2`.
+    SwapDb(i32, i32),
+    /// `WAIT numreplicas timeout`: 0 at once (there are no replicas).
+    Wait {
+        /// Replicas asked for.
+        replicas: i64,
+        /// Milliseconds to wait (0: forever).
+        timeout: i64,
+    },
+    /// `WAITAOF numlocal numreplicas timeout`.
+    WaitAof {
+        /// `numlocal` is 1: refused, there is no append-only file.
+        local: bool,
+    },
+    /// `LASTSAVE`: when the server started.
+    LastSave,
+    /// `SAVE`: refused, no data is kept on disk.
+    Save,
+    /// `BGSAVE [SCHEDULE]`: refused, no data is kept on disk.
+    BgSave,
+    /// `ROLE`: a master without replicas.
+    Role,
+    /// `READONLY` / `READWRITE`: refused, cluster support is disabled.
+    ClusterOnly,
+    /// `SLOWLOG ...`.
+    Slowlog(Slowlog),
+    /// `LATENCY ...`.
+    Latency(Latency<'a>),
     /// `CLUSTER.MEMBERS`: this node's view of the cluster.
     ClusterMembers,
     /// `CLUSTER.PARTITIONS`: the routing table, one entry per partition with its owners.
@@ -286,6 +324,19 @@ impl Spec {
     #[must_use]
     pub fn writes(&self) -> bool {
         self.flags.contains(&"write")
+    }
+
+    /// Whether a successful call can change keys: a write command other than `SWAPDB` (with one
+    /// database only `SWAPDB 0 0` succeeds, and it swaps nothing; `MOVE` never succeeds).
+    #[must_use]
+    pub fn changes_keys(&self) -> bool {
+        self.writes() && self.name != "swapdb"
+    }
+
+    /// Whether Redis refuses the command inside `MULTI` (its flags include `no_multi`).
+    #[must_use]
+    pub fn refused_in_multi(&self) -> bool {
+        self.flags.contains(&"no_multi")
     }
 
     /// Where the keys are in a call with `argc` arguments (the name included), from the key
@@ -339,11 +390,17 @@ const TX: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
 /// Every command the server understands, sorted by name.
 pub static COMMANDS: &[Spec] = &COMMAND_TABLE;
 
-const COMMANDS_LEN: usize = 73;
+const COMMANDS_LEN: usize = 85;
 
 const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("append", 3, W, KEY1),
     spec("auth", -2, CONN, NOKEY),
+    spec(
+        "bgsave",
+        -1,
+        &["admin", "noscript", "no_async_loading"],
+        NOKEY,
+    ),
     spec("bitcount", -2, &["readonly"], KEY1),
     spec("bitop", -4, W, (2, -1, 1)),
     spec("bitpos", -3, &["readonly"], KEY1),
@@ -384,9 +441,12 @@ const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("incrbyfloat", 3, &["write", "denyoom", "fast"], KEY1),
     spec("info", -1, ADMIN, NOKEY),
     spec("keys", 2, &["readonly"], NOKEY),
+    spec("lastsave", 1, &["loading", "stale", "fast"], NOKEY),
+    spec("latency", -2, &[], NOKEY),
     spec("lcs", -3, &["readonly"], (1, 2, 1)),
     spec("memory", -2, &[], NOKEY),
     spec("mget", -2, R, KEYS_ALL),
+    spec("move", 3, WF, KEY1),
     spec("mset", -3, W, (1, -1, 2)),
     spec("msetnx", -3, W, (1, -1, 2)),
     spec("multi", 1, TX, NOKEY),
@@ -400,10 +460,19 @@ const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("pttl", 2, R, KEY1),
     spec("quit", -1, CONN, NOKEY),
     spec("randomkey", 1, &["readonly"], NOKEY),
+    spec("readonly", 1, &["loading", "stale", "fast"], NOKEY),
+    spec("readwrite", 1, &["loading", "stale", "fast"], NOKEY),
     spec("rename", 3, &["write"], (1, 2, 1)),
     spec("renamenx", 3, WF, (1, 2, 1)),
     spec("reset", 1, CONN, NOKEY),
     spec("restore", -4, W, KEY1),
+    spec("role", 1, &["noscript", "loading", "stale", "fast"], NOKEY),
+    spec(
+        "save",
+        1,
+        &["admin", "noscript", "no_async_loading", "no_multi"],
+        NOKEY,
+    ),
     spec("scan", -2, &["readonly"], NOKEY),
     spec("select", 2, &["loading", "stale", "fast"], NOKEY),
     spec("set", -3, W, KEY1),
@@ -411,14 +480,18 @@ const COMMAND_TABLE: [Spec; COMMANDS_LEN] = [
     spec("setex", 4, W, KEY1),
     spec("setnx", 3, W, KEY1),
     spec("setrange", 4, W, KEY1),
+    spec("slowlog", -2, &[], NOKEY),
     spec("strlen", 2, R, KEY1),
     spec("substr", 4, &["readonly"], KEY1),
+    spec("swapdb", 3, WF, NOKEY),
     spec("time", 1, &["loading", "stale", "fast"], NOKEY),
     spec("touch", -2, R, KEYS_ALL),
     spec("ttl", 2, R, KEY1),
     spec("type", 2, R, KEY1),
     spec("unlink", -2, WF, KEYS_ALL),
     spec("unwatch", 1, TX, NOKEY),
+    spec("wait", 3, &["noscript"], NOKEY),
+    spec("waitaof", 4, &["blocking"], NOKEY),
     spec("watch", -2, TX, KEYS_ALL),
 ];
 
@@ -606,6 +679,17 @@ impl<'a> Command<'a> {
             "memory" => object::memory(&mut c)?,
             "dump" => Command::Dump(key),
             "restore" => object::restore(&mut c)?,
+            "move" => admin::move_key(&mut c)?,
+            "swapdb" => admin::swapdb(&mut c)?,
+            "wait" => admin::wait(&mut c)?,
+            "waitaof" => admin::waitaof(&mut c)?,
+            "lastsave" => Command::LastSave,
+            "save" => Command::Save,
+            "bgsave" => admin::bgsave(&mut c)?,
+            "role" => Command::Role,
+            "readonly" | "readwrite" => Command::ClusterOnly,
+            "slowlog" => admin::slowlog(&mut c)?,
+            "latency" => admin::latency(&mut c)?,
             "cluster.members" => Command::ClusterMembers,
             "cluster.partitions" => Command::ClusterPartitions,
             _ => return Err(CommandError::unknown(&args)),

@@ -1,5 +1,6 @@
 //! Command execution against the cache, one module per family (the parsing is in `relaycache_resp::cmd`).
 
+mod admin;
 mod bits;
 mod connection;
 mod dump;
@@ -104,7 +105,7 @@ pub(crate) async fn run<C: KeyOps>(
         Command::Dump(key) => dump::dump(cache, key, w).await,
         Command::Restore(r) => dump::restore(cache, r, w).await,
         Command::CommandInfo(info) => server::command(info, w),
-        Command::Config(config) => server::config(shared, config, w),
+        Command::Config(config) => server::config(shared, config, w).await,
         Command::Time => server::time(w),
         Command::Multi => transaction::multi(session, w),
         Command::Discard => transaction::discard(shared, session, w),
@@ -115,6 +116,26 @@ pub(crate) async fn run<C: KeyOps>(
             w.ok();
             Flow::Continue
         }
+        Command::Move { db, .. } => admin::move_key(db, w),
+        Command::SwapDb(first, second) => admin::swapdb(first, second, w),
+        Command::Wait { .. } => {
+            // No replicas: none can acknowledge, and waiting for one would never end it sooner.
+            w.integer(0);
+            Flow::Continue
+        }
+        Command::WaitAof { local } => admin::waitaof(local, w),
+        Command::LastSave => admin::lastsave(shared, w),
+        Command::Save | Command::BgSave => {
+            w.error(admin::NO_DISK);
+            Flow::Continue
+        }
+        Command::Role => admin::role(w),
+        Command::ClusterOnly => {
+            w.error(b"ERR This instance has cluster support disabled");
+            Flow::Continue
+        }
+        Command::Slowlog(sub) => admin::slowlog(sub, w),
+        Command::Latency(sub) => admin::latency(sub, w),
         Command::ClusterMembers => server::cluster_members(cache, w).await,
         Command::ClusterPartitions => server::cluster_partitions(cache, w).await,
         _ => {

@@ -56,14 +56,26 @@ pub(super) fn command(info: CommandInfo<'_>, w: &mut Writer<'_>) -> Flow {
     Flow::Continue
 }
 
-pub(super) fn config<C: KeyOps>(
+/// `CONFIG GET|RESETSTAT` (`SET` is refused). `maxmemory` is the cache's byte bound, as `INFO memory`
+/// reports it (0 when the backend has none or cannot say).
+pub(super) async fn config<C: KeyOps>(
     shared: &Shared<C>,
     config: Config<'_>,
     w: &mut Writer<'_>,
 ) -> Flow {
     match config {
         Config::Get(patterns) => {
-            let params: [(&str, String); 9] = [
+            let wants = |name: &str| {
+                patterns
+                    .iter()
+                    .any(|p| glob::matches(&p.to_ascii_lowercase(), name.as_bytes()))
+            };
+            let maxmemory = if wants("maxmemory") {
+                shared.cache.stats().await.map_or(0, |s| s.max_cost)
+            } else {
+                0
+            };
+            let params: [(&str, String); 11] = [
                 ("save", String::new()),
                 ("appendonly", "no".to_owned()),
                 ("databases", "1".to_owned()),
@@ -76,18 +88,31 @@ pub(super) fn config<C: KeyOps>(
                     "proto-max-bulk-len",
                     shared.config.limits.max_bulk_len.to_string(),
                 ),
+                ("maxmemory", maxmemory.to_string()),
+                ("maxmemory-policy", "allkeys-lfu".to_owned()),
             ];
-            let hits: Vec<&(&str, String)> = params
-                .iter()
-                .filter(|(name, _)| {
-                    patterns
+            // A name without glob characters is answered under the spelling it was asked with, as
+            // Redis does; a pattern lists each matching parameter once, under its own name.
+            let mut hits: Vec<(&[u8], &str)> = Vec::new();
+            for pattern in patterns.iter() {
+                let exact = !pattern.iter().any(|b| matches!(b, b'*' | b'?' | b'['));
+                for (name, value) in &params {
+                    let hit = if exact {
+                        pattern.eq_ignore_ascii_case(name.as_bytes())
+                    } else {
+                        glob::matches(&pattern.to_ascii_lowercase(), name.as_bytes())
+                    };
+                    let seen = hits
                         .iter()
-                        .any(|p| glob::matches(&p.to_ascii_lowercase(), name.as_bytes()))
-                })
-                .collect();
+                        .any(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()));
+                    if hit && !seen {
+                        hits.push((if exact { pattern } else { name.as_bytes() }, value));
+                    }
+                }
+            }
             w.map(hits.len());
             for (name, value) in hits {
-                w.bulk(name.as_bytes());
+                w.bulk(name);
                 w.bulk(value.as_bytes());
             }
         }

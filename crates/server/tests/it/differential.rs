@@ -10,8 +10,10 @@
 //! KEYS SCAN DBSIZE FLUSHDB ...), `expire` (EXPIRE* TTL PERSIST), `connection` (PING ECHO SELECT CLIENT
 //! HELLO, arity and unknown commands), `protocol` (RESP3, inline commands, pipelines, QUIT), `bits`
 //! (GETBIT BITCOUNT BITPOS LCS), `object` (OBJECT MEMORY RANDOMKEY DUMP RESTORE), `info` (the
-//! sections and fields of INFO), `transaction` (MULTI EXEC DISCARD WATCH UNWATCH).
+//! sections and fields of INFO), `transaction` (MULTI EXEC DISCARD WATCH UNWATCH), `admin` (MOVE SWAPDB
+//! WAIT WAITAOF LASTSAVE SAVE BGSAVE ROLE READONLY READWRITE SLOWLOG LATENCY, CONFIG GET maxmemory).
 
+mod admin;
 mod bits;
 mod connection;
 mod expire;
