@@ -352,6 +352,27 @@ impl Pair {
         self.ours.reply().await.map(|(f, _)| f)
     }
 
+    /// Compares the first six fields of `COMMAND INFO name` (name, arity, flags, first key, last key,
+    /// step) for each name; the ACL categories, tips and key specs that follow are not served.
+    pub(crate) async fn check_command_info(&mut self, names: &[&str]) {
+        let head = |f: &Option<Frame>| match f {
+            Some(Frame::Array(specs)) => match specs.first() {
+                Some(Frame::Array(spec)) => spec.iter().take(6).cloned().collect::<Vec<_>>(),
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
+        for name in names {
+            let (redis, ours) = self.both(&[b"command", b"info", name.as_bytes()]).await;
+            let (redis, ours) = (head(&redis), head(&ours));
+            if redis.is_empty() || redis != ours {
+                self.note(format!(
+                    "command info {name}: redis {redis:?}, ours {ours:?}"
+                ));
+            }
+        }
+    }
+
     /// Records a mismatch found by the test itself.
     pub(crate) fn note(&mut self, mismatch: String) {
         self.mismatches.push(mismatch);
