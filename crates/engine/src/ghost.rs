@@ -3,13 +3,15 @@
 //!
 //! The shard keeps two: one for keys leaving the window (candidates that lost admission, and window
 //! victims), one for keys leaving main. A miss on a key in the window's ghost is a hit a slightly larger
-//! window would have had (recency paid); a miss on a key in main's ghost is one a slightly larger main
-//! would have had (frequency paid). The shard tallies these votes in rounds and moves the window/main
-//! boundary towards the side that won a round clearly, so the split follows the workload (the
-//! marginal-utility rule of ARC, applied to W-TinyLFU's window, with a significance test so that a
-//! workload that pays both sides alike does not make the boundary wander). Each ghost holds about [`SHARE_DIVISOR`]-th of the entries the shard holds:
-//! only keys evicted just now count, so a key that returns only after a long loop (which no small move
-//! of the boundary would have kept) moves nothing.
+//! window would have had (recency paid), unless main would now admit the key over its next victim
+//! (then main's filter takes it on its way out of the window, and it votes for neither side); a miss
+//! on a key in main's ghost is one a slightly larger main would have had (frequency paid). The shard
+//! tallies these votes in rounds and moves the window/main boundary towards the side that won a round
+//! clearly, so the split follows the workload (the marginal-utility rule of ARC, applied to
+//! W-TinyLFU's window, with a significance test so that a workload that pays both sides alike does
+//! not make the boundary wander). Each ghost holds about [`SHARE_DIVISOR`]-th of the entries the
+//! shard holds: only keys evicted just now count, so a key that returns only after a long loop (which
+//! no small move of the boundary would have kept) moves nothing.
 
 use std::collections::VecDeque;
 

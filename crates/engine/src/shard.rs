@@ -581,16 +581,18 @@ impl<K: Hash, V> Shard<K, V> {
         }
     }
 
-    /// A miss on `hash` (weight `cost`): if the key was just evicted from the window, a larger window
-    /// would have kept it (a vote to grow the window by a step); if from main, a larger main would
-    /// have (a vote to shrink it). Votes are tallied over [`GHOST_ROUND`] ghost hits, and the boundary
+    /// A miss on `hash` (weight `cost`, its count now `seen`): if the key was just evicted from the
+    /// window, a larger window would have kept it (a vote to grow the window by a step), unless main
+    /// would now admit it anyway; if from main, a larger main would have (a vote to shrink it). Votes are tallied over [`GHOST_ROUND`] ghost hits, and the boundary
     /// moves by the round's net only when one side won clearly (its margin beyond two standard
     /// deviations of a fair coin): on a workload where both sides pay alike the boundary stays put
     /// instead of wandering, and on one where a side pays it moves as fast as the votes say.
-    fn follow_ghosts(&mut self, hash: u64, cost: u64) {
+    fn follow_ghosts(&mut self, hash: u64, cost: u64, seen: Count) {
         let step = (self.capacity / BOUNDARY_STEP_DIVISOR).max(cost).max(1);
         let step = i64::try_from(step).unwrap_or(i64::MAX);
-        if self.window_ghost.take(hash) {
+        // A returning key that main would now admit over its next victim was not lost for want of
+        // window: main's filter takes it when it leaves the window, so it votes for neither side.
+        if self.window_ghost.take(hash) && !self.main_would_admit(seen) {
             self.votes.record(1, step);
         }
         if self.main_ghost.take(hash) {
@@ -606,6 +608,17 @@ impl<K: Hash, V> Shard<K, V> {
             };
             self.window_target = target.min(max);
         }
+    }
+
+    /// Whether a key whose count is `seen` would clearly win admission (beyond [`ADMIT_MARGIN`])
+    /// against main's next victim, probation's oldest entry.
+    fn main_would_admit(&self, seen: Count) -> bool {
+        let head = self.lists[M].head;
+        head != NIL
+            && self
+                .slab
+                .get(head)
+                .is_some_and(|v| seen.estimate() > self.count_of(v).estimate() + ADMIT_MARGIN)
     }
 
     /// Evicts until the shard is within capacity. `new` is the entry just inserted (evicting it counts
@@ -716,7 +729,7 @@ impl<K: Hash, V> Shard<K, V> {
         // key's count there); a write of a present key is counted on the entry (`update` bumps its hit
         // counter) and folded in later, which spares the write path a random access into the sketch.
         let count = self.sketch.increment(hash);
-        self.follow_ghosts(hash, cost);
+        self.follow_ghosts(hash, cost, count);
         let Some(cost) = fits else {
             self.aged(1);
             self.counts.record(Cause::Rejected);
