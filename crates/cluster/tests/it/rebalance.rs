@@ -159,6 +159,22 @@ async fn a_restarted_node_is_refilled_and_reads_never_miss() {
     for i in 0..N {
         nodes[0].set(&key(i), &value(i), 0).await.expect("set");
     }
+    // With write_quorum 1 a write returns once its primary stored it and the backup is written in the
+    // background: the kill below must not race that copy (losing it is what write_quorum 1 allows).
+    wait_until(
+        "every key to have both its copies before the kill",
+        Duration::from_secs(10),
+        || {
+            (0..N).all(|i| {
+                nodes
+                    .iter()
+                    .filter(|n| n.local_entry(&key(i)).is_some())
+                    .count()
+                    >= 2
+            })
+        },
+    )
+    .await;
     let old = nodes.pop().expect("three nodes");
     let generation = old.status().local.generation;
     old.kill().await;
