@@ -15,8 +15,6 @@ pub struct Expire<'a> {
     pub absolute: bool,
     /// When to apply it.
     pub condition: ExpireCondition,
-    /// `XX` together with `GT` or `LT`: the key must also have an expiry.
-    pub require_expiry: bool,
     /// `expire`, `pexpire`, `expireat` or `pexpireat`, for error messages.
     pub name: &'static str,
 }
@@ -35,6 +33,9 @@ pub enum ExpireCondition {
     Greater,
     /// `LT`: only when the new expiry is sooner (no expiry counts as infinite).
     Less,
+    /// `XX LT`: only when the key has an expiry and the new one is sooner. (`XX GT` is `GT`: no
+    /// expiry, being infinite, is never exceeded.)
+    LessIfExpiring,
 }
 
 pub(super) fn expire<'a>(
@@ -76,6 +77,7 @@ pub(super) fn expire<'a>(
     let condition = match (nx, xx, gt, lt) {
         (true, ..) => ExpireCondition::NoExpiry,
         (_, _, true, _) => ExpireCondition::Greater,
+        (_, true, _, true) => ExpireCondition::LessIfExpiring,
         (_, _, _, true) => ExpireCondition::Less,
         (_, true, ..) => ExpireCondition::HasExpiry,
         _ => ExpireCondition::Always,
@@ -88,7 +90,6 @@ pub(super) fn expire<'a>(
         millis,
         absolute,
         condition,
-        require_expiry: xx,
         name,
     })
 }
@@ -121,7 +122,7 @@ mod tests {
         assert!(
             parse_words(&["expire", "k", "1", "xx", "lt"])
                 .unwrap()
-                .contains("require_expiry: true")
+                .contains("LessIfExpiring")
         );
         assert!(
             parse_words(&["pexpireat", "k", "1"])

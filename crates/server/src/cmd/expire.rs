@@ -26,14 +26,13 @@ pub(super) async fn expire<C: KeyOps>(cache: &C, e: Expire<'_>, w: &mut Writer<'
             .filter(|ms| *ms > 0)
             .map(Duration::from_millis)
     };
-    let condition = match (e.condition, e.require_expiry) {
-        (ExpireCondition::Always, _) => KeyCondition::Always,
-        (ExpireCondition::NoExpiry, _) => KeyCondition::NoExpiry,
-        (ExpireCondition::HasExpiry, _) => KeyCondition::HasExpiry,
-        // GT already needs an expiry (none counts as infinite); `XX LT` needs one, `LT` alone not.
-        (ExpireCondition::Greater, _) => KeyCondition::Greater,
-        (ExpireCondition::Less, true) => KeyCondition::LessIfExpiring,
-        (ExpireCondition::Less, false) => KeyCondition::Less,
+    let condition = match e.condition {
+        ExpireCondition::Always => KeyCondition::Always,
+        ExpireCondition::NoExpiry => KeyCondition::NoExpiry,
+        ExpireCondition::HasExpiry => KeyCondition::HasExpiry,
+        ExpireCondition::Greater => KeyCondition::Greater,
+        ExpireCondition::Less => KeyCondition::Less,
+        ExpireCondition::LessIfExpiring => KeyCondition::LessIfExpiring,
     };
     // One step of the backend: the condition is checked and the expiry set (or, for a time not in
     // the future, the key removed, as Redis does) with no other write of the key in between.
