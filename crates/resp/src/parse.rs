@@ -70,6 +70,15 @@ impl fmt::Display for CommandError {
 impl std::error::Error for CommandError {}
 
 impl CommandError {
+    /// `unknown subcommand` of the container `command` (upper case) for `sub` as sent.
+    #[must_use]
+    pub fn unknown_subcommand(command: &'static str, sub: &[u8]) -> CommandError {
+        CommandError::UnknownSubcommand {
+            command,
+            sub: String::from_utf8_lossy(sub).into_owned(),
+        }
+    }
+
     /// The unknown-command error for `args` (name first), quoting up to 128 bytes of arguments.
     #[must_use]
     pub fn unknown(args: &Args<'_>) -> CommandError {

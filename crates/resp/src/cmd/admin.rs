@@ -46,14 +46,6 @@ const INT_RANGE: &str = "ERR value is out of range, value must between -21474836
 /// Redis's error for a `WAIT`/`WAITAOF` timeout that is not an integer.
 const TIMEOUT_NOT_INTEGER: &str = "ERR timeout is not an integer or out of range";
 
-/// `unknown subcommand` for a container command.
-fn unknown(command: &'static str, sub: &[u8]) -> CommandError {
-    CommandError::UnknownSubcommand {
-        command,
-        sub: String::from_utf8_lossy(sub).into_owned(),
-    }
-}
-
 /// A database index as Redis's `getIntFromObjectOrReply` reads it: `not_integer` (Redis's generic text
 /// when `None`) for anything but a strict integer, the C `int` range error outside `i32`.
 fn db_index(arg: &[u8], not_integer: Option<&str>) -> Result<i32, CommandError> {
@@ -160,7 +152,7 @@ pub(super) fn slowlog<'a>(c: &mut Cursor<'a>) -> Result<Command<'a>, CommandErro
         exactly(c, 0, "slowlog|help")?;
         Slowlog::Help
     } else {
-        return Err(unknown("SLOWLOG", sub));
+        return Err(CommandError::unknown_subcommand("SLOWLOG", sub));
     };
     Ok(Command::Slowlog(parsed))
 }
@@ -189,7 +181,7 @@ pub(super) fn latency<'a>(c: &mut Cursor<'a>) -> Result<Command<'a>, CommandErro
         exactly(c, 0, "latency|help")?;
         Latency::Help
     } else {
-        return Err(unknown("LATENCY", sub));
+        return Err(CommandError::unknown_subcommand("LATENCY", sub));
     };
     Ok(Command::Latency(parsed))
 }

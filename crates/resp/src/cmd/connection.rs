@@ -138,10 +138,7 @@ pub(super) fn client<'a>(c: &mut Cursor<'a>) -> Result<Client<'a>, CommandError>
     } else if is(sub, "no-evict") || is(sub, "no-touch") || is(sub, "reply") {
         Client::NoOp
     } else {
-        return Err(CommandError::UnknownSubcommand {
-            command: "CLIENT",
-            sub: String::from_utf8_lossy(sub).into_owned(),
-        });
+        return Err(CommandError::unknown_subcommand("CLIENT", sub));
     };
     Ok(cmd)
 }

@@ -43,14 +43,6 @@ pub struct Restore<'a> {
     pub absolute: bool,
 }
 
-/// `unknown subcommand` for a container command.
-fn unknown(command: &'static str, sub: &[u8]) -> CommandError {
-    CommandError::UnknownSubcommand {
-        command,
-        sub: String::from_utf8_lossy(sub).into_owned(),
-    }
-}
-
 /// A subcommand taking one key: its name, its full name for arity errors, and its variant.
 type KeySub<'a> = (&'static str, &'static str, fn(&'a [u8]) -> Object<'a>);
 
@@ -76,7 +68,7 @@ pub(super) fn object<'a>(c: &mut Cursor<'a>) -> Result<Command<'a>, CommandError
         }
         return Ok(Command::Object(Object::Help));
     }
-    Err(unknown("OBJECT", sub))
+    Err(CommandError::unknown_subcommand("OBJECT", sub))
 }
 
 pub(super) fn memory<'a>(c: &mut Cursor<'a>) -> Result<Command<'a>, CommandError> {
@@ -88,7 +80,7 @@ pub(super) fn memory<'a>(c: &mut Cursor<'a>) -> Result<Command<'a>, CommandError
         return Ok(Command::Memory(Memory::Help));
     }
     if !is(sub, "usage") {
-        return Err(unknown("MEMORY", sub));
+        return Err(CommandError::unknown_subcommand("MEMORY", sub));
     }
     let key = c
         .next_bytes()

@@ -56,10 +56,7 @@ pub(super) fn command<'a>(c: &mut Cursor<'a>) -> Result<CommandInfo<'a>, Command
     } else if is(sub, "list") {
         Ok(CommandInfo::List)
     } else {
-        Err(CommandError::UnknownSubcommand {
-            command: "COMMAND",
-            sub: String::from_utf8_lossy(sub).into_owned(),
-        })
+        Err(CommandError::unknown_subcommand("COMMAND", sub))
     }
 }
 
@@ -75,10 +72,7 @@ pub(super) fn config<'a>(c: &mut Cursor<'a>) -> Result<Config<'a>, CommandError>
     } else if is(sub, "resetstat") {
         Ok(Config::ResetStat)
     } else {
-        Err(CommandError::UnknownSubcommand {
-            command: "CONFIG",
-            sub: String::from_utf8_lossy(sub).into_owned(),
-        })
+        Err(CommandError::unknown_subcommand("CONFIG", sub))
     }
 }
 
