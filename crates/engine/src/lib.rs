@@ -19,8 +19,8 @@
 //!   that was hit leaves; admission and hit folding never touch it in between.
 //! - `ghost`: the hashes of the keys each side (window, main) evicted last; a miss on one is a vote for
 //!   the side that would have kept it, and a round of votes that one side wins clearly moves the
-//!   window/main boundary its way, so the policy adapts online to recency- or frequency-heavy traffic
-//!   with no per-workload setting.
+//!   window/main boundary its way (further with each round that side wins in a row), so the policy
+//!   adapts online to recency- or frequency-heavy traffic with no per-workload setting.
 //! - `sketch`: the TinyLFU count-min sketch (4-bit counters, conservative update, 2 bytes per unit
 //!   of `num_counters`, halving every `num_counters` additions); a key's four counters and its two
 //!   doorkeeper bits share one 64-byte block, so an update touches one cache line.

@@ -45,6 +45,9 @@ const BOUNDARY_STEP_DIVISOR: u64 = 256;
 /// Ghost hits per round of votes on the window/main boundary.
 const GHOST_ROUND: u32 = 32;
 
+/// A round's moves grow up to this many times the votes' sum (see [`Steer`]).
+const MAX_GAIN: i64 = 16;
+
 /// One round of ghost votes: how many went each way and the boundary move they add up to.
 #[derive(Default)]
 struct Votes {
@@ -55,6 +58,17 @@ struct Votes {
     shift: i64,
 }
 
+/// How a round of votes ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// The round is not over yet.
+    Open,
+    /// Neither side won beyond noise.
+    Tie,
+    /// One side won clearly: the votes' summed steps (positive: a larger window).
+    Move(i64),
+}
+
 impl Votes {
     fn record(&mut self, side: i32, step: i64) {
         self.net += side;
@@ -62,16 +76,60 @@ impl Votes {
         self.shift = self.shift.saturating_add(step);
     }
 
-    /// At the end of a round: the move to make (`None` mid-round or on a tie within noise), and a new
-    /// round begins.
-    fn decide(&mut self) -> Option<i64> {
+    /// Mid-round `Open`; at the end of a round its verdict, and a new round begins.
+    fn decide(&mut self) -> Verdict {
         if self.total < GHOST_ROUND {
-            return None;
+            return Verdict::Open;
         }
         let round = std::mem::take(self);
         // |net| > 2 sqrt(total): a margin a fair coin reaches in under 5% of rounds.
         let net = i64::from(round.net);
-        (net * net > 4 * i64::from(round.total)).then_some(round.shift)
+        if net * net > 4 * i64::from(round.total) {
+            Verdict::Move(round.shift)
+        } else {
+            Verdict::Tie
+        }
+    }
+}
+
+/// The boundary's momentum: rounds won by the same side in a row mean the best split is still some way
+/// off, so each such round moves the boundary twice as far as the one before (up to [`MAX_GAIN`]
+/// times its votes' sum); a tie or a round won by the other side starts again at one. A shift in the
+/// workload is followed in a few rounds instead of dozens, and near the best split, where the rounds
+/// alternate or tie, the moves stay small.
+#[derive(Debug, Clone, Copy)]
+struct Steer {
+    gain: i64,
+    /// The side that won the last round (+1 window, -1 main), 0 after a tie.
+    last: i64,
+}
+
+impl Default for Steer {
+    fn default() -> Self {
+        Steer { gain: 1, last: 0 }
+    }
+}
+
+impl Steer {
+    /// The boundary move for a round's verdict (`None`: no move).
+    fn follow(&mut self, verdict: Verdict) -> Option<i64> {
+        match verdict {
+            Verdict::Open => None,
+            Verdict::Tie => {
+                *self = Steer::default();
+                None
+            }
+            Verdict::Move(shift) => {
+                let side = shift.signum();
+                self.gain = if side != 0 && side == self.last {
+                    (self.gain * 2).min(MAX_GAIN)
+                } else {
+                    1
+                };
+                self.last = side;
+                Some(shift.saturating_mul(self.gain))
+            }
+        }
     }
 }
 
@@ -122,6 +180,8 @@ pub(crate) struct Shard<K, V> {
     main_ghost: Ghost,
     /// The current round of ghost votes (see [`Shard::follow_ghosts`]).
     votes: Votes,
+    /// The boundary's momentum across rounds.
+    steer: Steer,
     sketch: Sketch,
     wheel: Wheel,
     pub(crate) counts: Counts,
@@ -187,6 +247,7 @@ impl<K, V> Shard<K, V> {
             window_ghost: Ghost::default(),
             main_ghost: Ghost::default(),
             votes: Votes::default(),
+            steer: Steer::default(),
             sketch: Sketch::new(counters),
             wheel: Wheel::new(now),
             counts: Counts::default(),
@@ -583,10 +644,12 @@ impl<K: Hash, V> Shard<K, V> {
 
     /// A miss on `hash` (weight `cost`, its count now `seen`): if the key was just evicted from the
     /// window, a larger window would have kept it (a vote to grow the window by a step), unless main
-    /// would now admit it anyway; if from main, a larger main would have (a vote to shrink it). Votes are tallied over [`GHOST_ROUND`] ghost hits, and the boundary
-    /// moves by the round's net only when one side won clearly (its margin beyond two standard
-    /// deviations of a fair coin): on a workload where both sides pay alike the boundary stays put
-    /// instead of wandering, and on one where a side pays it moves as fast as the votes say.
+    /// would now admit it anyway; if from main, a larger main would have (a vote to shrink it). Votes
+    /// are tallied over [`GHOST_ROUND`] ghost hits, and the boundary moves by the round's net only when
+    /// one side won clearly (its margin beyond two standard deviations of a fair coin): on a workload
+    /// where both sides pay alike the boundary stays put instead of wandering, and on one where a side
+    /// pays it moves as fast as the votes say, faster with each round that side wins in a row
+    /// ([`Steer`]).
     fn follow_ghosts(&mut self, hash: u64, cost: u64, seen: Count) {
         let step = (self.capacity / BOUNDARY_STEP_DIVISOR).max(cost).max(1);
         let step = i64::try_from(step).unwrap_or(i64::MAX);
@@ -598,7 +661,7 @@ impl<K: Hash, V> Shard<K, V> {
         if self.main_ghost.take(hash) {
             self.votes.record(-1, -step);
         }
-        if let Some(shift) = self.votes.decide() {
+        if let Some(shift) = self.steer.follow(self.votes.decide()) {
             let max = self.capacity / 100 * MAX_WINDOW_PERCENT
                 + self.capacity % 100 * MAX_WINDOW_PERCENT / 100;
             let target = if shift >= 0 {
@@ -1049,14 +1112,14 @@ mod tests {
         let mut v = Votes::default();
         // 18 against 14 of 32: within two standard deviations of a fair coin (|4| <= 2 sqrt(32)).
         for i in 0..GHOST_ROUND {
-            assert_eq!(v.decide(), None, "mid-round");
+            assert_eq!(v.decide(), Verdict::Open, "mid-round");
             if i < 18 {
                 v.record(1, 3);
             } else {
                 v.record(-1, -3);
             }
         }
-        assert_eq!(v.decide(), None, "a near tie moves nothing");
+        assert_eq!(v.decide(), Verdict::Tie, "a near tie moves nothing");
         assert_eq!((v.net, v.total, v.shift), (0, 0, 0), "a new round starts");
         // 28 against 4: a clear margin; the move is the votes' summed steps.
         for i in 0..GHOST_ROUND {
@@ -1066,11 +1129,28 @@ mod tests {
                 v.record(-1, -5);
             }
         }
-        assert_eq!(v.decide(), Some(28 * 2 - 4 * 5));
+        assert_eq!(v.decide(), Verdict::Move(28 * 2 - 4 * 5));
         for _ in 0..GHOST_ROUND {
             v.record(-1, -1);
         }
-        assert_eq!(v.decide(), Some(-i64::from(GHOST_ROUND)));
+        assert_eq!(v.decide(), Verdict::Move(-i64::from(GHOST_ROUND)));
+    }
+
+    #[test]
+    fn rounds_won_by_one_side_in_a_row_move_the_boundary_further_each_time() {
+        let mut s = Steer::default();
+        assert_eq!(s.follow(Verdict::Open), None);
+        let grows: Vec<_> = (0..7).map(|_| s.follow(Verdict::Move(3))).collect();
+        let want = [3, 6, 12, 24, 48, 48, 48].map(Some);
+        assert_eq!(grows, want, "doubles up to {MAX_GAIN}x");
+        assert_eq!(s.follow(Verdict::Open), None, "mid-round changes nothing");
+        assert_eq!(s.follow(Verdict::Move(3)), Some(48), "still at full gain");
+        // The other side wins: back to one, and it builds up again from there.
+        assert_eq!(s.follow(Verdict::Move(-5)), Some(-5));
+        assert_eq!(s.follow(Verdict::Move(-5)), Some(-10));
+        // A tie starts again too.
+        assert_eq!(s.follow(Verdict::Tie), None);
+        assert_eq!(s.follow(Verdict::Move(-5)), Some(-5));
     }
 
     #[test]
