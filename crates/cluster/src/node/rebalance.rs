@@ -261,7 +261,9 @@ impl Inner {
             hints.full.insert(owner.addr);
             tracing::warn!(peer = %owner.rpc_addr(), "too many writes missed by an owner; it will get a full push");
         } else {
-            keys.insert(key);
+            // A copy: the key may be a slice of a response buffer, which a hint kept for long would
+            // hold in memory whole.
+            keys.insert(bytes::Bytes::copy_from_slice(&key));
         }
     }
 
