@@ -391,6 +391,53 @@ mod tests {
         }
     }
 
+    /// The process's resident memory, in bytes (Linux).
+    fn resident() -> u64 {
+        let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
+        let pages: u64 = statm
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .expect("resident pages");
+        pages * 4096
+    }
+
+    #[test]
+    fn max_cost_bounds_the_memory_the_store_takes() {
+        // Small entries, where bookkeeping is most of the cost, written as slices of connection-sized
+        // buffers (as the decoders hand them over), three times as many as fit.
+        const MAX_COST: u64 = 24 << 20;
+        let before = resident();
+        let s = Store::new(MAX_COST, 1000, Duration::from_secs(60)).unwrap();
+        let hlc = Hlc::new(1);
+        let mut buffer = Bytes::new();
+        let mut at = 0;
+        for i in 0..(3 * MAX_COST / 200) {
+            if at + 32 > buffer.len() {
+                buffer = Bytes::from(vec![0u8; 16 * 1024]);
+                at = 0;
+            }
+            let key = Bytes::from(format!("key:{i:012}"));
+            s.write(&hlc, key, Some(buffer.slice(at..at + 10)), 0);
+            at += 32;
+        }
+        drop(buffer);
+        let grown = resident().saturating_sub(before);
+        let stats = s.stats();
+        assert!(stats.bytes_used <= MAX_COST, "{} charged", stats.bytes_used);
+        assert!(stats.evicted_size > 0, "the store never filled");
+        // The charge per entry is what an entry costs, so the bound holds for memory too, give or
+        // take allocator slack and the table's spare room (about 20% here; charging 24 bytes of
+        // bookkeeping instead of what it costs took 57 MiB).
+        assert!(
+            grown <= MAX_COST + MAX_COST / 2,
+            "{} MiB resident for a {} MiB bound ({} entries)",
+            grown >> 20,
+            MAX_COST >> 20,
+            stats.key_count
+        );
+    }
+
     #[test]
     fn last_writer_wins_in_any_order() {
         let s = store();
