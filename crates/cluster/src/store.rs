@@ -20,12 +20,12 @@ use crate::version::{Hlc, Version, now_ms};
 
 /// Bytes charged per entry beyond key, value and the engine's [`ENTRY_OVERHEAD`], so that `max_cost`
 /// bounds the store's real memory: an entry here is the generic engine's slot holding the key's
-/// `Bytes`, the version, the deadline and the value's `Bytes`, plus the key's and the value's own
-/// allocations (each copied out of the connection's buffer, see [`detached`]). Measured as the growth
-/// of the process's resident memory over 1M entries with 16-byte keys: 203-217 bytes per entry
-/// beyond key and value for values of 10 to 1000 bytes (the admission sketch left out, as for
-/// `ENTRY_OVERHEAD`).
-const STORED_OVERHEAD: u64 = 151;
+/// `Bytes`, the version, the deadline and the value's `Bytes`, plus the one allocation key and value
+/// share and its reference count (copied out of the connection's buffer, see [`detached_parts`]).
+/// Measured as the growth of the process's resident memory over 1M entries with 16-byte keys:
+/// 155-169 bytes per entry beyond key and value for values of 10 to 1000 bytes (the admission
+/// sketch left out, as for `ENTRY_OVERHEAD`).
+const STORED_OVERHEAD: u64 = 110;
 
 /// What the engine holds for a key.
 #[derive(Debug, Clone)]
@@ -110,11 +110,7 @@ impl Store {
         if self.is_purged(&entry.key, entry.version) {
             return false;
         }
-        let entry = Entry {
-            key: detached(&entry.key),
-            value: entry.value.as_deref().map(detached),
-            ..*entry
-        };
+        let entry = detached(entry);
         self.engine.compute(&entry.key[..], |held| {
             if held.is_some_and(|held| held.value.version >= entry.version) {
                 (Change::Keep, false)
@@ -133,7 +129,7 @@ impl Store {
         value: Option<Bytes>,
         expires_at: u64,
     ) -> Entry {
-        let (key, value) = (detached(&key), value.as_deref().map(detached));
+        let (key, value) = detached_parts(&key, value.as_deref());
         self.engine.compute(&key[..], |held| {
             if let Some(held) = held {
                 hlc.observe(held.value.version);
@@ -159,7 +155,7 @@ impl Store {
         expires_at: u64,
         expected: Version,
     ) -> Option<Entry> {
-        let (key, value) = (detached(&key), value.as_deref().map(detached));
+        let (key, value) = detached_parts(&key, value.as_deref());
         self.engine.compute(&key[..], |held| {
             let current = held.as_ref().map_or(Version::ZERO, |h| h.value.version);
             if current != expected {
@@ -311,12 +307,30 @@ impl Store {
     }
 }
 
-/// A copy of `bytes` in an allocation of its own. Keys and values arrive as slices of a connection's
-/// read buffer; kept as they are, one stored entry would hold the whole buffer (kilobytes, shared with
-/// every other request it carried) in memory for as long as the entry lives, far beyond what
-/// `max_cost` counts.
-fn detached(bytes: &[u8]) -> Bytes {
-    Bytes::copy_from_slice(bytes)
+/// `entry` with its key and value copied into an allocation of their own (see [`detached_parts`]).
+fn detached(entry: &Entry) -> Entry {
+    let (key, value) = detached_parts(&entry.key, entry.value.as_deref());
+    Entry {
+        key,
+        value,
+        ..*entry
+    }
+}
+
+/// A copy of `key` and `value` in one allocation of their own. They arrive as slices of a
+/// connection's read buffer; kept as they are, one stored entry would hold the whole buffer
+/// (kilobytes, shared with every other request it carried) in memory for as long as the entry lives,
+/// far beyond what `max_cost` counts. One buffer for both (and its one reference count) is half the
+/// allocations of two.
+fn detached_parts(key: &[u8], value: Option<&[u8]>) -> (Bytes, Option<Bytes>) {
+    let mut both = Vec::with_capacity(key.len() + value.map_or(0, <[u8]>::len));
+    both.extend_from_slice(key);
+    both.extend_from_slice(value.unwrap_or_default());
+    let both = Bytes::from(both);
+    (
+        both.slice(..key.len()),
+        value.map(|_| both.slice(key.len()..)),
+    )
 }
 
 fn is_live(s: &Stored, now: u64) -> bool {
@@ -427,8 +441,8 @@ mod tests {
         assert!(stats.bytes_used <= MAX_COST, "{} charged", stats.bytes_used);
         assert!(stats.evicted_size > 0, "the store never filled");
         // The charge per entry is what an entry costs, so the bound holds for memory too, give or
-        // take allocator slack and the table's spare room (about 20% here; charging 24 bytes of
-        // bookkeeping instead of what it costs took 57 MiB).
+        // take allocator slack and the table's spare room (about 15% here; charging 24 bytes of
+        // bookkeeping instead of what it costs took 46 MiB).
         assert!(
             grown <= MAX_COST + MAX_COST / 2,
             "{} MiB resident for a {} MiB bound ({} entries)",
