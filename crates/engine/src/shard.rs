@@ -144,6 +144,13 @@ const PROTECTED_PERCENT: u64 = 80;
 /// priority (see [`tie_priority`]).
 const ADMIT_MARGIN: u64 = 1;
 
+/// Whether a candidate seen `candidate` times wins admission over a victim seen `victim` times on its
+/// count alone (beyond [`ADMIT_MARGIN`]; a candidate exactly at the margin is a near-tie).
+#[inline]
+fn clearly_ahead(candidate: u64, victim: u64) -> bool {
+    candidate > victim + ADMIT_MARGIN
+}
+
 /// A stable pseudo-random rank of a key, from its hash: breaks near-ties between candidate and victim.
 /// Being fixed per key, it cannot churn a loop (the cache drifts towards one fixed subset of equally
 /// frequent keys), while a key that is really more frequent wins half of its near-ties instead of none
@@ -673,15 +680,15 @@ impl<K: Hash, V> Shard<K, V> {
         }
     }
 
-    /// Whether a key whose count is `seen` would clearly win admission (beyond [`ADMIT_MARGIN`])
-    /// against main's next victim, probation's oldest entry.
+    /// Whether a key whose count is `seen` would clearly win admission ([`clearly_ahead`]) against
+    /// main's next victim, probation's oldest entry.
     fn main_would_admit(&self, seen: Count) -> bool {
         let head = self.lists[M].head;
         head != NIL
             && self
                 .slab
                 .get(head)
-                .is_some_and(|v| seen.estimate() > self.count_of(v).estimate() + ADMIT_MARGIN)
+                .is_some_and(|v| clearly_ahead(seen.estimate(), self.count_of(v).estimate()))
     }
 
     /// Evicts until the shard is within capacity. `new` is the entry just inserted (evicting it counts
@@ -722,7 +729,7 @@ impl<K: Hash, V> Shard<K, V> {
                         tie_priority(hc) > tie_priority(hv)
                     };
                     // A candidate seen only once (the doorkeeper's bit) never wins a near-tie.
-                    let admit = cand == keep || ec > ev + ADMIT_MARGIN || by_priority;
+                    let admit = cand == keep || clearly_ahead(ec, ev) || by_priority;
                     if admit { v } else { cand }
                 }
                 (false, true) => v,
