@@ -12,7 +12,9 @@ use parking_lot::RwLock;
 use crate::auth::{AuthKey, RPC_LABEL};
 use crate::config::ClientConfig;
 use crate::error::{ClusterError, Result};
-use crate::node::{into_entry, purge_members, remote_result, resolve, scan_members, unexpected};
+use crate::node::{
+    into_entry, into_versioned, purge_members, remote_result, resolve, scan_members, unexpected,
+};
 use crate::placement::{Owner, Table};
 use crate::rpc::message::{Entry, NodeStats, Op, RemoteError, Request, Response, TableInfo};
 use crate::rpc::{RpcClient, RpcSettings};
@@ -145,16 +147,13 @@ impl Client {
     /// # Errors
     /// As [`Client::get`].
     pub async fn read_versioned(&self, key: &[u8]) -> Result<Option<Entry>> {
-        match self
-            .inner
-            .execute(Op::Meta {
-                key: Bytes::copy_from_slice(key),
-            })
-            .await?
-        {
-            Response::Entry(e) => Ok(e),
-            other => Err(unexpected(&other)),
-        }
+        into_versioned(
+            self.inner
+                .execute(Op::Meta {
+                    key: Bytes::copy_from_slice(key),
+                })
+                .await?,
+        )
     }
 
     /// Writes `value` (a tombstone when `None`) under `key`, expiring at `expires_at`, only if the

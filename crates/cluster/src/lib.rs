@@ -17,7 +17,7 @@
 //! - [`Node`] (module `node`): one embedded node: routing, coordination (replication, quorums,
 //!   read-repair), the RPC handler, rebalancing and graceful leave.
 //! - [`Client`] (module `client`): a client of external nodes that routes each call to its primary.
-//! - [`testing`]: free ports for nodes in tests.
+//! - [`testing`]: free ports for nodes in tests, and the process's resident memory.
 //! - [`version`]: [`Version`] and the hybrid logical clock.
 //! - `error`: [`ClusterError`] and [`QuorumError`].
 

@@ -308,7 +308,7 @@ impl Store {
 }
 
 /// `entry` with its key and value copied into an allocation of their own (see [`detached_parts`]).
-fn detached(entry: &Entry) -> Entry {
+pub(crate) fn detached(entry: &Entry) -> Entry {
     let (key, value) = detached_parts(&entry.key, entry.value.as_deref());
     Entry {
         key,
@@ -405,23 +405,12 @@ mod tests {
         }
     }
 
-    /// The process's resident memory, in bytes (Linux).
-    fn resident() -> u64 {
-        let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
-        let pages: u64 = statm
-            .split_whitespace()
-            .nth(1)
-            .and_then(|p| p.parse().ok())
-            .expect("resident pages");
-        pages * 4096
-    }
-
     #[test]
     fn max_cost_bounds_the_memory_the_store_takes() {
         // Small entries, where bookkeeping is most of the cost, written as slices of connection-sized
         // buffers (as the decoders hand them over), three times as many as fit.
         const MAX_COST: u64 = 24 << 20;
-        let before = resident();
+        let before = crate::testing::resident_bytes();
         let s = Store::new(MAX_COST, 1000, Duration::from_secs(60)).unwrap();
         let hlc = Hlc::new(1);
         let mut buffer = Bytes::new();
@@ -436,7 +425,7 @@ mod tests {
             at += 32;
         }
         drop(buffer);
-        let grown = resident().saturating_sub(before);
+        let grown = crate::testing::resident_bytes().saturating_sub(before);
         let stats = s.stats();
         assert!(stats.bytes_used <= MAX_COST, "{} charged", stats.bytes_used);
         assert!(stats.evicted_size > 0, "the store never filled");

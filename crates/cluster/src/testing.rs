@@ -1,4 +1,5 @@
-//! Helpers for tests of clusters on one machine: free port pairs for nodes.
+//! Helpers for tests of clusters on one machine: free port pairs for nodes, and the process's resident
+//! memory.
 //!
 //! A node needs a port `p` for RPC and `p + 2` for gossip, so a port handed out by the kernel for
 //! `bind(0)` is not enough: `p + 2` may be anyone's next ephemeral port. Ports are therefore picked
@@ -114,6 +115,21 @@ fn bindable(ip: IpAddr, port: u16) -> bool {
         && UdpSocket::bind(SocketAddr::new(ip, port)).is_ok()
         && UdpSocket::bind(SocketAddr::new(ip, gossip)).is_ok()
         && TcpListener::bind(SocketAddr::new(ip, gossip)).is_ok()
+}
+
+/// The process's resident memory in bytes, from `/proc/self/statm` (Linux; 4 KiB pages).
+///
+/// # Panics
+/// When `/proc/self/statm` cannot be read or parsed.
+#[must_use]
+pub fn resident_bytes() -> u64 {
+    let statm = fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .expect("resident pages in /proc/self/statm");
+    pages * 4096
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ use crate::membership::{Membership, MembershipSettings};
 use crate::placement::{Owner, Table, tie_break};
 use crate::rpc::message::{Entry, NodeStats, Op, Request, Response};
 use crate::rpc::{RpcClient, RpcServer, RpcSettings};
-use crate::store::Store;
+use crate::store::{Store, detached};
 use crate::version::{Hlc, Version};
 
 /// Tables kept in [`Inner::previous`].
@@ -347,10 +347,7 @@ impl Node {
         let op = Op::Meta {
             key: Bytes::copy_from_slice(key),
         };
-        match self.inner.execute(op, 0).await? {
-            Response::Entry(e) => Ok(e),
-            other => Err(unexpected(&other)),
-        }
+        into_versioned(self.inner.execute(op, 0).await?)
     }
 
     /// Writes `value` (a tombstone when `None`) under `key`, expiring at `expires_at`, only if the
@@ -746,10 +743,20 @@ pub(crate) fn unexpected(resp: &Response) -> ClusterError {
     ClusterError::Remote(format!("unexpected answer {resp:?}"))
 }
 
-/// The live entry of an `Op` read's answer (a tombstone or an expired value is a miss).
+/// The live entry of an `Op` read's answer (a tombstone or an expired value is a miss), for a caller
+/// outside the crate: its key and value are copied out, since an answer from another node is a slice
+/// of the connection's read buffer, which a caller holding the value would keep whole in memory.
 pub(crate) fn into_entry(resp: Response) -> Result<Option<Entry>> {
     match resp {
-        Response::Entry(e) => Ok(e.filter(|e| e.value.is_some())),
+        Response::Entry(e) => Ok(e.filter(|e| e.value.is_some()).map(|e| detached(&e))),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// The stored entry of an `Op Meta` answer, a tombstone included, copied out as in [`into_entry`].
+pub(crate) fn into_versioned(resp: Response) -> Result<Option<Entry>> {
+    match resp {
+        Response::Entry(e) => Ok(e.map(|e| detached(&e))),
         other => Err(unexpected(&other)),
     }
 }
@@ -857,7 +864,8 @@ where
                 cursor: next,
                 keys: page,
             } => {
-                keys.extend(page);
+                // Copied out of the page, which is a slice of the connection's read buffer.
+                keys.extend(page.iter().map(|k| Bytes::copy_from_slice(k)));
                 if next == 0 {
                     index += 1;
                     inner_cursor = 0;

@@ -83,24 +83,38 @@ impl Op {
         }
     }
 
-    /// A `Get` of each key, in order.
+    /// A `Get` of each key, in order. The keys are copied into one buffer that the operations share
+    /// (one allocation for the batch, and cloning an operation only counts a reference).
     #[must_use]
     pub fn gets(keys: &[&[u8]]) -> Vec<Op> {
+        let all = concat(keys.iter().copied());
+        let mut at = 0;
         keys.iter()
-            .map(|k| Op::Get {
-                key: Bytes::copy_from_slice(k),
+            .map(|k| {
+                let key = all.slice(at..at + k.len());
+                at += k.len();
+                Op::Get { key }
             })
             .collect()
     }
 
-    /// A `Set` of each item, in order, all expiring at `expires_at` (Unix ms; 0 never).
+    /// A `Set` of each item, in order, all expiring at `expires_at` (Unix ms; 0 never). Keys and
+    /// values are copied into one buffer that the operations share, as in [`Op::gets`]; a node that
+    /// stores one copies it out of that buffer.
     #[must_use]
     pub fn sets(items: &[(&[u8], &[u8])], expires_at: u64) -> Vec<Op> {
+        let all = concat(items.iter().flat_map(|(k, v)| [*k, *v]));
+        let mut at = 0;
+        let mut take = |len: usize| {
+            let part = all.slice(at..at + len);
+            at += len;
+            part
+        };
         items
             .iter()
             .map(|(k, v)| Op::Set {
-                key: Bytes::copy_from_slice(k),
-                value: Bytes::copy_from_slice(v),
+                key: take(k.len()),
+                value: take(v.len()),
                 expires_at,
             })
             .collect()
@@ -127,6 +141,15 @@ impl Op {
             Op::Set { .. } | Op::Delete { .. } | Op::Expire { .. } | Op::SetIf { .. }
         )
     }
+}
+
+/// `parts` one after the other in one buffer of their own.
+fn concat<'a>(parts: impl Iterator<Item = &'a [u8]> + Clone) -> Bytes {
+    let mut all = Vec::with_capacity(parts.clone().map(<[u8]>::len).sum());
+    for part in parts {
+        all.extend_from_slice(part);
+    }
+    Bytes::from(all)
 }
 
 /// A request (one RPC call).

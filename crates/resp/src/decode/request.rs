@@ -108,6 +108,16 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// Where the argument at `index` lies in the buffer given to [`RequestDecoder::decode`]; `None`
+    /// past the end, and for an inline request, whose arguments the decoder holds.
+    #[must_use]
+    pub fn range(&self, index: usize) -> Option<Range<usize>> {
+        match self.inner {
+            ArgsInner::Ranges(_, r) => r.get(index).cloned(),
+            ArgsInner::Owned(_) => None,
+        }
+    }
+
     /// The arguments from `index` on (empty when `index` is past the end).
     #[must_use]
     pub fn skip(&self, index: usize) -> Args<'a> {

@@ -394,11 +394,12 @@ impl Cache for HaCache {
         }
         .map_err(|e| self.error(e))?;
         let mut map = HashMap::with_capacity(keys.len());
-        for (key, entry) in keys.iter().zip(found) {
-            match entry.and_then(|e| e.value) {
-                Some(v) => {
+        for entry in found {
+            // The entry's key and value are a copy of their own (the cluster copies answers out).
+            match entry.and_then(|e| Some((e.key, e.value?))) {
+                Some((key, value)) => {
                     self.hits.fetch_add(1, Ordering::Relaxed);
-                    map.insert(Bytes::copy_from_slice(key), v);
+                    map.insert(key, value);
                 }
                 None => {
                     self.misses.fetch_add(1, Ordering::Relaxed);
