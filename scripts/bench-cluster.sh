@@ -90,8 +90,11 @@ while len(rpc) < int(sys.argv[2]):
     except OSError:
         continue
     rpc.append(p)
+# Released before the ports are printed: the servers bind them as soon as they are read.
+for s in held:
+    s.close()
 print(" ".join(map(str, tcp)))
-print(" ".join(map(str, rpc)))
+print(" ".join(map(str, rpc)), flush=True)
 EOF
 }
 { read -r -a TCP_POOL; read -r -a RPC_POOL; } < <(free_ports 16 16)
