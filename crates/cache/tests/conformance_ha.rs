@@ -152,3 +152,46 @@ async fn the_factory_builds_ha_from_yaml_and_reports_the_cluster() {
         n.kill().await;
     }
 }
+
+/// Many callers incrementing one counter at once never fail and lose nothing: through one node (its
+/// callers take turns) and through two (a compare-and-set that lost to the other node runs again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_increments_of_one_key_are_exact_and_never_give_up() {
+    use relaycache::KeyOps;
+    const TASKS: usize = 200;
+    const EACH: usize = 10;
+    let (nodes, _) = cluster(2).await;
+    let caches = [
+        std::sync::Arc::new(HaCache::from_node(nodes[0].clone())),
+        std::sync::Arc::new(HaCache::from_node(nodes[1].clone())),
+    ];
+    // A counter whose primary is the second node: the first node's increments each take two calls.
+    let table = nodes[0].table();
+    let counter = (0..1000)
+        .map(|i| format!("counter-{i}"))
+        .find(|k| {
+            table.owners_of(k.as_bytes()).next().map(|o| o.addr) == Some(nodes[1].gossip_addr())
+        })
+        .expect("a key of the second node");
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|t| {
+            // Most callers on the first node, a few on the second.
+            let cache = std::sync::Arc::clone(&caches[usize::from(t % 5 == 0)]);
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                for _ in 0..EACH {
+                    cache.increment(counter.as_bytes(), 1).await?;
+                }
+                Ok::<(), relaycache::Error>(())
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("task").expect("every increment succeeds");
+    }
+    let total = caches[0].get(counter.as_bytes()).await.expect("counter");
+    assert_eq!(total, (TASKS * EACH).to_string());
+    for n in &nodes {
+        n.kill().await;
+    }
+}

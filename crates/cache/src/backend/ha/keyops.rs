@@ -3,6 +3,11 @@
 //! write happens only if no other write of the key came in between, and otherwise the whole step runs
 //! again (a bounded number of times). So a concurrent write of the key is never lost.
 //!
+//! The read-modify-writes of one process on one key take turns ([`Turns`]): run at once, each of them
+//! would read the same version and all but one compare-and-set would fail, so many callers
+//! incrementing one counter through one node would exhaust their attempts. Taking turns, a step
+//! retries only for a write from another process (another node's callers, or a plain write).
+//!
 //! The multi-key operations (`rename`, `copy`, `set_multi_if_absent`) do this per key, in order: each
 //! key's step is atomic, the set of keys is not (their primaries are different nodes), which
 //! [`Capabilities::atomic_multi_key`](crate::Capabilities::atomic_multi_key) says.
@@ -23,6 +28,42 @@ use crate::keyops::{
 /// Rounds of read, decide and compare-and-set before an operation gives up on a key that keeps
 /// changing.
 const ATTEMPTS: u32 = 64;
+
+/// Locks that order this process's read-modify-writes of a key, one per stripe of keys (a key's
+/// stripe is its hash's; two keys may share one, so the count keeps that rare).
+pub(super) struct Turns {
+    stripes: Box<[tokio::sync::Mutex<()>]>,
+    hasher: std::hash::RandomState,
+}
+
+/// Stripes of [`Turns`].
+const TURN_STRIPES: usize = 256;
+
+impl Turns {
+    pub(super) fn new() -> Turns {
+        Turns {
+            stripes: (0..TURN_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+            hasher: std::hash::RandomState::new(),
+        }
+    }
+
+    /// Waits for `key`'s turn; it lasts as long as the guard.
+    async fn take(&self, key: &[u8]) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::BuildHasher;
+        let stripe = self.hasher.hash_one(key) as usize % self.stripes.len();
+        self.stripes[stripe].lock().await
+    }
+}
+
+impl std::fmt::Debug for Turns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Turns")
+            .field("stripes", &self.stripes.len())
+            .finish()
+    }
+}
 
 /// A key as its primary holds it.
 struct Found {
@@ -110,6 +151,7 @@ impl HaCache {
         key: &[u8],
         mut decide: impl FnMut(&Found) -> Result<Step<R>>,
     ) -> Result<R> {
+        let _turn = self.turns.take(key).await;
         for attempt in 0..ATTEMPTS {
             let found = self.read_versioned(key).await?;
             match decide(&found)? {

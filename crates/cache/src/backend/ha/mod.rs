@@ -32,8 +32,9 @@ const BACKEND: &str = "ha";
 /// next owners within `leave_timeout` before it stops.
 ///
 /// The Redis-style read-modify-writes ([`KeyOps`](crate::KeyOps)) read the key's version and write
-/// with a compare-and-set at its primary, so no concurrent write of the key is lost; the multi-key
-/// ones are atomic per key only (module `keyops`).
+/// with a compare-and-set at its primary, so no concurrent write of the key is lost; those of one
+/// process on one key take turns, so they do not make each other retry. The multi-key ones are atomic
+/// per key only (module `keyops`).
 #[derive(Debug)]
 pub struct HaCache {
     target: Target,
@@ -41,6 +42,8 @@ pub struct HaCache {
     hits: AtomicU64,
     misses: AtomicU64,
     flights: Flights,
+    /// Turns of this process's read-modify-writes, striped by key (see module `keyops`).
+    turns: keyops::Turns,
 }
 
 #[derive(Debug)]
@@ -113,6 +116,7 @@ impl HaCache {
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             flights: Flights::new(),
+            turns: keyops::Turns::new(),
         }
     }
 
