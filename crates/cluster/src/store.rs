@@ -15,13 +15,13 @@ use relaycache_engine::{Cache, Change, ENTRY_OVERHEAD, Expiry};
 
 use crate::error::{ClusterError, Result};
 use crate::placement::partition_of;
-use crate::rpc::message::Entry;
+use crate::rpc::message::{Entry, detached_parts};
 use crate::version::{Hlc, Version, now_ms};
 
 /// Bytes charged per entry beyond key, value and the engine's [`ENTRY_OVERHEAD`], so that `max_cost`
 /// bounds the store's real memory: an entry here is the generic engine's slot holding the key's
 /// `Bytes`, the version, the deadline and the value's `Bytes`, plus the one allocation key and value
-/// share and its reference count (copied out of the connection's buffer, see [`detached_parts`]).
+/// share and its reference count (copied out of the connection's buffer, see [`Entry::detached`]).
 /// Measured as the growth of the process's resident memory over 1M entries with 16-byte keys:
 /// 155-169 bytes per entry beyond key and value for values of 10 to 1000 bytes (the admission
 /// sketch left out, as for `ENTRY_OVERHEAD`).
@@ -110,7 +110,7 @@ impl Store {
         if self.is_purged(&entry.key, entry.version) {
             return false;
         }
-        let entry = detached(entry);
+        let entry = entry.detached();
         self.engine.compute(&entry.key[..], |held| {
             if held.is_some_and(|held| held.value.version >= entry.version) {
                 (Change::Keep, false)
@@ -305,32 +305,6 @@ impl Store {
     pub(crate) fn reclaim_expired(&self, max: usize) -> usize {
         self.engine.reclaim_expired(max)
     }
-}
-
-/// `entry` with its key and value copied into an allocation of their own (see [`detached_parts`]).
-pub(crate) fn detached(entry: &Entry) -> Entry {
-    let (key, value) = detached_parts(&entry.key, entry.value.as_deref());
-    Entry {
-        key,
-        value,
-        ..*entry
-    }
-}
-
-/// A copy of `key` and `value` in one allocation of their own. They arrive as slices of a
-/// connection's read buffer; kept as they are, one stored entry would hold the whole buffer
-/// (kilobytes, shared with every other request it carried) in memory for as long as the entry lives,
-/// far beyond what `max_cost` counts. One buffer for both (and its one reference count) is half the
-/// allocations of two.
-fn detached_parts(key: &[u8], value: Option<&[u8]>) -> (Bytes, Option<Bytes>) {
-    let mut both = Vec::with_capacity(key.len() + value.map_or(0, <[u8]>::len));
-    both.extend_from_slice(key);
-    both.extend_from_slice(value.unwrap_or_default());
-    let both = Bytes::from(both);
-    (
-        both.slice(..key.len()),
-        value.map(|_| both.slice(key.len()..)),
-    )
 }
 
 fn is_live(s: &Stored, now: u64) -> bool {

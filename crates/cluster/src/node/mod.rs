@@ -32,7 +32,7 @@ use crate::membership::{Membership, MembershipSettings};
 use crate::placement::{Owner, Table, tie_break};
 use crate::rpc::message::{Entry, NodeStats, Op, Request, Response};
 use crate::rpc::{RpcClient, RpcServer, RpcSettings};
-use crate::store::{Store, detached};
+use crate::store::Store;
 use crate::version::{Hlc, Version};
 
 /// Tables kept in [`Inner::previous`].
@@ -743,20 +743,18 @@ pub(crate) fn unexpected(resp: &Response) -> ClusterError {
     ClusterError::Remote(format!("unexpected answer {resp:?}"))
 }
 
-/// The live entry of an `Op` read's answer (a tombstone or an expired value is a miss), for a caller
-/// outside the crate: its key and value are copied out, since an answer from another node is a slice
-/// of the connection's read buffer, which a caller holding the value would keep whole in memory.
+/// The live entry of an `Op` read's answer (a tombstone or an expired value is a miss).
 pub(crate) fn into_entry(resp: Response) -> Result<Option<Entry>> {
     match resp {
-        Response::Entry(e) => Ok(e.filter(|e| e.value.is_some()).map(|e| detached(&e))),
+        Response::Entry(e) => Ok(e.filter(|e| e.value.is_some())),
         other => Err(unexpected(&other)),
     }
 }
 
-/// The stored entry of an `Op Meta` answer, a tombstone included, copied out as in [`into_entry`].
+/// The stored entry of an `Op Meta` answer, a tombstone included.
 pub(crate) fn into_versioned(resp: Response) -> Result<Option<Entry>> {
     match resp {
-        Response::Entry(e) => Ok(e.map(|e| detached(&e))),
+        Response::Entry(e) => Ok(e),
         other => Err(unexpected(&other)),
     }
 }
@@ -864,8 +862,7 @@ where
                 cursor: next,
                 keys: page,
             } => {
-                // Copied out of the page, which is a slice of the connection's read buffer.
-                keys.extend(page.iter().map(|k| Bytes::copy_from_slice(k)));
+                keys.extend(page);
                 if next == 0 {
                     index += 1;
                     inner_cursor = 0;

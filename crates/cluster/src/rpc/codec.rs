@@ -55,6 +55,11 @@
 //! With status `ERR` ([`Response::Error`]) the results are one of `quorum kind needed reached` (`kind`
 //! as [`QuorumKind::as_str`]), `closed`, or `other text`.
 //!
+//! Decoded bulks are slices of the frame, which is a slice of the connection's read buffer. The answers
+//! that reach callers (the entries of `Entry`, `Entries` and `Batch`, the keys of `Scan`) are copied out
+//! of it ([`Entry::detached`]), so a caller that keeps one keeps only its bytes. A `Page` (a partition
+//! pull) and the entries of an `APPLY` are left as slices: the store copies what it keeps.
+//!
 //! # Limits
 //! Bulks up to [`MAX_BULK`] (64 MiB), arrays up to [`MAX_ELEMENTS`] (1,048,576) elements, at most
 //! [`MAX_ITEMS`] (65,536) entries, keys, partitions or members in one message. [`check_request`] and
@@ -721,7 +726,7 @@ impl Fields {
         Ok(match &tag[..] {
             b"ok" => Response::Ok,
             b"n" => Response::Entry(None),
-            b"e" => Response::Entry(Some(self.entry()?)),
+            b"e" => Response::Entry(Some(self.entry()?.detached())),
             b"c" => Response::Count(self.u64("count")?),
             b"q" => {
                 let kind = self.bytes("quorum kind")?;
@@ -893,10 +898,12 @@ pub fn decode_response(frame: Frame) -> Result<(u64, u64, Response), CodecError>
             if f.remaining() == 0 {
                 Response::Entry(None)
             } else {
-                Response::Entry(Some(f.entry()?))
+                Response::Entry(Some(f.entry()?.detached()))
             }
         }
-        (b"OK", b"entries") => Response::Entries(f.entries()?),
+        (b"OK", b"entries") => {
+            Response::Entries(f.entries()?.iter().map(Entry::detached).collect())
+        }
         (b"OK", b"batch") => {
             let mut items = Vec::new();
             while f.remaining() > 0 {
@@ -940,6 +947,7 @@ pub fn decode_response(frame: Frame) -> Result<(u64, u64, Response), CodecError>
         (b"OK", b"scan") => {
             let cursor = f.u64("cursor")?;
             let keys = f.rest_bytes("keys")?;
+            let keys = keys.iter().map(|k| Bytes::copy_from_slice(k)).collect();
             Response::Scan { cursor, keys }
         }
         (b"OK", b"page") => {

@@ -20,6 +20,35 @@ pub struct Entry {
     pub expires_at: u64,
 }
 
+impl Entry {
+    /// This entry with its key and value copied into one allocation of their own. A decoded entry's key
+    /// and value are slices of the connection's read buffer; kept as they are (in the store, or by a
+    /// caller that holds a value it read), they would keep the whole buffer in memory (kilobytes,
+    /// shared with every other message it carried).
+    #[must_use]
+    pub fn detached(&self) -> Entry {
+        let (key, value) = detached_parts(&self.key, self.value.as_deref());
+        Entry {
+            key,
+            value,
+            ..*self
+        }
+    }
+}
+
+/// A copy of `key` and `value` in one allocation of their own (see [`Entry::detached`]); one buffer for
+/// both, and its one reference count, is half the allocations of two.
+pub(crate) fn detached_parts(key: &[u8], value: Option<&[u8]>) -> (Bytes, Option<Bytes>) {
+    let mut both = Vec::with_capacity(key.len() + value.map_or(0, <[u8]>::len));
+    both.extend_from_slice(key);
+    both.extend_from_slice(value.unwrap_or_default());
+    let both = Bytes::from(both);
+    (
+        both.slice(..key.len()),
+        value.map(|_| both.slice(key.len()..)),
+    )
+}
+
 /// A routed operation on one key, coordinated by the key's primary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
