@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::builder::Builder;
 use crate::clock::Clock;
 use crate::loader::Flights;
-use crate::shard::{Inserted, Shard, bump};
+use crate::shard::{Inserted, Shard};
 use crate::stats::{Cause, Stats};
 use crate::sync::RwLock;
 
@@ -96,6 +96,15 @@ fn claim_stripe() -> usize {
     let s = SLOT.try_with(|s| s.0).unwrap_or(STRIPES - 1);
     STRIPE.set(s);
     s
+}
+
+/// Replays the read log of the shard of `cell` (see `read_log`) if its write lock is free: called by
+/// the reader whose hit filled the log. Out of line, off the common path of a hit.
+#[inline(never)]
+fn replay_reads<K: Hash, V>(cell: &Cell<K, V>) {
+    if let Some(mut shard) = cell.lock.try_write() {
+        shard.replay_reads();
+    }
 }
 
 /// Counts a lookup (a hit or a miss) on this thread's stripe.
@@ -471,13 +480,18 @@ impl<K: Hash + Eq, V> Cache<K, V> {
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        let shard = self.cell(hash).lock.read();
-        let r = shard.get(hash, key, || self.now()).map(|e| {
-            bump(&e.freq);
-            f(&e.key, &e.value)
+        let cell = self.cell(hash);
+        let shard = cell.lock.read();
+        let mut log_full = false;
+        let r = shard.hit(hash, key, || self.now()).map(|h| {
+            log_full = h.log_full;
+            f(&h.entry.key, &h.entry.value)
         });
         drop(shard);
         count(&self.stripes, r.is_some());
+        if log_full {
+            replay_reads(cell);
+        }
         r
     }
 

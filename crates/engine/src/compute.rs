@@ -8,7 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
 use crate::cache::{Cache, deadline_after};
-use crate::shard::bump;
+use crate::shard::Hit;
 
 /// The entry [`Cache::compute`] found: present and not expired.
 #[derive(Debug)]
@@ -107,9 +107,10 @@ impl<K: Hash + Eq, V> Cache<K, V> {
         let mut gone = None;
         let r = {
             let mut shard = cell.lock.write();
-            let (change, r, kept_deadline) = match shard.get_timed(hash, key, || now) {
-                Some((e, deadline)) => {
-                    bump(&e.freq);
+            let (change, r, kept_deadline) = match shard.hit(hash, key, || now) {
+                Some(Hit {
+                    entry: e, deadline, ..
+                }) => {
                     let ttl = (deadline != 0).then(|| Duration::from_nanos(deadline - now));
                     let current = Current {
                         key: &e.key,
@@ -198,9 +199,10 @@ impl<K: Hash + Eq, V> Cache<K, V> {
             let (changes, r) = {
                 let mut currents = Vec::with_capacity(keys.len());
                 for (i, key) in keys.iter().enumerate() {
-                    match guards[place[i]].get_timed(hashes[i], *key, || now) {
-                        Some((e, deadline)) => {
-                            bump(&e.freq);
+                    match guards[place[i]].hit(hashes[i], *key, || now) {
+                        Some(Hit {
+                            entry: e, deadline, ..
+                        }) => {
                             currents.push(Some(Current {
                                 key: &e.key,
                                 value: &e.value,

@@ -11,8 +11,9 @@
 //!   touch only the entry; writes take the write lock and do the policy work and due expirations.
 //! - [`Builder`] (module `builder`): `max_cost`, `num_counters`, `weigher`, `eviction_listener`,
 //!   `clock`, `shards`.
-//! - `shard`: hash table of slab indices + the policy: an admission **window** (CLOCK, starting at 1%
-//!   of the capacity) in front of a **main** space, a segmented CLOCK (probation + protected, 80% of
+//! - `shard`: hash table of slab indices + the policy: an admission **window** (LRU order kept through
+//!   the read log, CLOCK's reference bit for the hits the log dropped; starting at 1% of the capacity)
+//!   in front of a **main** space, a segmented CLOCK (probation + protected, 80% of
 //!   main); a window candidate enters main only if the frequency sketch has seen it more often than
 //!   probation's victim (near-ties go by a fixed per-key priority). Each entry keeps its key's count
 //!   (`slab::Meta`): the sketch is read once when a key is inserted and written back when an entry
@@ -21,6 +22,9 @@
 //!   the side that would have kept it, and a round of votes that one side wins clearly moves the
 //!   window/main boundary its way (further with each round that side wins in a row), so the policy
 //!   adapts online to recency- or frequency-heavy traffic with no per-workload setting.
+//! - `read_log`: a bounded, lossy log of the hits on window entries, taken under the read lock and
+//!   replayed in order by the next write (or by the reader that fills it, if the write lock is free),
+//!   so reads never move entries and the window still evicts in LRU order.
 //! - `sketch`: the TinyLFU count-min sketch (4-bit counters, conservative update, 2 bytes per unit
 //!   of `num_counters`, halving every `num_counters` additions); a key's four counters and its two
 //!   doorkeeper bits share one 64-byte block, so an update touches one cache line.
@@ -89,6 +93,7 @@ mod compute;
 mod ghost;
 pub mod loader;
 mod packed;
+mod read_log;
 mod reaper;
 mod shard;
 mod sketch;

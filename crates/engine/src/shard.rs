@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use hashbrown::HashTable;
 
 use crate::ghost::{self, Ghost};
+use crate::read_log::ReadLog;
 use crate::sketch::{Count, Sketch};
 use crate::slab::{Entry, Links, List, NIL, Queue, Slab, UNSCHEDULED};
 use crate::stats::{Cause, Counts};
@@ -190,6 +191,8 @@ pub(crate) struct Shard<K, V> {
     /// The boundary's momentum across rounds.
     steer: Steer,
     sketch: Sketch,
+    /// Hits on window entries since the last write, for the window's LRU order (see [`ReadLog`]).
+    reads: ReadLog,
     wheel: Wheel,
     pub(crate) counts: Counts,
     due: Vec<u32>,
@@ -206,6 +209,15 @@ pub(crate) struct Shard<K, V> {
     /// comes after at least half as many additions as there are slots): the counts entries keep are
     /// halved a few at a time, not in one pause.
     aging: usize,
+}
+
+/// A hit found by [`Shard::hit`].
+pub(crate) struct Hit<'a, K, V> {
+    pub(crate) entry: &'a Entry<K, V>,
+    /// The entry's deadline (0: none).
+    pub(crate) deadline: u64,
+    /// This hit filled the read log: call [`Shard::replay_reads`] if the write lock is free.
+    pub(crate) log_full: bool,
 }
 
 /// What an insert did.
@@ -256,6 +268,7 @@ impl<K, V> Shard<K, V> {
             votes: Votes::default(),
             steer: Steer::default(),
             sketch: Sketch::new(counters),
+            reads: ReadLog::default(),
             wheel: Wheel::new(now),
             counts: Counts::default(),
             due: Vec::new(),
@@ -334,6 +347,35 @@ impl<K: Hash, V> Shard<K, V> {
         }
         let deadline = self.unexpired_deadline(i, now)?;
         Some((e, deadline))
+    }
+
+    /// As [`Shard::get_timed`], counting a hit on the entry found: its reference bit and hit count, and
+    /// for a window entry a place in the read log.
+    #[inline]
+    pub(crate) fn hit<Q>(
+        &self,
+        hash: u64,
+        key: &Q,
+        now: impl FnOnce() -> u64,
+    ) -> Option<Hit<'_, K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let i = self.find(hash, key)?;
+        let entry = self.slab.get(i)?;
+        let deadline = if entry.timed() {
+            self.unexpired_deadline(i, now)?
+        } else {
+            0
+        };
+        bump(&entry.freq);
+        let log_full = entry.queue() == Queue::Window && self.reads.record(i);
+        Some(Hit {
+            entry,
+            deadline,
+            log_full,
+        })
     }
 
     /// The deadline of timed entry `i` if it is still ahead of the clock. Out of line: only entries with
@@ -623,8 +665,9 @@ impl<K: Hash, V> Shard<K, V> {
 
     /// The window's oldest entry, its hits folded into its count and its reference bit cleared, ready
     /// to compete for main (it stays in the window until it wins); `NIL` if the window is empty.
-    /// An entry hit since it entered the window (or since it last went round) goes round to the
-    /// window's tail instead (CLOCK's second chance), so a large window keeps what LRU would keep.
+    /// The window is in LRU order (the read log's replays move hit entries to its tail); an entry whose
+    /// hit the log dropped still has its reference bit and goes round to the tail here instead (CLOCK's
+    /// second chance).
     fn window_candidate(&mut self) -> u32 {
         // Bounded: each round clears a reference bit, so after one lap the head has none.
         let mut c = self.lists[W].head;
@@ -771,6 +814,7 @@ impl<K: Hash, V> Shard<K, V> {
         K: Eq,
     {
         self.due_at = self.due_at.max(now);
+        self.replay_reads();
         let fits = u32::try_from(cost)
             .ok()
             .filter(|&c| u64::from(c) <= self.capacity);
@@ -829,6 +873,25 @@ impl<K: Hash, V> Shard<K, V> {
         } else {
             self.counts.inserts += 1;
             (Inserted::New, None)
+        }
+    }
+
+    /// Moves the window entries hit since the last write to the window's tail, in the order of their
+    /// hits (see [`ReadLog`]); each move takes the place of the entry's reference bit. A logged slot
+    /// whose entry has left the window since (or whose slot was reused) is skipped or, at worst, moves
+    /// a window entry early: an ordering hint, never a change of what is stored.
+    pub(crate) fn replay_reads(&mut self) {
+        if self.reads.is_empty() {
+            return;
+        }
+        for at in 0..self.reads.take() {
+            let i = self.reads.at(at);
+            if let Some(e) = self.slab.get_mut(i) {
+                if e.queue() == Queue::Window {
+                    *e.freq.get_mut() &= !REFERENCED;
+                    self.move_to(i, Queue::Window);
+                }
+            }
         }
     }
 
@@ -1112,6 +1175,35 @@ mod tests {
             }
         }
         s.window_target
+    }
+
+    #[test]
+    fn a_large_window_evicts_in_the_order_of_last_access() {
+        let mut s: Shard<u64, ()> =
+            Shard::new(100, 1000, 0, foldhash::fast::RandomState::default());
+        s.window_target = 99;
+        let put = |s: &mut Shard<u64, ()>, k: u64| {
+            let h = s.hash_of(&k);
+            s.insert(h, k, (), 1, 0, 0, None);
+        };
+        for k in 0..100 {
+            put(&mut s, k);
+        }
+        // Every key is hit, then 50 new keys arrive: LRU drops the 50 keys hit longest ago. A CLOCK
+        // would give every old key a second lap (its reference bit) and drop new keys first.
+        for k in 0..100 {
+            let h = s.hash_of(&k);
+            assert!(s.hit(h, &k, || 0).is_some());
+        }
+        for k in 1000..1050 {
+            put(&mut s, k);
+        }
+        let present = |s: &Shard<u64, ()>, k: u64| s.find(s.hash_of(&k), &k).is_some();
+        let new_kept = (1000..1050).filter(|&k| present(&s, k)).count();
+        let late_kept = (50..100).filter(|&k| present(&s, k)).count();
+        assert_eq!(new_kept, 50, "new keys kept");
+        assert!(late_kept >= 49, "keys hit last kept: {late_kept} of 50");
+        s.check().expect("invariants");
     }
 
     #[test]

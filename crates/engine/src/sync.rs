@@ -83,6 +83,24 @@ impl<T> RwLock<T> {
     }
 }
 
+impl<T> RwLock<T> {
+    /// The write lock if no one holds the lock now.
+    #[inline]
+    pub(crate) fn try_write(&self) -> Option<WriteGuard<'_, T>> {
+        match self {
+            RwLock::Fast(l) => l.try_write().map(WriteGuard::Fast),
+            #[cfg(feature = "shuttle")]
+            RwLock::Shuttle(l) => match l.try_write() {
+                Ok(g) => Some(WriteGuard::Shuttle(g)),
+                Err(shuttle::sync::TryLockError::Poisoned(e)) => {
+                    Some(WriteGuard::Shuttle(e.into_inner()))
+                }
+                Err(shuttle::sync::TryLockError::WouldBlock) => None,
+            },
+        }
+    }
+}
+
 impl<T> Deref for ReadGuard<'_, T> {
     type Target = T;
     #[inline]

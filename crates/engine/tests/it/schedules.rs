@@ -1,5 +1,5 @@
 //! Schedule exploration with shuttle (feature `shuttle`): the single-flight hand-over, insert/evict
-//! races and `compute`'s atomicity under many interleavings of the shard and loader locks.
+//! races, the read log's replays and `compute`'s atomicity under many interleavings of the shard and loader locks.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -109,6 +109,50 @@ fn racing_inserts_and_evictions_keep_the_shard_consistent() {
             h.join().expect("thread");
         }
         assert!(cache.weighted_size() <= 6);
+        cache.check_invariants().expect("invariants");
+    });
+}
+
+#[test]
+fn read_log_replays_racing_writes_keep_the_shard_consistent() {
+    explore(|| {
+        // 1,000 entries, so the window holds the 10 written last: hits on them go to the read log,
+        // and the reader whose hit fills it replays it under the write lock.
+        let cache = Arc::new(
+            Cache::<u32, u32>::builder()
+                .max_cost(1_000)
+                .shards(1)
+                .build()
+                .expect("valid"),
+        );
+        for k in 0..1_000 {
+            cache.insert(k, k);
+        }
+        let reader = {
+            let cache = Arc::clone(&cache);
+            thread::spawn(move || {
+                for i in 0..300u32 {
+                    if let Some(v) = cache.get(&(990 + i % 10)) {
+                        assert_eq!(v, 990 + i % 10);
+                    }
+                }
+            })
+        };
+        let writer = {
+            let cache = Arc::clone(&cache);
+            thread::spawn(move || {
+                for k in 1_000..1_012 {
+                    cache.insert(k, k);
+                    if k % 3 == 0 {
+                        cache.remove(&(k - 20));
+                    }
+                    assert!(cache.weighted_size() <= 1_000);
+                }
+            })
+        };
+        reader.join().expect("reader");
+        writer.join().expect("writer");
+        assert!(cache.weighted_size() <= 1_000);
         cache.check_invariants().expect("invariants");
     });
 }
