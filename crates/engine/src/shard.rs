@@ -340,13 +340,29 @@ impl<K: Hash, V> Shard<K, V> {
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
+        self.live(hash, key, now)
+            .map(|(_, e, deadline)| (e, deadline))
+    }
+
+    /// The slot, entry and deadline (0: none) of `key`, if it is present and not expired.
+    #[inline]
+    fn live<Q>(
+        &self,
+        hash: u64,
+        key: &Q,
+        now: impl FnOnce() -> u64,
+    ) -> Option<(u32, &Entry<K, V>, u64)>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
         let i = self.find(hash, key)?;
         let e = self.slab.get(i)?;
         if !e.timed() {
-            return Some((e, 0));
+            return Some((i, e, 0));
         }
         let deadline = self.unexpired_deadline(i, now)?;
-        Some((e, deadline))
+        Some((i, e, deadline))
     }
 
     /// As [`Shard::get_timed`], counting a hit on the entry found: its reference bit and hit count, and
@@ -362,13 +378,7 @@ impl<K: Hash, V> Shard<K, V> {
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        let i = self.find(hash, key)?;
-        let entry = self.slab.get(i)?;
-        let deadline = if entry.timed() {
-            self.unexpired_deadline(i, now)?
-        } else {
-            0
-        };
+        let (i, entry, deadline) = self.live(hash, key, now)?;
         bump(&entry.freq);
         let log_full = entry.queue() == Queue::Window && self.reads.record(i);
         Some(Hit {
