@@ -39,14 +39,9 @@ impl Entry {
 /// A copy of `key` and `value` in one allocation of their own (see [`Entry::detached`]); one buffer for
 /// both, and its one reference count, is half the allocations of two.
 pub(crate) fn detached_parts(key: &[u8], value: Option<&[u8]>) -> (Bytes, Option<Bytes>) {
-    let mut both = Vec::with_capacity(key.len() + value.map_or(0, <[u8]>::len));
-    both.extend_from_slice(key);
-    both.extend_from_slice(value.unwrap_or_default());
-    let both = Bytes::from(both);
-    (
-        both.slice(..key.len()),
-        value.map(|_| both.slice(key.len()..)),
-    )
+    let mut cut = pieces([key, value.unwrap_or_default()].into_iter());
+    let key = cut(key.len());
+    (key, value.map(|v| cut(v.len())))
 }
 
 /// A routed operation on one key, coordinated by the key's primary.
@@ -116,15 +111,8 @@ impl Op {
     /// (one allocation for the batch, and cloning an operation only counts a reference).
     #[must_use]
     pub fn gets(keys: &[&[u8]]) -> Vec<Op> {
-        let all = concat(keys.iter().copied());
-        let mut at = 0;
-        keys.iter()
-            .map(|k| {
-                let key = all.slice(at..at + k.len());
-                at += k.len();
-                Op::Get { key }
-            })
-            .collect()
+        let mut cut = pieces(keys.iter().copied());
+        keys.iter().map(|k| Op::Get { key: cut(k.len()) }).collect()
     }
 
     /// A `Set` of each item, in order, all expiring at `expires_at` (Unix ms; 0 never). Keys and
@@ -132,18 +120,12 @@ impl Op {
     /// stores one copies it out of that buffer.
     #[must_use]
     pub fn sets(items: &[(&[u8], &[u8])], expires_at: u64) -> Vec<Op> {
-        let all = concat(items.iter().flat_map(|(k, v)| [*k, *v]));
-        let mut at = 0;
-        let mut take = |len: usize| {
-            let part = all.slice(at..at + len);
-            at += len;
-            part
-        };
+        let mut cut = pieces(items.iter().flat_map(|(k, v)| [*k, *v]));
         items
             .iter()
             .map(|(k, v)| Op::Set {
-                key: take(k.len()),
-                value: take(v.len()),
+                key: cut(k.len()),
+                value: cut(v.len()),
                 expires_at,
             })
             .collect()
@@ -172,13 +154,22 @@ impl Op {
     }
 }
 
-/// `parts` one after the other in one buffer of their own.
-fn concat<'a>(parts: impl Iterator<Item = &'a [u8]> + Clone) -> Bytes {
+/// Copies `parts` one after the other into one buffer of their own, and returns a cutter that hands
+/// them out again in order: each call takes the next `len` bytes as a slice of that buffer (all of
+/// them share its one allocation and reference count).
+fn pieces<'a>(parts: impl Iterator<Item = &'a [u8]> + Clone) -> impl FnMut(usize) -> Bytes {
     let mut all = Vec::with_capacity(parts.clone().map(<[u8]>::len).sum());
     for part in parts {
         all.extend_from_slice(part);
     }
-    Bytes::from(all)
+    let all = Bytes::from(all);
+    let mut at = 0;
+    move |len| {
+        let end = (at + len).min(all.len());
+        let part = all.slice(at..end);
+        at = end;
+        part
+    }
 }
 
 /// A request (one RPC call).
